@@ -1,0 +1,30 @@
+"""IPv4 addresses as dotted-quad strings on the API, 4 octets on the wire."""
+from .errors import CodecError
+
+
+def ip4_pack(what, name, text):
+    """'192.0.2.1' -> b'\\xc0\\x00\\x02\\x01'; CodecError on anything else."""
+    if not isinstance(text, str):
+        raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))
+    parts = text.split(".")
+    if len(parts) != 4:
+        raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))
+    out = bytearray(4)
+    for i in range(4):
+        p = parts[i]
+        if not p or len(p) > 3 or not _digits(p) or int(p) > 255:
+            raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))
+        out[i] = int(p)
+    return bytes(out)
+
+
+def ip4_str(data, offset=0):
+    """Four octets at `offset` -> dotted quad."""
+    return "%d.%d.%d.%d" % (data[offset], data[offset + 1], data[offset + 2], data[offset + 3])
+
+
+def _digits(text):
+    for c in text:
+        if c not in "0123456789":
+            return False
+    return True

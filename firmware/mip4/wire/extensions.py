@@ -1,0 +1,296 @@
+"""Registration extensions (RFC 5944 1.9-1.11, 3.5; RFC 2794; RFC 3519 3.1-3.2; RFC 5265 3.4)."""
+from ._struct import pack, unpack_from
+from .errors import CodecError, check_bytes, check_int, need
+from .record import Record
+
+# RFC 5944 1.9: types 0..127 must be understood, 128..255 may be skipped
+SKIPPABLE_MIN = 128
+
+MOBILE_HOME_AUTH = 32  # RFC 5944 3.5.2
+MOBILE_FOREIGN_AUTH = 33  # RFC 5944 3.5.3
+FOREIGN_HOME_AUTH = 34  # RFC 5944 3.5.4
+UDP_TUNNEL_REPLY = 44  # RFC 3519 3.2
+NAI = 131  # RFC 2794
+UDP_TUNNEL_REQUEST = 144  # RFC 3519 3.1
+TNC = 149  # RFC 5265 3.4, 7
+
+# RFC 5944 1.10 long format (type, sub-type, 16-bit length): generalized auth (RFC 3012),
+# CVSE (RFC 3115), PMIPv4 non-skippable (RFC 5563)
+LONG_FORMAT_TYPES = (36, 38, 47)
+
+AUTH_TYPES = (MOBILE_HOME_AUTH, MOBILE_FOREIGN_AUTH, FOREIGN_HOME_AUTH)
+AUTH_NAMES = {
+    MOBILE_HOME_AUTH: "Mobile-Home Authentication",
+    MOBILE_FOREIGN_AUTH: "Mobile-Foreign Authentication",
+    FOREIGN_HOME_AUTH: "Foreign-Home Authentication",
+}
+
+# RFC 3519 3.1 / 3.2 flag bits
+UDP_TUNNEL_REQUEST_FLAGS = (("F", 0x80), ("R", 0x40))
+UDP_TUNNEL_REPLY_FLAGS = (("F", 0x8000),)
+ENCAP_IP_IN_IP = 4
+ENCAP_GRE = 47
+ENCAP_MINIMAL = 55
+UDP_TUNNEL_ACCEPTED = 0
+UDP_TUNNEL_DECLINED = 64
+
+
+class Extension(Record):
+    """Base: every extension knows its type and where the decoder found it."""
+
+    type = None
+    offset = None
+    name = "extension"
+
+    def skippable(self):
+        return self.type >= SKIPPABLE_MIN
+
+    def body(self):
+        raise NotImplementedError
+
+    def encode(self):
+        body = self.body()
+        if len(body) > 255:
+            raise CodecError(self.name, "body is %d octets, at most 255 fit" % len(body))
+        return bytes((self.type, len(body))) + body
+
+
+class Authentication(Extension):
+    """Mobile-Home (32), Mobile-Foreign (33), Foreign-Home (34), RFC 5944 3.5.2-3.5.4."""
+
+    _fields = ("type", "spi", "authenticator")
+
+    def __init__(self, type, spi, authenticator=b""):
+        if type not in AUTH_TYPES:
+            raise CodecError("authentication extension", "type must be 32, 33 or 34, got %r" % (type,))
+        self.type = type
+        self.name = AUTH_NAMES[type]
+        self.spi = spi
+        self.authenticator = authenticator
+
+    def body(self):
+        check_int(self.name, "spi", self.spi, 32)
+        auth = check_bytes(self.name, "authenticator", self.authenticator, 251)
+        return pack(">I", self.spi) + auth
+
+
+class Nai(Extension):
+    """Mobile Node NAI, RFC 2794 2."""
+
+    type = NAI
+    name = "Mobile Node NAI"
+    _fields = ("nai",)
+
+    def __init__(self, nai):
+        self.nai = nai
+
+    def body(self):
+        return check_bytes(self.name, "nai", self.nai)
+
+
+class UdpTunnelRequest(Extension):
+    """UDP Tunnel Request, RFC 3519 3.1."""
+
+    type = UDP_TUNNEL_REQUEST
+    name = "UDP Tunnel Request"
+    _fields = ("sub_type", "reserved1", "flags", "encapsulation", "reserved3")
+
+    def __init__(self, encapsulation=ENCAP_IP_IN_IP, flags=0, sub_type=0, reserved1=0, reserved3=0):
+        self.sub_type = sub_type
+        self.reserved1 = reserved1
+        self.flags = flags
+        self.encapsulation = encapsulation
+        self.reserved3 = reserved3
+
+    def body(self):
+        w = self.name
+        return pack(
+            ">BBBBH",
+            check_int(w, "sub_type", self.sub_type, 8),
+            check_int(w, "reserved1", self.reserved1, 8),
+            check_int(w, "flags", self.flags, 8),
+            check_int(w, "encapsulation", self.encapsulation, 8),
+            check_int(w, "reserved3", self.reserved3, 16),
+        )
+
+
+class UdpTunnelReply(Extension):
+    """UDP Tunnel Reply, RFC 3519 3.2 (type 44: must be understood)."""
+
+    type = UDP_TUNNEL_REPLY
+    name = "UDP Tunnel Reply"
+    _fields = ("sub_type", "code", "flags", "keepalive")
+
+    def __init__(self, code=UDP_TUNNEL_ACCEPTED, keepalive=0, flags=0, sub_type=0):
+        self.sub_type = sub_type
+        self.code = code
+        self.flags = flags
+        self.keepalive = keepalive
+
+    def body(self):
+        w = self.name
+        return pack(
+            ">BBHH",
+            check_int(w, "sub_type", self.sub_type, 8),
+            check_int(w, "code", self.code, 8),
+            check_int(w, "flags", self.flags, 16),
+            check_int(w, "keepalive", self.keepalive, 16),
+        )
+
+
+class TrustedNetworksConfigured(Extension):
+    """TNC, RFC 5265 3.4: 95 02 00 00; reserved zero on send, ignored on receipt (R-3.4-a)."""
+
+    type = TNC
+    name = "Trusted Networks Configured"
+    _fields = ("reserved",)
+
+    def __init__(self, reserved=0):
+        self.reserved = reserved
+
+    def body(self):
+        return bytes((0, check_int(self.name, "reserved", self.reserved, 8)))
+
+
+class RawExtension(Extension):
+    """An extension this codec does not interpret, kept byte for byte (RFC 5944 1.9).
+
+    `sub_type` is set only for the long format (RFC 5944 1.10).
+    """
+
+    _fields = ("type", "sub_type", "data")
+
+    def __init__(self, type, data, sub_type=None):
+        self.type = type
+        self.data = data
+        self.sub_type = sub_type
+        self.name = "extension %r" % (type,)
+
+    def encode(self):
+        check_int("extension", "type", self.type, 8)
+        if self.sub_type is None:
+            if self.type in LONG_FORMAT_TYPES:
+                raise CodecError(self.name, "long-format type needs a sub_type")
+            data = check_bytes(self.name, "data", self.data)
+            return bytes((self.type, len(data))) + data
+        if self.type not in LONG_FORMAT_TYPES:
+            raise CodecError(self.name, "sub_type given but type is not long-format (%s)" % (LONG_FORMAT_TYPES,))
+        data = check_bytes(self.name, "data", self.data, 0xFFFF)
+        return pack(">BBH", self.type, check_int(self.name, "sub_type", self.sub_type, 8), len(data)) + data
+
+
+class Padding(Extension):
+    """One-octet Padding extension of agent advertisements (RFC 5944 2.1.3)."""
+
+    type = 0
+    name = "Padding"
+    _fields = ()
+
+    def encode(self):
+        return b"\x00"
+
+
+def _fixed_len(what, body, size, offset):
+    if len(body) != size:
+        raise CodecError(what, "bad length %d, must be %d" % (len(body), size), offset + 1)
+
+
+def _auth(what, t, body, offset):
+    if len(body) < 4:
+        raise CodecError(what, "bad length %d, must be at least 4 (SPI)" % len(body), offset + 1)
+    return Authentication(t, unpack_from(">I", body, 0)[0], bytes(body[4:]))
+
+
+def _udp_req(what, t, body, offset):
+    _fixed_len(what, body, 6, offset)
+    st, r1, fl, enc, r3 = unpack_from(">BBBBH", body, 0)
+    return UdpTunnelRequest(enc, fl, st, r1, r3)
+
+
+def _udp_rep(what, t, body, offset):
+    _fixed_len(what, body, 6, offset)
+    st, code, fl, ka = unpack_from(">BBHH", body, 0)
+    return UdpTunnelReply(code, ka, fl, st)
+
+
+def _tnc(what, t, body, offset):
+    # RFC 5265 3.4, R-3.4-c: only sub-type 0 with length 2 is TNC; anything else stays raw
+    if len(body) == 2 and body[0] == 0:
+        return TrustedNetworksConfigured(body[1])
+    return RawExtension(t, bytes(body))
+
+
+REGISTRATION_DECODERS = {
+    MOBILE_HOME_AUTH: _auth,
+    MOBILE_FOREIGN_AUTH: _auth,
+    FOREIGN_HOME_AUTH: _auth,
+    NAI: lambda what, t, body, offset: Nai(bytes(body)),
+    UDP_TUNNEL_REQUEST: _udp_req,
+    UDP_TUNNEL_REPLY: _udp_rep,
+    TNC: _tnc,
+}
+
+
+def decode_extensions(what, data, offset, decoders=None, padding=False):
+    """Extensions from `offset` to the end of `data`; each gets `.offset` set.
+
+    `padding` admits the one-octet Padding extension (type 0) of agent advertisements.
+    """
+    if decoders is None:
+        decoders = REGISTRATION_DECODERS
+    out = []
+    end = len(data)
+    while offset < end:
+        t = data[offset]
+        if padding and t == 0:
+            ext = Padding()
+            ext.offset = offset
+            out.append(ext)
+            offset += 1
+            continue
+        if t in LONG_FORMAT_TYPES and not padding:
+            need("%s: extension type %d" % (what, t), data, offset, 4)
+            length = unpack_from(">H", data, offset + 2)[0]
+            stop = offset + 4 + length
+            if stop > end:
+                raise CodecError(
+                    "%s: extension type %d" % (what, t),
+                    "length %d overruns the packet, %d octets left" % (length, end - offset - 4),
+                    offset + 2,
+                )
+            ext = RawExtension(t, bytes(data[offset + 4 : stop]), data[offset + 1])
+        else:
+            need("%s: extension type %d" % (what, t), data, offset, 2)
+            length = data[offset + 1]
+            stop = offset + 2 + length
+            if stop > end:
+                raise CodecError(
+                    "%s: extension type %d" % (what, t),
+                    "length %d overruns the packet, %d octets left" % (length, end - offset - 2),
+                    offset + 1,
+                )
+            body = data[offset + 2 : stop]
+            dec = decoders.get(t)
+            if dec is None:
+                ext = RawExtension(t, bytes(body))
+            else:
+                ext = dec("%s: extension type %d" % (what, t), t, body, offset)
+        ext.offset = offset
+        out.append(ext)
+        offset = stop
+    return out
+
+
+def encode_extensions(extensions):
+    """Concatenated extensions and the offset of each, relative to the first."""
+    parts = []
+    offsets = []
+    pos = 0
+    for ext in extensions:
+        if not isinstance(ext, Extension):
+            raise CodecError("extensions", "not an extension: %r" % (ext,))
+        b = ext.encode()
+        offsets.append(pos)
+        parts.append(b)
+        pos += len(b)
+    return b"".join(parts), offsets

@@ -1,0 +1,173 @@
+"""Registration Request and Reply (RFC 5944 3.3, 3.4) and their authenticators (3.5.1)."""
+from . import auth
+from ._struct import pack, unpack_from
+from .addr import ip4_pack, ip4_str
+from .errors import CodecError, check_int, need
+from .extensions import AUTH_TYPES, Authentication, RawExtension, decode_extensions, encode_extensions
+from .record import Record
+
+REGISTRATION_REQUEST = 1
+REGISTRATION_REPLY = 3
+PORT = 434  # RFC 5944 3.1
+
+# RFC 5944 3.3 flag bits; r and x are sent as zero and ignored on receipt
+FLAG_S = 0x80  # simultaneous bindings
+FLAG_B = 0x40  # broadcast datagrams
+FLAG_D = 0x20  # decapsulation by mobile node (co-located care-of)
+FLAG_M = 0x10  # minimal encapsulation
+FLAG_G = 0x08  # GRE encapsulation
+FLAG_r = 0x04  # reserved
+FLAG_T = 0x02  # reverse tunnelling, RFC 3024
+FLAG_x = 0x01  # reserved
+REQUEST_FLAGS = (
+    ("S", FLAG_S), ("B", FLAG_B), ("D", FLAG_D), ("M", FLAG_M),
+    ("G", FLAG_G), ("r", FLAG_r), ("T", FLAG_T), ("x", FLAG_x),
+)
+
+LIFETIME_INFINITE = 0xFFFF
+_AUTH_HEAD = 6  # type, length, SPI: the part of an auth extension that is protected
+
+
+class _Registration(Record):
+    """What requests and replies share: extensions and their authentication."""
+
+    what = "registration message"
+    raw = None  # the octets this message was decoded from
+
+    def encode(self):
+        return self._encode()[0]
+
+    def _encode(self):
+        head = self._fixed()
+        body, offsets = encode_extensions(self.extensions)
+        return head + body, [len(head) + o for o in offsets]
+
+    def find(self, ext_type, spi=None):
+        """Index of the first extension of `ext_type` (and `spi`, for auth), or -1."""
+        for i in range(len(self.extensions)):
+            e = self.extensions[i]
+            if e.type == ext_type and (spi is None or getattr(e, "spi", None) == spi):
+                return i
+        return -1
+
+    def extension(self, ext_type):
+        i = self.find(ext_type)
+        return self.extensions[i] if i >= 0 else None
+
+    def unknown_critical(self):
+        """Extensions of type < 128 this codec did not interpret (RFC 5944 1.9: discard)."""
+        out = []
+        for e in self.extensions:
+            if not e.skippable() and isinstance(e, RawExtension):
+                out.append(e)
+        return out
+
+    def authenticate(self, ext_type, spi, key):
+        """Append an authentication extension over everything before it (RFC 5944 3.5.1)."""
+        if ext_type not in AUTH_TYPES:
+            raise CodecError(self.what, "authentication type must be 32, 33 or 34, got %r" % (ext_type,))
+        ext = Authentication(ext_type, spi, b"\x00" * auth.AUTHENTICATOR_LEN)
+        self.extensions.append(ext)
+        data, offsets = self._encode()
+        protected = data[: offsets[-1] + _AUTH_HEAD]
+        ext.authenticator = auth.hmac_md5(key, protected)
+        self.raw = None
+        return ext
+
+    def verify(self, ext_type, spi, key):
+        """True when the first `ext_type` extension with `spi` carries a good HMAC-MD5.
+
+        Computed over the octets as received when the message was decoded.
+        """
+        i = self.find(ext_type, spi)
+        if i < 0:
+            return False
+        ext = self.extensions[i]
+        if self.raw is not None and ext.offset is not None:
+            data, start = self.raw, ext.offset
+        else:
+            data, offsets = self._encode()
+            start = offsets[i]
+        expected = auth.hmac_md5(key, data[: start + _AUTH_HEAD])
+        return auth.equal(expected, ext.authenticator)
+
+
+class RegistrationRequest(_Registration):
+    """RFC 5944 3.3."""
+
+    type = REGISTRATION_REQUEST
+    what = "registration request"
+    _fields = ("flags", "lifetime", "home_address", "home_agent", "care_of_address", "identification", "extensions")
+
+    def __init__(self, home_address, home_agent, care_of_address, identification, lifetime=0, flags=0, extensions=None):
+        self.flags = flags
+        self.lifetime = lifetime
+        self.home_address = home_address
+        self.home_agent = home_agent
+        self.care_of_address = care_of_address
+        self.identification = identification
+        self.extensions = list(extensions or [])
+
+    def has(self, flag):
+        return bool(self.flags & flag)
+
+    def _fixed(self):
+        w = self.what
+        return (
+            pack(">BBH", REGISTRATION_REQUEST, check_int(w, "flags", self.flags, 8), check_int(w, "lifetime", self.lifetime, 16))
+            + ip4_pack(w, "home_address", self.home_address)
+            + ip4_pack(w, "home_agent", self.home_agent)
+            + ip4_pack(w, "care_of_address", self.care_of_address)
+            + pack(">Q", check_int(w, "identification", self.identification, 64))
+        )
+
+    @staticmethod
+    def decode(data):
+        w = "registration request"
+        need(w, data, 0, 24)
+        if data[0] != REGISTRATION_REQUEST:
+            raise CodecError(w, "type %d is not 1" % data[0], 0)
+        msg = RegistrationRequest(
+            ip4_str(data, 4), ip4_str(data, 8), ip4_str(data, 12), unpack_from(">Q", data, 16)[0],
+            unpack_from(">H", data, 2)[0], data[1], decode_extensions(w, data, 24),
+        )
+        msg.raw = bytes(data)
+        return msg
+
+
+class RegistrationReply(_Registration):
+    """RFC 5944 3.4."""
+
+    type = REGISTRATION_REPLY
+    what = "registration reply"
+    _fields = ("code", "lifetime", "home_address", "home_agent", "identification", "extensions")
+
+    def __init__(self, code, home_address, home_agent, identification, lifetime=0, extensions=None):
+        self.code = code
+        self.lifetime = lifetime
+        self.home_address = home_address
+        self.home_agent = home_agent
+        self.identification = identification
+        self.extensions = list(extensions or [])
+
+    def _fixed(self):
+        w = self.what
+        return (
+            pack(">BBH", REGISTRATION_REPLY, check_int(w, "code", self.code, 8), check_int(w, "lifetime", self.lifetime, 16))
+            + ip4_pack(w, "home_address", self.home_address)
+            + ip4_pack(w, "home_agent", self.home_agent)
+            + pack(">Q", check_int(w, "identification", self.identification, 64))
+        )
+
+    @staticmethod
+    def decode(data):
+        w = "registration reply"
+        need(w, data, 0, 20)
+        if data[0] != REGISTRATION_REPLY:
+            raise CodecError(w, "type %d is not 3" % data[0], 0)
+        msg = RegistrationReply(
+            data[1], ip4_str(data, 4), ip4_str(data, 8), unpack_from(">Q", data, 12)[0],
+            unpack_from(">H", data, 2)[0], decode_extensions(w, data, 20),
+        )
+        msg.raw = bytes(data)
+        return msg

@@ -1,0 +1,35 @@
+"""MIP tunnel data message for UDP tunnelling, RFC 3519 3.3 (type 4 on UDP 434)."""
+from ._struct import pack, unpack_from
+from .errors import CodecError, check_bytes, check_int, need
+from .record import Record
+
+TUNNEL_DATA = 4
+NEXT_IP = 4
+NEXT_GRE = 47
+NEXT_MINIMAL = 55
+
+
+class TunnelData(Record):
+    """Type, next header, 16 reserved bits, then the tunnelled packet."""
+
+    type = TUNNEL_DATA
+    what = "tunnel data"
+    _fields = ("next_header", "reserved", "payload")
+
+    def __init__(self, payload, next_header=NEXT_IP, reserved=0):
+        self.next_header = next_header
+        self.reserved = reserved
+        self.payload = payload
+
+    def encode(self):
+        w = self.what
+        return pack(">BBH", TUNNEL_DATA, check_int(w, "next_header", self.next_header, 8),
+                    check_int(w, "reserved", self.reserved, 16)) + check_bytes(w, "payload", self.payload, 65535)
+
+    @staticmethod
+    def decode(data):
+        w = "tunnel data"
+        need(w, data, 0, 4)
+        if data[0] != TUNNEL_DATA:
+            raise CodecError(w, "type %d is not 4" % data[0], 0)
+        return TunnelData(bytes(data[4:]), data[1], unpack_from(">H", data, 2)[0])

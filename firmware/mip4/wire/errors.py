@@ -16,7 +16,7 @@ class CodecError(ValueError):
             text = "%s: %s" % (what, problem)
         else:
             text = "%s: %s (at offset %d)" % (what, problem, offset)
-        ValueError.__init__(self, text)
+        super().__init__(text)
 
 
 def need(what, data, offset, size):

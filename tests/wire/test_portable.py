@@ -276,6 +276,17 @@ def test_agent_solicitation():
     assert m == AgentSolicitation() and m.encode() == wire
 
 
+def test_checksum_zero_sent_as_all_ones_round_trips():
+    """Ones' complement has two zeros: a checksum field of FFFF where 0000 is computed is valid."""
+    wire = h("0a") + b"\xff" * 82 + h("00 f5ff 00000000")  # found by libFuzzer
+    assert checksum(wire) == 0
+    m = decode(wire)
+    assert m.checksum_all_ones and m.encode() == wire
+    assert jsonmap.from_dict(jsonmap.to_dict(m)).encode() == wire
+    m.checksum_all_ones = False
+    assert m.encode()[2:4] == h("0000") and decode(m.encode()) == m
+
+
 # ---- Bad input -------------------------------------------------------------
 
 def test_errors_say_what_and_where():

@@ -169,12 +169,8 @@ class RawExtension(Extension):
     def encode(self):
         check_int("extension", "type", self.type, 8)
         if self.sub_type is None:
-            if self.type in LONG_FORMAT_TYPES:
-                raise CodecError(self.name, "long-format type needs a sub_type")
             data = check_bytes(self.name, "data", self.data)
             return bytes((self.type, len(data))) + data
-        if self.type not in LONG_FORMAT_TYPES:
-            raise CodecError(self.name, "sub_type given but type is not long-format (%s)" % (LONG_FORMAT_TYPES,))
         data = check_bytes(self.name, "data", self.data, 0xFFFF)
         return pack(">BBH", self.type, check_int(self.name, "sub_type", self.sub_type, 8), len(data)) + data
 
@@ -281,14 +277,22 @@ def decode_extensions(what, data, offset, decoders=None, padding=False):
     return out
 
 
-def encode_extensions(extensions):
-    """Concatenated extensions and the offset of each, relative to the first."""
+def encode_extensions(extensions, long_types=LONG_FORMAT_TYPES):
+    """Concatenated extensions and the offset of each, relative to the first.
+
+    A raw extension is long-format (has a sub_type) exactly when its type is in `long_types`,
+    so that the decoder reads back what was written.
+    """
     parts = []
     offsets = []
     pos = 0
     for ext in extensions:
         if not isinstance(ext, Extension):
             raise CodecError("extensions", "not an extension: %r" % (ext,))
+        if isinstance(ext, RawExtension) and (ext.sub_type is None) == (ext.type in long_types):
+            if ext.sub_type is None:
+                raise CodecError(ext.name, "long-format type needs a sub_type")
+            raise CodecError(ext.name, "sub_type given, but type %d is not long-format here" % ext.type)
         b = ext.encode()
         offsets.append(pos)
         parts.append(b)

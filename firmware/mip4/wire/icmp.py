@@ -44,20 +44,26 @@ def checksum(data):
     return ~total & 0xFFFF
 
 
-def _with_checksum(data):
+def _with_checksum(data, all_ones=False):
+    """Fill in the checksum. A computed 0x0000 is sent as 0xFFFF when `all_ones`: both verify
+    (ones' complement has two zeros), and a decoded message re-encodes to the octets it came from."""
     data = bytearray(data)
     data[2] = data[3] = 0
     c = checksum(data)
+    if c == 0 and all_ones:
+        c = 0xFFFF
     data[2] = c >> 8
     data[3] = c & 0xFF
     return bytes(data)
 
 
 def _check_checksum(what, data):
+    """Raise on a bad checksum; True when a zero checksum was sent as 0xFFFF."""
     if checksum(data) != 0:
         got = (data[2] << 8) | data[3]
         expected = checksum(bytes(data[:2]) + b"\x00\x00" + bytes(data[4:]))
         raise CodecError(what, "bad ICMP checksum 0x%04x, expected 0x%04x" % (got, expected), 2)
+    return data[2] == 0xFF and data[3] == 0xFF
 
 
 class MobilityAgentAdvertisement(Extension):
@@ -124,6 +130,7 @@ class AgentAdvertisement(Record):
 
     type = ICMP_ROUTER_ADVERTISEMENT
     what = "agent advertisement"
+    checksum_all_ones = False
     _fields = ("code", "lifetime", "addr_entry_size", "router_addresses", "extensions")
 
     def __init__(self, lifetime, router_addresses=None, extensions=None, code=CODE_MOBILITY_ONLY, addr_entry_size=2):
@@ -156,7 +163,8 @@ class AgentAdvertisement(Record):
             if isinstance(pref, bool) or not isinstance(pref, int) or not -(1 << 31) <= pref < (1 << 31):
                 raise CodecError(w, "preference must be a signed 32-bit integer, got %r" % (pref,))
             out += pack(">I", pref & 0xFFFFFFFF)
-        return _with_checksum(out + encode_extensions(self.extensions)[0])
+        # advertisement extensions are all short-format (RFC 5944 2.1)
+        return _with_checksum(out + encode_extensions(self.extensions, ())[0], self.checksum_all_ones)
 
     @staticmethod
     def decode(data):
@@ -164,7 +172,7 @@ class AgentAdvertisement(Record):
         need(w, data, 0, 8)
         if data[0] != ICMP_ROUTER_ADVERTISEMENT:
             raise CodecError(w, "ICMP type %d is not 9" % data[0], 0)
-        _check_checksum(w, data)
+        all_ones = _check_checksum(w, data)
         num, size, life = unpack_from(">BBH", data, 4)
         if size != 2:
             raise CodecError(w, "address entry size %d, must be 2 (RFC 1256)" % size, 5)
@@ -176,7 +184,9 @@ class AgentAdvertisement(Record):
                 pref -= 1 << 32
             routers.append((ip4_str(data, 8 + 8 * i), pref))
         exts = decode_extensions(w, data, 8 + 8 * num, ADVERTISEMENT_DECODERS, padding=True)
-        return AgentAdvertisement(life, routers, exts, data[1], size)
+        msg = AgentAdvertisement(life, routers, exts, data[1], size)
+        msg.checksum_all_ones = all_ones
+        return msg
 
 
 class AgentSolicitation(Record):
@@ -184,6 +194,7 @@ class AgentSolicitation(Record):
 
     type = ICMP_ROUTER_SOLICITATION
     what = "agent solicitation"
+    checksum_all_ones = False
     _fields = ("code", "reserved", "trailer")
 
     def __init__(self, code=0, reserved=0, trailer=b""):
@@ -194,7 +205,8 @@ class AgentSolicitation(Record):
     def encode(self):
         w = self.what
         return _with_checksum(pack(">BBHI", ICMP_ROUTER_SOLICITATION, check_int(w, "code", self.code, 8), 0,
-                                   check_int(w, "reserved", self.reserved, 32)) + bytes(self.trailer))
+                                   check_int(w, "reserved", self.reserved, 32)) + bytes(self.trailer),
+                              self.checksum_all_ones)
 
     @staticmethod
     def decode(data):
@@ -202,5 +214,6 @@ class AgentSolicitation(Record):
         need(w, data, 0, 8)
         if data[0] != ICMP_ROUTER_SOLICITATION:
             raise CodecError(w, "ICMP type %d is not 10" % data[0], 0)
-        _check_checksum(w, data)
-        return AgentSolicitation(data[1], unpack_from(">I", data, 4)[0], bytes(data[8:]))
+        msg = AgentSolicitation(data[1], unpack_from(">I", data, 4)[0], bytes(data[8:]))
+        msg.checksum_all_ones = _check_checksum(w, data)
+        return msg

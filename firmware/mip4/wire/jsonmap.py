@@ -245,6 +245,9 @@ def from_dict(obj):
         msg = icmp.AgentSolicitation(f.get("code", 0), f.get("reserved", 0), f.hex("trailer"))
     else:
         raise CodecError("message", "type must be 1, 3, 4, 9 or 10, got %r" % (t,))
+    if t in (icmp.ICMP_ROUTER_ADVERTISEMENT, icmp.ICMP_ROUTER_SOLICITATION):
+        # the checksum is computed; only its 0xFFFF spelling of zero is taken from the input
+        msg.checksum_all_ones = f.get("checksum") == 0xFFFF
     f.done(msg)
     msg.encode()  # field values are checked here, so errors surface now
     return msg

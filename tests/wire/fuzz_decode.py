@@ -19,7 +19,7 @@ def test_one_input(data: bytes) -> None:
     except CodecError:
         return
     if msg.encode() != data:
-        raise AssertionError("re-encoding differs for %s" % data.hex())
+        raise AssertionError(f"re-encoding differs for {data.hex()}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,19 @@
 from hypothesis import strategies as st
 
 from mip4.wire import (
-    AgentAdvertisement, AgentSolicitation, Authentication, MobilityAgentAdvertisement, Nai, Padding, PrefixLengths,
-    RawExtension, RegistrationReply, RegistrationRequest, TrustedNetworksConfigured, TunnelData, UdpTunnelReply,
+    AgentAdvertisement,
+    AgentSolicitation,
+    Authentication,
+    MobilityAgentAdvertisement,
+    Nai,
+    Padding,
+    PrefixLengths,
+    RawExtension,
+    RegistrationReply,
+    RegistrationRequest,
+    TrustedNetworksConfigured,
+    TunnelData,
+    UdpTunnelReply,
     UdpTunnelRequest,
 )
 from mip4.wire.extensions import LONG_FORMAT_TYPES, REGISTRATION_DECODERS
@@ -13,7 +24,7 @@ u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
 u64 = st.integers(0, (1 << 64) - 1)
 s32 = st.integers(-(1 << 31), (1 << 31) - 1)
-ip4 = u32.map(lambda n: "%d.%d.%d.%d" % (n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255))
+ip4 = u32.map(lambda n: f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}")
 
 authentication = st.builds(Authentication, st.sampled_from([32, 33, 34]), u32, st.binary(max_size=40))
 nai = st.builds(Nai, st.binary(max_size=72))

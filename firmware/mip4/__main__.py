@@ -1,0 +1,6 @@
+"""python -m mip4 ..."""
+import sys
+
+from mip4.cli import main
+
+sys.exit(main())

@@ -1,0 +1,24 @@
+# mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
+.PHONY: test lint fuzz clean
+
+PY := .venv/bin/python
+STAMP := .deps/setup.stamp
+export MIP4_MICROPYTHON := $(CURDIR)/.deps/npm/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
+FUZZ_SECONDS ?= 600
+
+test: $(STAMP) lint
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check firmware tests
+
+# Longer coverage-guided fuzzing of the wire decoder; new inputs are kept in tests/wire/corpus.
+fuzz: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) tests/wire/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) tests/wire/corpus
+
+$(STAMP): pyproject.toml build/setup-host
+	build/setup-host
+	@mkdir -p $(dir $@) && touch $@
+
+clean:
+	rm -rf .venv .deps .pytest_cache .ruff_cache .hypothesis

@@ -4,7 +4,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mip4.wire import decode, decode_icmp, decode_udp, jsonmap
+from mip4.wire import CodecError, decode, decode_icmp, decode_udp, jsonmap
 from tests.wire import strategies as S
 
 
@@ -47,3 +47,41 @@ def test_authenticators_verify_only_under_their_own_key(m, key, data):
     # HMAC pads short keys with zeros (RFC 2104), so keys differing only there are the same key
     other = data.draw(st.binary(min_size=1, max_size=64).filter(lambda k: k.rstrip(b"\0") != key.rstrip(b"\0")))
     assert not got.verify(kind, spi, other)
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-(1 << 70), 1 << 70) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(obj, prefix=()):
+    """Every (path) to a value inside nested dicts and lists."""
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, (*prefix, i))
+
+
+@given(S.message, st.data())
+@settings(max_examples=1500)
+def test_any_json_gives_a_message_or_a_codec_error(m, data):
+    """What `mip4 wire encode` reads from a person: one wrong value anywhere gives a CodecError, never a crash."""
+    obj = json.loads(json.dumps(jsonmap.to_dict(m)))
+    path = data.draw(st.sampled_from(list(_paths(obj))))
+    value = data.draw(json_value)
+    if path:
+        parent = obj
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = value
+    else:
+        obj = value
+    try:
+        jsonmap.from_dict(obj).encode()
+    except CodecError as e:
+        assert str(e)

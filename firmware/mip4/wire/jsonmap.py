@@ -152,7 +152,14 @@ class _Fields:
         return default if v is None else _unhex(self.what, key, v)
 
     def flags(self, table, key="flags"):
-        return flags.from_dict(self.what, self.get(key, {}), table, self.get("reserved_flags", 0))
+        reserved = _int(self.what, "reserved_flags", self.get("reserved_flags", 0))
+        return flags.from_dict(self.what, self.get(key, {}), table, reserved)
+
+    def list(self, key, required=False):
+        v = self.get(key, [], required)
+        if not isinstance(v, list):
+            raise CodecError(self.what, "%s must be a list, got %r" % (key, v))
+        return v
 
     def done(self, value):
         for k in self.obj:
@@ -176,9 +183,9 @@ def extension_from_dict(obj, advertisement=False):
         if t == icmp.MOBILITY_AGENT_EXT:
             return f.done(icmp.MobilityAgentAdvertisement(
                 f.get("sequence_number", required=True), f.get("registration_lifetime", required=True),
-                f.flags(icmp.ADVERTISEMENT_FLAGS), f.get("care_of_addresses", [])))
+                f.flags(icmp.ADVERTISEMENT_FLAGS), f.list("care_of_addresses")))
         if t == icmp.PREFIX_LENGTHS_EXT:
-            return f.done(icmp.PrefixLengths(f.get("prefix_lengths", required=True)))
+            return f.done(icmp.PrefixLengths(f.list("prefix_lengths", required=True)))
         if t == 0:
             return f.done(X.Padding())
     elif t in X.AUTH_TYPES:
@@ -206,9 +213,7 @@ def extension_from_dict(obj, advertisement=False):
 
 
 def _extensions(f, advertisement=False):
-    exts = f.get("extensions", [])
-    if not isinstance(exts, list):
-        raise CodecError(f.what, "extensions must be a list, got %r" % (exts,))
+    exts = f.list("extensions")
     return [extension_from_dict(e, advertisement) for e in exts]
 
 
@@ -234,7 +239,7 @@ def from_dict(obj):
     elif t == icmp.ICMP_ROUTER_ADVERTISEMENT:
         f = _Fields("agent advertisement", obj)
         routers = []
-        for r in f.get("router_addresses", []):
+        for r in f.list("router_addresses"):
             rf = _Fields("router address", r)
             routers.append(rf.done((rf.get("address", required=True), rf.get("preference", 0))))
         msg = icmp.AgentAdvertisement(

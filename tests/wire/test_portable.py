@@ -219,6 +219,20 @@ def test_udp_tunnel_reply_layout():
     assert m.encode() == wire
 
 
+def test_a_field_changed_after_decoding_fails_verification():
+    """Fail closed: verification covers the message as it stands, not stale received octets."""
+    key = b"k" * 16
+    m = RegistrationReply(0, "10.1.0.5", "10.1.0.1", 5, 600, [TrustedNetworksConfigured()])
+    m.authenticate(32, 256, key)
+    d = decode(m.encode())
+    assert d.verify(32, 256, key)
+    d.home_address = "10.1.0.6"
+    assert not d.verify(32, 256, key)
+    d = decode(m.encode())
+    d.extensions.pop(0)  # an attacker-removed TNC would change the covered octets
+    assert not d.verify(32, 256, key)
+
+
 def test_foreign_home_and_mobile_foreign_authenticators():
     m = RegistrationRequest("10.1.0.5", "10.1.0.1", "10.2.0.1", 99, 300)
     m.authenticate(32, 256, b"mn-ha")

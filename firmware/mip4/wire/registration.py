@@ -32,7 +32,6 @@ class _Registration(Record):
     """What requests and replies share: extensions and their authentication."""
 
     what = "registration message"
-    raw = None  # the octets this message was decoded from
 
     def encode(self):
         return self._encode()[0]
@@ -71,25 +70,20 @@ class _Registration(Record):
         data, offsets = self._encode()
         protected = data[: offsets[-1] + _AUTH_HEAD]
         ext.authenticator = auth.hmac_md5(key, protected)
-        self.raw = None
         return ext
 
     def verify(self, ext_type, spi, key):
         """True when the first `ext_type` extension with `spi` carries a good HMAC-MD5.
 
-        Computed over the octets as received when the message was decoded.
+        Computed over the message as it stands now, so a field changed after decoding fails
+        verification; for a decoded message these are the received octets (decoding is exact).
         """
         i = self.find(ext_type, spi)
         if i < 0:
             return False
-        ext = self.extensions[i]
-        if self.raw is not None and ext.offset is not None:
-            data, start = self.raw, ext.offset
-        else:
-            data, offsets = self._encode()
-            start = offsets[i]
-        expected = auth.hmac_md5(key, data[: start + _AUTH_HEAD])
-        return auth.equal(expected, ext.authenticator)
+        data, offsets = self._encode()
+        expected = auth.hmac_md5(key, data[: offsets[i] + _AUTH_HEAD])
+        return auth.equal(expected, self.extensions[i].authenticator)
 
 
 class RegistrationRequest(_Registration):
@@ -127,12 +121,10 @@ class RegistrationRequest(_Registration):
         need(w, data, 0, 24)
         if data[0] != REGISTRATION_REQUEST:
             raise CodecError(w, "type %d is not 1" % data[0], 0)
-        msg = RegistrationRequest(
+        return RegistrationRequest(
             ip4_str(data, 4), ip4_str(data, 8), ip4_str(data, 12), unpack_from(">Q", data, 16)[0],
             unpack_from(">H", data, 2)[0], data[1], decode_extensions(w, data, 24),
         )
-        msg.raw = bytes(data)
-        return msg
 
 
 class RegistrationReply(_Registration):
@@ -165,9 +157,7 @@ class RegistrationReply(_Registration):
         need(w, data, 0, 20)
         if data[0] != REGISTRATION_REPLY:
             raise CodecError(w, "type %d is not 3" % data[0], 0)
-        msg = RegistrationReply(
+        return RegistrationReply(
             data[1], ip4_str(data, 4), ip4_str(data, 8), unpack_from(">Q", data, 12)[0],
             unpack_from(">H", data, 2)[0], decode_extensions(w, data, 20),
         )
-        msg.raw = bytes(data)
-        return msg

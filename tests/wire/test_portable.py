@@ -259,6 +259,41 @@ def test_unknown_extensions_round_trip_and_report_skippability():
     assert m.encode() == wire
 
 
+def test_udp_tunnel_extensions_with_other_sub_types_or_lengths_stay_raw():
+    """RFC 3519 defines sub-type 0, length 6: 144 is then skipped, 44 makes the message one to discard."""
+    wire = RRQ_FIXED + h("90 06 01 00 80 04 0000") + h("90 05 00 00 80 04 00") + h("2c 06 07 00 8000 001e")
+    m = decode(wire)
+    assert [type(e) for e in m.extensions] == [RawExtension, RawExtension, RawExtension]
+    assert [e.type for e in m.unknown_critical()] == [44]
+    assert m.encode() == wire
+
+
+def test_protected_extensions_are_those_before_the_authenticator():
+    """R-3.4-d: a TNC after the MN-HA authenticator is not covered by it."""
+    key = b"k" * 16
+    m = RegistrationReply(0, "10.1.0.5", "10.1.0.1", 5, 600, [Nai(b"a@b")])
+    m.authenticate(32, 256, key)
+    m.extensions.append(TrustedNetworksConfigured())  # appended by someone without the key
+    d = decode(m.encode())
+    assert d.verify(32, 256, key)
+    assert d.find(149) > d.find(32)
+    assert [e.type for e in d.protected_extensions(32, 256)] == [131]
+    assert d.protected_extensions(32, 999) == [] and d.protected_extensions(33, 256) == []
+
+
+def test_reserved_spis_are_never_used():
+    """RFC 5944 1.6: SPI 0..255 are reserved; decoding shows them, authenticating refuses them."""
+    m = RegistrationRequest("10.1.0.5", "10.1.0.1", "192.0.2.7", 5, 60)
+    assert "SPI 255 is reserved" in str(raises(m.authenticate, 32, 255, b"k"))
+    forged = RegistrationRequest("10.1.0.5", "10.1.0.1", "192.0.2.7", 5, 60)
+    forged.authenticate(32, 256, b"k")
+    forged.extensions[0].spi = 7
+    wire = forged.encode()
+    head = wire[:-16]
+    d = decode(head + hmac_md5(b"k", head))
+    assert d.extensions[0].spi == 7 and not d.verify(32, 7, b"k")
+
+
 def test_tunnel_data_rfc3519():
     inner = h("4500 0014 0000 0000 4000 0000 0a010005 0a090002")
     wire = h("04 04 0000") + inner
@@ -295,6 +330,37 @@ def test_agent_advertisement_layout_and_checksum():
     assert decode_icmp(wire) == m
 
 
+def icmp_checksummed(body):
+    """`body` with its ICMP checksum filled in."""
+    c = checksum(body[:2] + b"\x00\x00" + body[4:])
+    return body[:2] + bytes((c >> 8, c & 0xFF)) + body[4:]
+
+
+def test_address_entries_wider_than_two_words_are_kept():
+    """RFC 1256 5.2: receivers accept an entry size of 2 or more and ignore the extra words."""
+    wire = icmp_checksummed(h(
+        "09 10 0000 02 03 0708"           # two entries of three words each
+        "0a090001 00000005 11111111"
+        "0a090002 ffffffff 22222222"
+        "10 06 0001 0258 1000"))          # MAA: seq 1, lifetime 600, F
+    m = decode(wire)
+    assert m.addr_entry_size == 3
+    assert m.router_addresses == [("10.9.0.1", 5), ("10.9.0.2", -1)]
+    assert m.router_extra == [h("11111111"), h("22222222")]
+    assert m.mobility.sequence_number == 1
+    assert m.encode() == wire
+    narrow = icmp_checksummed(wire[:5] + b"\x01" + wire[6:])
+    assert "address entry size 1, must be at least 2" in str(raises(decode, narrow))
+
+
+def test_unknown_critical_extension_in_an_advertisement():
+    """RFC 5944 1.9 covers advertisement extensions too: type < 128 unknown means discard."""
+    adv = AgentAdvertisement(60, [], [MobilityAgentAdvertisement(1, 60), RawExtension(24, b"\x01\x02\x03\x04"),
+                                      RawExtension(136, b"n")])
+    d = decode(adv.encode())
+    assert [e.type for e in d.unknown_critical()] == [24]
+
+
 def test_negative_router_preference():
     m = AgentAdvertisement(60, [("10.9.0.1", -(1 << 31)), ("10.9.0.3", -1)], [MobilityAgentAdvertisement(0, 60)])
     d = decode(m.encode())
@@ -329,8 +395,6 @@ def test_errors_say_what_and_where():
     assert e.offset == 25 and "overruns" in str(e)
     e = raises(decode, RRQ_FIXED + h("20 02 0000"))
     assert "bad length 2" in str(e) and "extension type 32" in str(e)
-    e = raises(decode, RRQ_FIXED + h("90 05 0000000000"))
-    assert "bad length 5, must be 6" in str(e)
     e = raises(decode, RRQ_FIXED + h("83"))
     assert "truncated" in str(e) and e.offset == 24
     e = raises(decode, RRQ_FIXED + h("24 00 ff"))
@@ -424,6 +488,19 @@ def test_code_133_resync_and_reply_matching():
     assert ident.clock_offset(reply, 1700000000.25) == 100
 
 
+def test_identification_after_ntp_era_rollover_in_2036():
+    t = 2200000000.5  # 2039: NTP seconds have wrapped past 2**32
+    i = ident.timestamp_identification(t, 0)
+    assert i >> 32 == (2200000000 + ident.NTP_UNIX_OFFSET) & 0xFFFFFFFF
+    assert abs(ident.identification_time(i) - t) < 1e-5
+    assert ident.clock_offset(i, t - 30) == 30
+
+
+def test_whole_second_clock_gives_32_random_fraction_bits():
+    i = ident.timestamp_identification(1700000000, 0xDEADBEEF, 0)
+    assert i & 0xFFFFFFFF == 0xDEADBEEF and i >> 32 == 1700000000 + ident.NTP_UNIX_OFFSET
+
+
 def test_nonce_identification():
     i = ident.nonce_identification(0xAABBCCDD, 0x11223344)
     assert i == 0xAABBCCDD11223344 and ident.split(i) == (0xAABBCCDD, 0x11223344)
@@ -433,14 +510,15 @@ def test_nonce_identification():
 
 def test_dict_mapping_round_trips_every_message():
     rrq = RegistrationRequest("10.1.0.5", "10.1.0.1", "192.0.2.7", 5, 60, FLAG_D | 0x01, [
-        Nai(b"a@b"), Nai(b"\xff\xfe"), UdpTunnelRequest(4, 0xC3, 0, 9, 7), RawExtension(200, b"xy"),
+        Nai(b"a@b"), Nai(b"\xff\xfe"), UdpTunnelRequest(4, 0xC3, 9, 7), RawExtension(200, b"xy"),
         RawExtension(36, b"\x00\x00\x01\x00", 1), RawExtension(149, b"\x07\x00")])
     rrq.authenticate(32, 256, b"k")
     rrp = RegistrationReply(133, "10.1.0.5", "10.1.0.1", 1 << 63, 0, [
         UdpTunnelReply(64, 20, 0x8001), TrustedNetworksConfigured(3)])
     adv = AgentAdvertisement(60, [("10.0.0.1", -5)], [MobilityAgentAdvertisement(1, 60, 0xFFFF, ["10.0.0.1"]),
                                                       PrefixLengths([24]), Padding(), RawExtension(136, b"n")])
-    for m in (rrq, rrp, adv, AgentSolicitation(0, 3, b"zz"), TunnelData(b"\x45", 4, 1)):
+    wide = AgentAdvertisement(60, [("10.0.0.1", 1), ("10.0.0.2", 2)], [], 16, 3, [b"abcd", b"efgh"])
+    for m in (rrq, rrp, adv, wide, AgentSolicitation(0, 3, b"zz"), TunnelData(b"\x45", 4, 1)):
         d = jsonmap.to_dict(decode(m.encode()))
         back = jsonmap.from_dict(d)
         assert back == m, d

@@ -238,14 +238,14 @@ def check_extension(where: str, e, tree: ET.Element) -> None:
     elif isinstance(e, Nai):
         c.raw("mip.nai", e.nai)
     elif isinstance(e, UdpTunnelRequest):
-        c.eq("mip.ext.utrq.subtype", e.sub_type)
+        c.eq("mip.ext.utrq.subtype", 0)
         c.eq("mip.ext.utrq.reserved1", f"{e.reserved1:02x}", "value")
         c.eq("mip.ext.utrq.flags", f"{e.flags:02x}", "value")
         bits(c, e.flags, {"mip.ext.utrq.f": 0x80, "mip.ext.utrq.r": 0x40})
         c.eq("mip.ext.utrq.encaptype", e.encapsulation)
         c.eq("mip.ext.utrq.reserved3", f"{e.reserved3:04x}", "value")
     elif isinstance(e, UdpTunnelReply):
-        c.eq("mip.ext.utrp.subtype", e.sub_type)
+        c.eq("mip.ext.utrp.subtype", 0)
         c.eq("mip.ext.utrp.code", e.code)
         c.eq("mip.ext.utrp.flags", f"{e.flags:04x}", "value")
         bits(c, e.flags, {"mip.ext.utrp.f": 0x8000})

@@ -72,6 +72,17 @@ NAMES = {
     97: "missing NAI",
     98: "missing home agent",
     99: "missing home address",
+    89: "vendor-specific reason",  # RFC 3115
+    90: "non-zero home agent address required",  # RFC 4433
+    100: "unable to interpret CVSE sent by mobile node",  # RFC 3115
+    101: "unable to interpret CVSE sent by home agent",  # RFC 3115
+    104: "unknown challenge",  # RFC 3012
+    105: "missing challenge",  # RFC 3012
+    106: "stale challenge",  # RFC 3012
+    107: "missing MN-FA key generation nonce reply extension",  # RFC 3957
+    108: "mobile node failed AAA authentication",  # RFC 4721
+    109: "home agent sent wrong challenge in reply",  # RFC 4721
+    127: "error code for experimental use",  # RFC 4064
     194: "invalid home agent address",
     128: "reason unspecified",
     129: "administratively prohibited",
@@ -85,7 +96,12 @@ NAMES = {
     137: "requested reverse tunnel unavailable",
     138: "reverse tunnel is mandatory and 'T' bit not set",
     139: "requested encapsulation unavailable",
+    140: "unable to interpret CVSE sent by mobile node",  # RFC 3115
+    141: "unable to interpret CVSE sent by foreign agent",  # RFC 3115
     142: "UDP encapsulation unavailable",
+    143: "register with redirected home agent",  # RFC 4433
+    144: "mobile node failed AAA authentication",  # RFC 4721
+    192: "error code for experimental use",  # RFC 4064
 }
 
 
@@ -105,7 +121,7 @@ def denied_by(code):
 def describe(code):
     """'133 (HA: registration Identification mismatch)', for logs."""
     by = denied_by(code)
-    name = NAMES.get(code, "unassigned code")
+    name = NAMES.get(code, "code unknown to mip4")
     if by:
         return "%d (denied by %s: %s)" % (code, by, name)
     return "%d (%s)" % (code, name)

@@ -89,14 +89,13 @@ class Nai(Extension):
 
 
 class UdpTunnelRequest(Extension):
-    """UDP Tunnel Request, RFC 3519 3.1."""
+    """UDP Tunnel Request, RFC 3519 3.1 (sub-type 0; other sub-types stay RawExtension)."""
 
     type = UDP_TUNNEL_REQUEST
     name = "UDP Tunnel Request"
-    _fields = ("sub_type", "reserved1", "flags", "encapsulation", "reserved3")
+    _fields = ("reserved1", "flags", "encapsulation", "reserved3")
 
-    def __init__(self, encapsulation=ENCAP_IP_IN_IP, flags=0, sub_type=0, reserved1=0, reserved3=0):
-        self.sub_type = sub_type
+    def __init__(self, encapsulation=ENCAP_IP_IN_IP, flags=0, reserved1=0, reserved3=0):
         self.reserved1 = reserved1
         self.flags = flags
         self.encapsulation = encapsulation
@@ -106,7 +105,7 @@ class UdpTunnelRequest(Extension):
         w = self.name
         return pack(
             ">BBBBH",
-            check_int(w, "sub_type", self.sub_type, 8),
+            0,
             check_int(w, "reserved1", self.reserved1, 8),
             check_int(w, "flags", self.flags, 8),
             check_int(w, "encapsulation", self.encapsulation, 8),
@@ -115,14 +114,13 @@ class UdpTunnelRequest(Extension):
 
 
 class UdpTunnelReply(Extension):
-    """UDP Tunnel Reply, RFC 3519 3.2 (type 44: must be understood)."""
+    """UDP Tunnel Reply, RFC 3519 3.2 (type 44: must be understood; sub-type 0)."""
 
     type = UDP_TUNNEL_REPLY
     name = "UDP Tunnel Reply"
-    _fields = ("sub_type", "code", "flags", "keepalive")
+    _fields = ("code", "flags", "keepalive")
 
-    def __init__(self, code=UDP_TUNNEL_ACCEPTED, keepalive=0, flags=0, sub_type=0):
-        self.sub_type = sub_type
+    def __init__(self, code=UDP_TUNNEL_ACCEPTED, keepalive=0, flags=0):
         self.code = code
         self.flags = flags
         self.keepalive = keepalive
@@ -131,7 +129,7 @@ class UdpTunnelReply(Extension):
         w = self.name
         return pack(
             ">BBHH",
-            check_int(w, "sub_type", self.sub_type, 8),
+            0,
             check_int(w, "code", self.code, 8),
             check_int(w, "flags", self.flags, 16),
             check_int(w, "keepalive", self.keepalive, 16),
@@ -186,27 +184,26 @@ class Padding(Extension):
         return b"\x00"
 
 
-def _fixed_len(what, body, size, offset):
-    if len(body) != size:
-        raise CodecError(what, "bad length %d, must be %d" % (len(body), size), offset + 1)
-
-
 def _auth(what, t, body, offset):
     if len(body) < 4:
         raise CodecError(what, "bad length %d, must be at least 4 (SPI)" % len(body), offset + 1)
     return Authentication(t, unpack_from(">I", body, 0)[0], bytes(body[4:]))
 
 
+# RFC 3519 3.1, 3.2: only sub-type 0 with length 6 is defined. Anything else is kept raw, like an
+# unknown extension: skipped for 144, reported by unknown_critical() for 44 (RFC 5944 1.9).
 def _udp_req(what, t, body, offset):
-    _fixed_len(what, body, 6, offset)
+    if len(body) != 6 or body[0] != 0:
+        return RawExtension(t, bytes(body))
     st, r1, fl, enc, r3 = unpack_from(">BBBBH", body, 0)
-    return UdpTunnelRequest(enc, fl, st, r1, r3)
+    return UdpTunnelRequest(enc, fl, r1, r3)
 
 
 def _udp_rep(what, t, body, offset):
-    _fixed_len(what, body, 6, offset)
+    if len(body) != 6 or body[0] != 0:
+        return RawExtension(t, bytes(body))
     st, code, fl, ka = unpack_from(">BBHH", body, 0)
-    return UdpTunnelReply(code, ka, fl, st)
+    return UdpTunnelReply(code, ka, fl)
 
 
 def _tnc(what, t, body, offset):
@@ -274,6 +271,16 @@ def decode_extensions(what, data, offset, decoders=None, padding=False):
         ext.offset = offset
         out.append(ext)
         offset = stop
+    return out
+
+
+def unknown_critical(extensions):
+    """Extensions of type < 128 this codec did not interpret: RFC 5944 1.9 says to discard
+    the whole message (registrations and agent advertisements alike)."""
+    out = []
+    for e in extensions:
+        if not e.skippable() and isinstance(e, RawExtension):
+            out.append(e)
     return out
 
 

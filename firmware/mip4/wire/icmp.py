@@ -2,7 +2,7 @@
 from ._struct import pack, unpack_from
 from .addr import ip4_pack, ip4_str
 from .errors import CodecError, check_int, need
-from .extensions import Extension, decode_extensions, encode_extensions
+from .extensions import Extension, decode_extensions, encode_extensions, unknown_critical
 from .record import Record
 
 ICMP_ROUTER_ADVERTISEMENT = 9
@@ -126,19 +126,29 @@ ADVERTISEMENT_DECODERS = {
 
 
 class AgentAdvertisement(Record):
-    """ICMP Router Advertisement carrying mobility agent extensions (RFC 5944 2.1)."""
+    """ICMP Router Advertisement carrying mobility agent extensions (RFC 5944 2.1).
+
+    RFC 1256 entries are `addr_entry_size` 32-bit words: address, preference, then words a
+    receiver ignores; those are kept per entry in `router_extra` (empty when the size is 2).
+    """
 
     type = ICMP_ROUTER_ADVERTISEMENT
     what = "agent advertisement"
     checksum_all_ones = False
-    _fields = ("code", "lifetime", "addr_entry_size", "router_addresses", "extensions")
+    _fields = ("code", "lifetime", "addr_entry_size", "router_addresses", "router_extra", "extensions")
 
-    def __init__(self, lifetime, router_addresses=None, extensions=None, code=CODE_MOBILITY_ONLY, addr_entry_size=2):
+    def __init__(self, lifetime, router_addresses=None, extensions=None, code=CODE_MOBILITY_ONLY, addr_entry_size=2,
+                 router_extra=None):
         self.code = code
         self.lifetime = lifetime
         self.addr_entry_size = addr_entry_size
         self.router_addresses = list(router_addresses or [])  # [(address, preference)]
+        self.router_extra = list(router_extra or [])
         self.extensions = list(extensions or [])
+
+    def unknown_critical(self):
+        """Extensions of type < 128 this codec did not interpret (RFC 5944 1.9: discard)."""
+        return unknown_critical(self.extensions)
 
     @property
     def mobility(self):
@@ -150,12 +160,20 @@ class AgentAdvertisement(Record):
 
     def encode(self):
         w = self.what
-        if self.addr_entry_size != 2:
-            raise CodecError(w, "addr_entry_size must be 2 (RFC 1256), got %r" % (self.addr_entry_size,))
+        size = check_int(w, "addr_entry_size", self.addr_entry_size, 8)
+        if size < 2:
+            raise CodecError(w, "addr_entry_size must be at least 2 (RFC 1256), got %d" % size)
+        extra = self.router_extra
+        if not extra:
+            extra = [bytes(4 * (size - 2))] * len(self.router_addresses)
+        if len(extra) != len(self.router_addresses):
+            raise CodecError(w, "router_extra has %d entries for %d router addresses" % (
+                len(extra), len(self.router_addresses)))
         out = pack(">BBHBBH", ICMP_ROUTER_ADVERTISEMENT, check_int(w, "code", self.code, 8), 0,
-                   check_int(w, "num_addrs", len(self.router_addresses), 8), 2,
+                   check_int(w, "num_addrs", len(self.router_addresses), 8), size,
                    check_int(w, "lifetime", self.lifetime, 16))
-        for entry in self.router_addresses:
+        for n in range(len(self.router_addresses)):
+            entry = self.router_addresses[n]
             if not isinstance(entry, (tuple, list)) or len(entry) != 2:
                 raise CodecError(w, "router_addresses entries are (address, preference), got %r" % (entry,))
             out += ip4_pack(w, "router address", entry[0])
@@ -163,6 +181,9 @@ class AgentAdvertisement(Record):
             if isinstance(pref, bool) or not isinstance(pref, int) or not -(1 << 31) <= pref < (1 << 31):
                 raise CodecError(w, "preference must be a signed 32-bit integer, got %r" % (pref,))
             out += pack(">I", pref & 0xFFFFFFFF)
+            if not isinstance(extra[n], (bytes, bytearray)) or len(extra[n]) != 4 * (size - 2):
+                raise CodecError(w, "router_extra entries must be %d octets, got %r" % (4 * (size - 2), extra[n]))
+            out += extra[n]
         # advertisement extensions are all short-format (RFC 5944 2.1)
         return _with_checksum(out + encode_extensions(self.extensions, ())[0], self.checksum_all_ones)
 
@@ -174,17 +195,22 @@ class AgentAdvertisement(Record):
             raise CodecError(w, "ICMP type %d is not 9" % data[0], 0)
         all_ones = _check_checksum(w, data)
         num, size, life = unpack_from(">BBH", data, 4)
-        if size != 2:
-            raise CodecError(w, "address entry size %d, must be 2 (RFC 1256)" % size, 5)
-        need(w + ": router addresses", data, 8, 8 * num)
+        if size < 2:  # RFC 1256 5.2: receivers accept sizes of 2 and more
+            raise CodecError(w, "address entry size %d, must be at least 2 (RFC 1256)" % size, 5)
+        step = 4 * size
+        need(w + ": router addresses", data, 8, step * num)
         routers = []
+        extra = []
         for i in range(num):
-            pref = unpack_from(">I", data, 12 + 8 * i)[0]
+            at = 8 + step * i
+            pref = unpack_from(">I", data, at + 4)[0]
             if pref >= 1 << 31:
                 pref -= 1 << 32
-            routers.append((ip4_str(data, 8 + 8 * i), pref))
-        exts = decode_extensions(w, data, 8 + 8 * num, ADVERTISEMENT_DECODERS, padding=True)
-        msg = AgentAdvertisement(life, routers, exts, data[1], size)
+            routers.append((ip4_str(data, at), pref))
+            if size > 2:
+                extra.append(bytes(data[at + 8 : at + step]))
+        exts = decode_extensions(w, data, 8 + step * num, ADVERTISEMENT_DECODERS, padding=True)
+        msg = AgentAdvertisement(life, routers, exts, data[1], size, extra)
         msg.checksum_all_ones = all_ones
         return msg
 

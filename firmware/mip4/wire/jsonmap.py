@@ -63,13 +63,13 @@ def extension_to_dict(e):
         except UnicodeError:
             d["nai_hex"] = _hex(e.nai)
     elif isinstance(e, X.UdpTunnelRequest):
-        d["sub_type"] = e.sub_type
+        d["sub_type"] = 0
         _flags_out(d, e.flags, X.UDP_TUNNEL_REQUEST_FLAGS)
         d["encapsulation"] = e.encapsulation
         _reserved_out(d, "reserved1", e.reserved1)
         _reserved_out(d, "reserved3", e.reserved3)
     elif isinstance(e, X.UdpTunnelReply):
-        d["sub_type"] = e.sub_type
+        d["sub_type"] = 0
         d["code"] = e.code
         _flags_out(d, e.flags, X.UDP_TUNNEL_REPLY_FLAGS)
         d["keepalive"] = e.keepalive
@@ -115,6 +115,8 @@ def to_dict(msg):
         d["addr_entry_size"] = msg.addr_entry_size
         d["lifetime"] = msg.lifetime
         d["router_addresses"] = [{"address": a, "preference": p} for a, p in msg.router_addresses]
+        for i in range(len(msg.router_extra)):
+            d["router_addresses"][i]["extra"] = _hex(msg.router_extra[i])
     elif isinstance(msg, icmp.AgentSolicitation):
         wire = msg.encode()
         d["code"] = msg.code
@@ -197,17 +199,16 @@ def extension_from_dict(obj, advertisement=False):
         if not isinstance(nai, str):
             raise CodecError(f.what, "nai must be a string, got %r" % (nai,))
         return f.done(X.Nai(nai.encode("utf-8")))
+    elif t in (X.UDP_TUNNEL_REQUEST, X.UDP_TUNNEL_REPLY, X.TNC) and f.get("sub_type", 0) != 0:
+        raise CodecError(f.what, "sub_type must be 0; give other sub-types as 'data'")
     elif t == X.UDP_TUNNEL_REQUEST:
         return f.done(X.UdpTunnelRequest(
             f.get("encapsulation", X.ENCAP_IP_IN_IP), f.flags(X.UDP_TUNNEL_REQUEST_FLAGS),
-            f.get("sub_type", 0), f.get("reserved1", 0), f.get("reserved3", 0)))
+            f.get("reserved1", 0), f.get("reserved3", 0)))
     elif t == X.UDP_TUNNEL_REPLY:
         return f.done(X.UdpTunnelReply(
-            f.get("code", X.UDP_TUNNEL_ACCEPTED), f.get("keepalive", 0),
-            f.flags(X.UDP_TUNNEL_REPLY_FLAGS), f.get("sub_type", 0)))
+            f.get("code", X.UDP_TUNNEL_ACCEPTED), f.get("keepalive", 0), f.flags(X.UDP_TUNNEL_REPLY_FLAGS)))
     elif t == X.TNC:
-        if f.get("sub_type", 0) != 0:
-            raise CodecError(f.what, "TNC sub_type must be 0; give other sub-types as 'data'")
         return f.done(X.TrustedNetworksConfigured(f.get("reserved", 0)))
     raise CodecError(f.what, "unknown extension type: give its body as 'data' (hex)")
 
@@ -239,12 +240,16 @@ def from_dict(obj):
     elif t == icmp.ICMP_ROUTER_ADVERTISEMENT:
         f = _Fields("agent advertisement", obj)
         routers = []
+        extra = []
         for r in f.list("router_addresses"):
             rf = _Fields("router address", r)
-            routers.append(rf.done((rf.get("address", required=True), rf.get("preference", 0))))
+            routers.append((rf.get("address", required=True), rf.get("preference", 0)))
+            if "extra" in r:
+                extra.append(rf.hex("extra"))
+            rf.done(None)
         msg = icmp.AgentAdvertisement(
             f.get("lifetime", required=True), routers, _extensions(f, True),
-            f.get("code", icmp.CODE_MOBILITY_ONLY), f.get("addr_entry_size", 2))
+            f.get("code", icmp.CODE_MOBILITY_ONLY), f.get("addr_entry_size", 2), extra)
     elif t == icmp.ICMP_ROUTER_SOLICITATION:
         f = _Fields("agent solicitation", obj)
         msg = icmp.AgentSolicitation(f.get("code", 0), f.get("reserved", 0), f.hex("trailer"))

@@ -3,7 +3,7 @@ from . import auth
 from ._struct import pack, unpack_from
 from .addr import ip4_pack, ip4_str
 from .errors import CodecError, check_int, need
-from .extensions import AUTH_TYPES, Authentication, RawExtension, decode_extensions, encode_extensions
+from .extensions import AUTH_TYPES, Authentication, decode_extensions, encode_extensions, unknown_critical
 from .record import Record
 
 REGISTRATION_REQUEST = 1
@@ -25,6 +25,7 @@ REQUEST_FLAGS = (
 )
 
 LIFETIME_INFINITE = 0xFFFF
+SPI_RESERVED_MAX = 255  # RFC 5944 1.6: SPIs 0..255 are reserved, never used in a security association
 _AUTH_HEAD = 6  # type, length, SPI: the part of an auth extension that is protected
 
 
@@ -55,16 +56,23 @@ class _Registration(Record):
 
     def unknown_critical(self):
         """Extensions of type < 128 this codec did not interpret (RFC 5944 1.9: discard)."""
-        out = []
-        for e in self.extensions:
-            if not e.skippable() and isinstance(e, RawExtension):
-                out.append(e)
-        return out
+        return unknown_critical(self.extensions)
+
+    def protected_extensions(self, ext_type, spi):
+        """The extensions the first `ext_type` authenticator with `spi` covers: those before it.
+
+        Use this, not find(), for anything that must be authenticated, e.g. TNC (R-3.4-d):
+        an extension after the authenticator is not covered by it. [] when there is none.
+        """
+        i = self.find(ext_type, spi)
+        return self.extensions[:i] if i > 0 else []
 
     def authenticate(self, ext_type, spi, key):
         """Append an authentication extension over everything before it (RFC 5944 3.5.1)."""
         if ext_type not in AUTH_TYPES:
             raise CodecError(self.what, "authentication type must be 32, 33 or 34, got %r" % (ext_type,))
+        if check_int(self.what, "spi", spi, 32) <= SPI_RESERVED_MAX:
+            raise CodecError(self.what, "SPI %d is reserved (0..255, RFC 5944 1.6)" % spi)
         ext = Authentication(ext_type, spi, b"\x00" * auth.AUTHENTICATOR_LEN)
         self.extensions.append(ext)
         data, offsets = self._encode()
@@ -79,7 +87,7 @@ class _Registration(Record):
         verification; for a decoded message these are the received octets (decoding is exact).
         """
         i = self.find(ext_type, spi)
-        if i < 0:
+        if i < 0 or spi <= SPI_RESERVED_MAX:
             return False
         data, offsets = self._encode()
         expected = auth.hmac_md5(key, data[: offsets[i] + _AUTH_HEAD])

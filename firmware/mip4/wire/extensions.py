@@ -190,25 +190,32 @@ def _auth(what, t, body, offset):
     return Authentication(t, unpack_from(">I", body, 0)[0], bytes(body[4:]))
 
 
-# RFC 3519 3.1, 3.2: only sub-type 0 with length 6 is defined. Anything else is kept raw, like an
-# unknown extension: skipped for 144, reported by unknown_critical() for 44 (RFC 5944 1.9).
+def _defined(body, size):
+    """Sub-type 0 of this exact length: the only form RFC 3519 3.1-3.2 and RFC 5265 3.4 define.
+
+    Anything else is kept raw, like an unknown extension: skipped when the type is skippable
+    (144, 149), reported by unknown_critical() when it is not (44), RFC 5944 1.9.
+    """
+    return len(body) == size and body[0] == 0
+
+
 def _udp_req(what, t, body, offset):
-    if len(body) != 6 or body[0] != 0:
+    if not _defined(body, 6):
         return RawExtension(t, bytes(body))
-    st, r1, fl, enc, r3 = unpack_from(">BBBBH", body, 0)
+    _, r1, fl, enc, r3 = unpack_from(">BBBBH", body, 0)
     return UdpTunnelRequest(enc, fl, r1, r3)
 
 
 def _udp_rep(what, t, body, offset):
-    if len(body) != 6 or body[0] != 0:
+    if not _defined(body, 6):
         return RawExtension(t, bytes(body))
-    st, code, fl, ka = unpack_from(">BBHH", body, 0)
+    _, code, fl, ka = unpack_from(">BBHH", body, 0)
     return UdpTunnelReply(code, ka, fl)
 
 
 def _tnc(what, t, body, offset):
     # RFC 5265 3.4, R-3.4-c: only sub-type 0 with length 2 is TNC; anything else stays raw
-    if len(body) == 2 and body[0] == 0:
+    if _defined(body, 2):
         return TrustedNetworksConfigured(body[1])
     return RawExtension(t, bytes(body))
 

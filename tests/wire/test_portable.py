@@ -61,6 +61,17 @@ def test_md5_rfc1321_vectors():
         assert md5_digest(data).hex() == digest, data
 
 
+def test_pure_md5_is_used_only_where_hashlib_lacks_md5():
+    import sys
+
+    from mip4.wire import auth, md5
+
+    if sys.implementation.name == "micropython":
+        assert auth.md5_digest is md5.md5_digest
+    else:
+        assert auth.md5_digest is not md5.md5_digest
+
+
 def test_hmac_md5_rfc2202_vectors():
     """R-6.2-c: HMAC-MD5 known answers from RFC 2202 section 2."""
     vectors = (

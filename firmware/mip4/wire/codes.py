@@ -119,7 +119,7 @@ def denied_by(code):
 
 
 def describe(code):
-    """'133 (HA: registration Identification mismatch)', for logs."""
+    """'133 (denied by HA: registration Identification mismatch)', for logs."""
     by = denied_by(code)
     name = NAMES.get(code, "code unknown to mip4")
     if by:

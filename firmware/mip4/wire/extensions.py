@@ -231,10 +231,11 @@ REGISTRATION_DECODERS = {
 }
 
 
-def decode_extensions(what, data, offset, decoders=None, padding=False):
+def decode_extensions(what, data, offset, decoders=None, long_types=LONG_FORMAT_TYPES, padding=False):
     """Extensions from `offset` to the end of `data`; each gets `.offset` set.
 
-    `padding` admits the one-octet Padding extension (type 0) of agent advertisements.
+    Types in `long_types` use the long format (RFC 5944 1.10); `padding` admits the one-octet
+    Padding extension (type 0) of agent advertisements.
     """
     if decoders is None:
         decoders = REGISTRATION_DECODERS
@@ -248,33 +249,27 @@ def decode_extensions(what, data, offset, decoders=None, padding=False):
             out.append(ext)
             offset += 1
             continue
-        if t in LONG_FORMAT_TYPES and not padding:
-            need("%s: extension type %d" % (what, t), data, offset, 4)
-            length = unpack_from(">H", data, offset + 2)[0]
-            stop = offset + 4 + length
-            if stop > end:
-                raise CodecError(
-                    "%s: extension type %d" % (what, t),
-                    "length %d overruns the packet, %d octets left" % (length, end - offset - 4),
-                    offset + 2,
-                )
-            ext = RawExtension(t, bytes(data[offset + 4 : stop]), data[offset + 1])
+        ext_what = "%s: extension type %d" % (what, t)
+        if t in long_types:  # type, sub-type, 16-bit length
+            need(ext_what, data, offset, 4)
+            head, length_at = 4, offset + 2
+            length = unpack_from(">H", data, length_at)[0]
+        else:  # type, 8-bit length
+            need(ext_what, data, offset, 2)
+            head, length_at = 2, offset + 1
+            length = data[length_at]
+        stop = offset + head + length
+        if stop > end:
+            raise CodecError(
+                ext_what, "length %d overruns the packet, %d octets left" % (length, end - offset - head), length_at)
+        body = data[offset + head : stop]
+        dec = decoders.get(t)
+        if head == 4:
+            ext = RawExtension(t, bytes(body), data[offset + 1])
+        elif dec is None:
+            ext = RawExtension(t, bytes(body))
         else:
-            need("%s: extension type %d" % (what, t), data, offset, 2)
-            length = data[offset + 1]
-            stop = offset + 2 + length
-            if stop > end:
-                raise CodecError(
-                    "%s: extension type %d" % (what, t),
-                    "length %d overruns the packet, %d octets left" % (length, end - offset - 2),
-                    offset + 1,
-                )
-            body = data[offset + 2 : stop]
-            dec = decoders.get(t)
-            if dec is None:
-                ext = RawExtension(t, bytes(body))
-            else:
-                ext = dec("%s: extension type %d" % (what, t), t, body, offset)
+            ext = dec(ext_what, t, body, offset)
         ext.offset = offset
         out.append(ext)
         offset = stop

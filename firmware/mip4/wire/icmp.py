@@ -209,7 +209,7 @@ class AgentAdvertisement(Record):
             routers.append((ip4_str(data, at), pref))
             if size > 2:
                 extra.append(bytes(data[at + 8 : at + step]))
-        exts = decode_extensions(w, data, 8 + step * num, ADVERTISEMENT_DECODERS, padding=True)
+        exts = decode_extensions(w, data, 8 + step * num, ADVERTISEMENT_DECODERS, (), padding=True)
         msg = AgentAdvertisement(life, routers, exts, data[1], size, extra)
         msg.checksum_all_ones = all_ones
         return msg

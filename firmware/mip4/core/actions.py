@@ -1,0 +1,147 @@
+"""What the protocol machines ask the outside world to do, and what they are told.
+
+Inputs are `Datagram` and `Icmp`; everything else a machine returns is an action for an adapter
+(sockets, the data plane backend, charon over VICI, the log).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VPN = "vpn"  # the pseudo-interface for traffic inside the IPsec tunnel (i-MIP in cvc/fvc)
+
+
+@dataclass(frozen=True)
+class Datagram:
+    """A UDP datagram, received on or sent out of `iface`."""
+
+    iface: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Icmp:
+    """An ICMP router discovery message (agent advertisement or solicitation)."""
+
+    iface: str
+    src: str
+    dst: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class SendUdp:
+    datagram: Datagram
+
+
+@dataclass(frozen=True)
+class SendIcmp:
+    message: Icmp
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """One IP-in-IP layer: outer source `local`, outer destination `remote`."""
+
+    name: str
+    local: str
+    remote: str
+
+
+@dataclass(frozen=True)
+class SetPath:
+    """The MN's data path for one uplink: the mode and its tunnel stack, outermost first.
+
+    mode None tears the path of `iface` down (RFC 5265 5.6: layers are assembled per interface).
+    """
+
+    iface: str
+    mode: str | None
+    care_of: str | None = None
+    tunnels: tuple[Tunnel, ...] = ()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Whether user data may cross `iface`: path "plain" (inside), "vpn" (outside) or None (blocked)."""
+
+    iface: str
+    path: str | None
+    reason: str
+
+    @property
+    def blocked(self) -> bool:
+        return self.path is None
+
+
+@dataclass(frozen=True)
+class IkeUp:
+    """Bring the IKE SA up from the x-HoA (through x-MIP) to the VPN gateway."""
+
+    local: str
+    remote: str
+
+
+@dataclass(frozen=True)
+class IkeDown:
+    reason: str
+
+
+@dataclass(frozen=True)
+class TunnelUp:
+    """HA/FA side: an IP-in-IP tunnel to a care-of address (or, reversed, to a home agent)."""
+
+    tunnel: Tunnel
+
+
+@dataclass(frozen=True)
+class TunnelDown:
+    tunnel: Tunnel
+
+
+@dataclass(frozen=True)
+class RouteUp:
+    """Route `prefix` into the named tunnels (several for simultaneous bindings) or onto a link."""
+
+    prefix: str
+    devices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RouteDown:
+    prefix: str
+
+
+@dataclass(frozen=True)
+class ProxyArp:
+    """HA: answer ARP for `address` on the home link while it is away (RFC 5944 4.6)."""
+
+    address: str
+    enable: bool
+
+
+@dataclass(frozen=True)
+class GratuitousArp:
+    address: str
+    iface: str
+
+
+@dataclass(frozen=True)
+class Log:
+    """A log line. `reason` is a stable tag for counters and tests (e.g. "bad-authenticator")."""
+
+    level: str
+    reason: str
+    message: str
+    fields: dict = field(default_factory=dict, compare=False)
+
+    def __str__(self) -> str:
+        extra = " ".join("%s=%s" % kv for kv in sorted(self.fields.items()))
+        return "%s [%s] %s%s" % (self.level, self.reason, self.message, " " + extra if extra else "")
+
+
+def log(level: str, reason: str, message: str, **fields) -> Log:
+    return Log(level, reason, message, fields)

@@ -1,0 +1,260 @@
+"""One Mobile IPv4 registration client: x-MIP, i-MIP, or a detection probe (RFC 5944 3.6).
+
+It builds and retransmits requests, checks replies and reports what a reply means; the owner
+(the mobile node) decides what that means for detection and data. RFC 5265 5.1, R-5.1-b: each
+instance keeps its own identification, clock offset and lifetime state.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from ..wire import codes, ident
+from ..wire.extensions import MOBILE_HOME_AUTH, Nai, TrustedNetworksConfigured
+from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationReply, RegistrationRequest
+from .actions import Datagram, SendUdp, log
+from .config import SecurityAssociation, Timing
+
+PORT = 434
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where requests go and what they say: the part that changes with the point of attachment."""
+
+    iface: str
+    src: str  # our IP source address
+    dst: str  # the home agent, or the foreign agent relaying to it
+    care_of: str
+    flags: int  # D, T, S as this attachment needs
+
+
+@dataclass(frozen=True)
+class Accepted:
+    code: int
+    lifetime: int
+    sent_at: float  # when the request this reply answers was sent (RFC 5265 3.2.4 reference point)
+    tnc: bool  # a Sub-Type 0 TNC covered by the MN-HA authenticator (RFC 5265 3.4, R-3.4-c/d)
+    deregistration: bool
+
+
+@dataclass(frozen=True)
+class Denied:
+    code: int
+    by: str  # "HA" (authenticated) or "FA" (RFC 5944 3.6.2.1: no MN-HA authenticator)
+
+
+@dataclass
+class _Sent:
+    identification: int
+    sent_at: float
+
+
+# RFC 5944 3.6.2.2-3.6.2.3 and RFC 3024: what to change before trying again after a denial.
+# Codes not listed: log and retry after the backoff.
+_ADJUST = {
+    codes.FA_LIFETIME_TOO_LONG: "lifetime",
+    codes.HA_TOO_MANY_BINDINGS: "drop-s",
+    codes.FA_REVERSE_TUNNEL_UNAVAILABLE: "drop-t",
+    codes.HA_REVERSE_TUNNEL_UNAVAILABLE: "drop-t",
+    codes.FA_REVERSE_TUNNEL_MANDATORY: "set-t",
+    codes.HA_REVERSE_TUNNEL_MANDATORY: "set-t",
+}
+
+
+@dataclass
+class RegistrationClient:
+    name: str  # "i-ha", "x-ha" or "vpn": for logs
+    home_address: str
+    home_agent: str
+    sa: SecurityAssociation
+    timing: Timing
+    rng: random.Random
+    nai: bytes | None = None
+    may_drop_t: bool = False  # R-2.3-b: x-MIP reverse tunnelling is a MAY, i-MIP's is kept
+    route: Route | None = None
+    lifetime: int = 0  # lifetime asked for in the current attempt
+    clock_offset: int = 0  # RFC 5944 5.7.1: corrected after code 133
+    outstanding: list[_Sent] = field(default_factory=list)
+    retransmit_at: float | None = None
+    timeout: float = 0.0
+    renew_at: float | None = None
+    expires_at: float | None = None  # binding lifetime end of the last acceptance
+    resyncs: int = 0
+    counters: dict = field(default_factory=dict)
+
+    # -- starting and stopping ---------------------------------------------------------------
+
+    def register(self, route: Route, now: float, lifetime: int | None = None) -> list:
+        """Start a new attempt; replies to requests of earlier attempts still match (see reset)."""
+        self.route = route
+        self.lifetime = self.timing.lifetime if lifetime is None else lifetime
+        self.timeout = self.timing.retransmit_initial
+        self.renew_at = None
+        self.resyncs = 0
+        return self._send(now)
+
+    def deregister(self, route: Route, now: float) -> list:
+        """RFC 5944 3.6.1.2: lifetime 0 for this care-of (S set: only this one)."""
+        actions = self.register(route, now, lifetime=0)
+        self.expires_at = None
+        return actions
+
+    def stop_retransmitting(self) -> None:
+        """RFC 5265 3.3, R-3.3-f: no more retransmissions; a late reply may still be accepted."""
+        self.retransmit_at = None
+
+    def reset(self) -> None:
+        """Forget everything sent: replies to earlier requests never count (R-3.2.3-a)."""
+        self.outstanding.clear()
+        self.retransmit_at = None
+        self.renew_at = None
+        self.expires_at = None
+        self.route = None
+
+    @property
+    def pending(self) -> bool:
+        return self.retransmit_at is not None
+
+    def registered(self, now: float) -> bool:
+        return self.expires_at is not None and now < self.expires_at
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        times = [t for t in (self.retransmit_at, self.renew_at) if t is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> list:
+        if self.retransmit_at is not None and now >= self.retransmit_at:
+            # RFC 5944 3.6.3: back off exponentially, up to a ceiling
+            self.timeout = min(self.timeout * 2, self.timing.retransmit_max)
+            self._count("retransmitted")
+            return self._send(now)
+        if self.renew_at is not None and now >= self.renew_at and self.route is not None:
+            # RFC 5944 3.6.3: re-register before the binding expires
+            return self.register(self.route, now, self.timing.lifetime)
+        return []
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _send(self, now: float) -> list:
+        route = self.route
+        assert route is not None
+        identification = ident.timestamp_identification(now + self.clock_offset, self.rng.getrandbits(32))
+        request = RegistrationRequest(self.home_address, self.home_agent, route.care_of, identification,
+                                      self.lifetime, route.flags, [Nai(self.nai)] if self.nai else [])
+        request.authenticate(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key)
+        self.outstanding.append(_Sent(identification, now))
+        del self.outstanding[:-16]  # a bounded memory of what is in flight
+        self.retransmit_at = now + self.timeout
+        self._count("sent")
+        return [SendUdp(Datagram(route.iface, route.src, PORT, route.dst, PORT, request.encode()))]
+
+    # -- replies -----------------------------------------------------------------------------
+
+    def match(self, reply: RegistrationReply) -> _Sent | None:
+        """The outstanding request a reply answers (RFC 5944 3.6.2.1: low 32 bits), if any."""
+        if reply.home_address != self.home_address:
+            return None
+        for sent in self.outstanding:
+            if ident.reply_matches(sent.identification, reply.identification):
+                return sent
+        return None
+
+    def receive(self, reply: RegistrationReply, now: float) -> tuple[Accepted | Denied | None, list]:
+        """Check a reply that match() paired with a request; None means it is ignored (and logged)."""
+        sent = self.match(reply)
+        if sent is None:
+            return self._reject("unmatched-reply", "reply matches no request in flight (replay or stale)", reply)
+        code = reply.code
+        if codes.denied_by(code) == "FA" and reply.find(MOBILE_HOME_AUTH, self.sa.spi) < 0:
+            return self._fa_denial(reply, now)
+        if not reply.verify(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key):  # RFC 5944 3.6.2.1, R-6.1-a
+            return self._reject("bad-authenticator", "MN-HA authenticator missing or wrong", reply)
+        if reply.home_agent != self.home_agent and code != codes.HA_UNKNOWN_HA_ADDRESS:
+            return self._reject("wrong-home-agent", "reply names another home agent", reply)
+        if reply.unknown_critical():
+            return self._reject("unknown-extension", "reply has an unknown non-skippable extension", reply)
+        if code == codes.HA_IDENTIFICATION_MISMATCH:
+            return self._resync(reply, now)
+        if codes.is_accepted(code):
+            return self._accepted(reply, sent, now)
+        return self._ha_denial(reply, now)
+
+    def _accepted(self, reply: RegistrationReply, sent: _Sent, now: float) -> tuple[Accepted, list]:
+        self.outstanding.clear()  # replies to older requests are stale now
+        self.retransmit_at = None
+        self.resyncs = 0
+        granted = min(reply.lifetime, self.lifetime) if self.lifetime else 0
+        dereg = self.lifetime == 0
+        if dereg or granted == 0:
+            self.expires_at = None
+            self.renew_at = None
+        else:  # RFC 5944 3.6.1.2: the lifetime runs from when the request was sent
+            self.expires_at = sent.sent_at + granted
+            self.renew_at = sent.sent_at + granted * self.timing.renew_fraction
+        # R-3.4-c: the codec gives TrustedNetworksConfigured only for Sub-Type 0, Length 2;
+        # R-3.4-d: and only one the MN-HA authenticator covers counts
+        tnc = any(isinstance(e, TrustedNetworksConfigured)
+                  for e in reply.protected_extensions(MOBILE_HOME_AUTH, self.sa.spi))
+        self._count("accepted")
+        result = Accepted(reply.code, granted, sent.sent_at, tnc, dereg)
+        return result, [log("info", "registered" if not dereg else "deregistered",
+                            "%s: %s, lifetime %d" % (self.name, codes.describe(reply.code), granted),
+                            coa=self.route.care_of if self.route else None, tnc=tnc)]
+
+    def _resync(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
+        """RFC 5944 5.7.1: take the HA's clock from the authenticated reply, then try again."""
+        self.clock_offset = ident.clock_offset(reply.identification, now)
+        self._count("resync")
+        line = log("warning", "identification-mismatch", "%s: %s, clock offset now %+d s"
+                   % (self.name, codes.describe(reply.code), self.clock_offset))
+        self.resyncs += 1
+        if self.resyncs <= self.timing.resync_limit and self.route is not None:
+            self.timeout = self.timing.retransmit_initial
+            return Denied(reply.code, "HA"), [line] + self._send(now)
+        return Denied(reply.code, "HA"), [line]
+
+    def _ha_denial(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
+        return Denied(reply.code, "HA"), self._denial(reply, now)
+
+    def _fa_denial(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
+        return Denied(reply.code, "FA"), self._denial(reply, now)
+
+    def _denial(self, reply: RegistrationReply, now: float) -> list:
+        self._count("denied")
+        actions = [log("warning", "denied", "%s: %s" % (self.name, codes.describe(reply.code)))]
+        change = _ADJUST.get(reply.code)
+        route = self.route
+        if route is None:
+            return actions
+        if change == "lifetime" and 0 < reply.lifetime < self.lifetime:
+            self.lifetime = reply.lifetime
+        elif change == "drop-s" and route.flags & FLAG_S:
+            self.route = _with_flags(route, route.flags & ~FLAG_S)
+        elif change == "drop-t" and route.flags & FLAG_T and self.may_drop_t:
+            self.route = _with_flags(route, route.flags & ~FLAG_T)
+        elif change == "set-t" and not route.flags & FLAG_T:
+            self.route = _with_flags(route, route.flags | FLAG_T)
+        else:  # nothing to change: try again after the backoff, which keeps growing
+            return actions
+        self.timeout = self.timing.retransmit_initial
+        return actions + self._send(now)
+
+    def _reject(self, reason: str, why: str, reply: RegistrationReply) -> tuple[None, list]:
+        self._count(reason)
+        return None, [log("warning", reason, "%s: ignored reply (%s)" % (self.name, why),
+                          code=reply.code, hoa=reply.home_address)]
+
+    def _count(self, what: str) -> None:
+        self.counters[what] = self.counters.get(what, 0) + 1
+
+
+def _with_flags(route: Route, flags: int) -> Route:
+    return Route(route.iface, route.src, route.dst, route.care_of, flags)
+
+
+def co_located_flags(reverse_tunnel: bool) -> int:
+    """RFC 5944 3.3: D for a co-located care-of address; T for RFC 3024 reverse tunnelling."""
+    return FLAG_D | (FLAG_T if reverse_tunnel else 0)

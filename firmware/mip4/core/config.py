@@ -1,0 +1,158 @@
+"""Configuration the protocol machines need (the UCI reader of a later issue fills these in)."""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..wire.registration import SPI_RESERVED_MAX
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the option and what is allowed."""
+
+
+def _check_address(option: str, value: str) -> None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ConfigError("%s: %r is not an IPv4 address" % (option, value)) from None
+
+
+@dataclass(frozen=True)
+class SecurityAssociation:
+    """A mobility security association (RFC 5944 1.6): SPI and HMAC-MD5 key."""
+
+    spi: int
+    key: bytes
+
+    def __post_init__(self) -> None:
+        if not SPI_RESERVED_MAX < self.spi <= 0xFFFFFFFF:
+            raise ConfigError("spi: %r is reserved or out of range (256..4294967295)" % (self.spi,))
+        if not self.key:
+            raise ConfigError("key: empty")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Registration client timing (RFC 5944 3.6.3)."""
+
+    retransmit_initial: float = 1.0  # first retransmission timeout
+    retransmit_max: float = 16.0  # backoff ceiling
+    renew_fraction: float = 0.8  # re-register after this share of the granted lifetime
+    lifetime: int = 1800  # requested lifetime, seconds
+    resync_limit: int = 3  # code-133 resyncs in a row before backing off
+
+
+@dataclass(frozen=True)
+class MobileNodeConfig:
+    """A mobile node or mobile router (RFC 5265 4.1)."""
+
+    i_hoa: str
+    i_ha: str
+    i_sa: SecurityAssociation
+    x_hoa: str
+    x_ha: str
+    x_sa: SecurityAssociation
+    vpn_gateway: str
+    uplinks: dict[str, int] = field(default_factory=dict)  # interface -> priority (lower wins)
+    t_monitor: float = 60.0  # RFC 5265 3.2.4, 4.1, R-3.2.4-d
+    t_monitor_grace: float = 10.0  # N in "T_MONITOR - N"
+    detection_period: float = 2.0  # RFC 5265 3.3: keep asking the i-HA after the x-HA replied
+    x_ha_delay_on_inside_hint: float = 0.0  # RFC 5265 3.5, R-3.5-f
+    reverse_tunnel_i: bool = True  # RFC 5265 2.3, R-2.3-f
+    reverse_tunnel_x: bool = True  # RFC 5265 2.3, R-2.3-b
+    idle_mode: bool = False  # RFC 5265 3.2.4, R-3.2.4-f
+    inside_hints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # R-3.5-d: kind -> values
+    timing: Timing = field(default_factory=Timing)
+    nai: bytes | None = None
+
+    def __post_init__(self) -> None:
+        for option in ("i_hoa", "i_ha", "x_hoa", "x_ha", "vpn_gateway"):
+            _check_address(option, getattr(self, option))
+        if self.t_monitor <= 0:
+            raise ConfigError("t_monitor: %r must be positive (default 60)" % (self.t_monitor,))
+        if not 0 <= self.t_monitor_grace < self.t_monitor:  # R-3.2.4-d
+            raise ConfigError("t_monitor_grace: %r must be at least 0 and below t_monitor (%r)"
+                              % (self.t_monitor_grace, self.t_monitor))
+        if self.detection_period < 0:
+            raise ConfigError("detection_period: %r must not be negative" % (self.detection_period,))
+        if self.i_sa.key == self.x_sa.key:  # R-6.2-c: x-MIP and i-MIP use separate credentials
+            raise ConfigError("x_sa.key: must differ from i_sa.key (RFC 5265 6.2)")
+
+    def priority(self, iface: str) -> int:
+        return self.uplinks.get(iface, 100)
+
+
+@dataclass(frozen=True)
+class MobileNodeEntry:
+    """What a home agent knows about one mobile node (by home address)."""
+
+    sa: SecurityAssociation
+    networks: tuple[str, ...] = ()  # a mobile router's LAN prefixes, routed into its tunnel
+    max_lifetime: int | None = None
+
+
+@dataclass(frozen=True)
+class HomeAgentConfig:
+    """An i-HA or x-HA (RFC 5944 3.8, RFC 5265 4.3)."""
+
+    address: str
+    role: str  # "i-ha" or "x-ha"
+    mobile_nodes: dict[str, MobileNodeEntry]
+    home_iface: str = "home"
+    trusted_networks: tuple[str, ...] = ()  # i-HA only, RFC 5265 4.3; empty trusts nobody
+    send_tnc: bool = True  # i-HA only, R-3.4-e
+    ignored_sources: tuple[str, ...] = ()  # x-HA only, RFC 5265 3.7: inside sources to drop
+    max_lifetime: int = 1800
+    replay_window: float = 7.0  # seconds of clock difference accepted (RFC 5944 5.7.1)
+    max_bindings: int = 3  # simultaneous bindings per home address
+    reverse_tunnel: bool = True  # RFC 3024
+
+    def __post_init__(self) -> None:
+        _check_address("address", self.address)
+        if self.role not in ("i-ha", "x-ha"):
+            raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
+        for hoa in self.mobile_nodes:
+            _check_address("mobile_nodes", hoa)
+        nets = []
+        for n in self.trusted_networks:
+            try:
+                net = ipaddress.IPv4Network(n)
+            except ValueError:
+                raise ConfigError("trusted_networks: %r is not an IPv4 prefix" % (n,)) from None
+            if net.prefixlen == 0:  # R-4.3-b: only internal addresses
+                raise ConfigError("trusted_networks: %r would trust every address (RFC 5265 4.3)" % (n,))
+            nets.append(net)
+        if self.role == "x-ha" and self.trusted_networks:
+            raise ConfigError("trusted_networks: only an i-HA has trusted networks (RFC 5265 3.4)")
+        object.__setattr__(self, "_trusted", tuple(nets))
+
+    def trusts(self, source: str) -> bool:
+        """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
+        a = ipaddress.IPv4Address(source)
+        return any(a in n for n in self._trusted)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ForeignAgentConfig:
+    """A foreign agent (RFC 5944 3.7) serving one or more access links."""
+
+    links: dict[str, str]  # access interface -> care-of address advertised there
+    address: str = ""  # the FA's address towards home agents; defaults to the first care-of
+    advertisement_interval: float = 3.0  # RFC 5944 2.3.1; one third of the lifetime
+    advertisement_lifetime: int = 9
+    registration_lifetime: int = 1800  # max lifetime the FA grants
+    reverse_tunnel: bool = True  # RFC 3024, T bit advertised
+    registration_required: bool = True  # R bit
+    pending_timeout: float = 7.0  # RFC 5944 3.7.1: pending entries expire (code 78)
+    max_visitors: int = 1000
+    fa_ha: dict[str, SecurityAssociation] = field(default_factory=dict)  # home agent -> FA-HA SA
+
+    def __post_init__(self) -> None:
+        if not self.links:
+            raise ConfigError("links: a foreign agent needs at least one access link")
+        for iface, coa in self.links.items():
+            _check_address("links.%s" % iface, coa)
+        if not self.address:
+            object.__setattr__(self, "address", next(iter(self.links.values())))
+        _check_address("address", self.address)

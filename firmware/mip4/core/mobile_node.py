@@ -1,0 +1,503 @@
+"""The mobile node / mobile router: RFC 5944 3.6 registration and RFC 5265 section 3 detection.
+
+Per interface (uplink.py) it runs the parallel i-HA / x-HA registrations and the inside/outside
+verdict; across interfaces it picks the primary uplink, its mode (c, f, cvc, fvc), the IKE SA
+and the i-MIP registration through the VPN, and opens user data only where the RFC allows.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ..wire import codec
+from ..wire.errors import CodecError
+from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, AgentAdvertisement, AgentSolicitation, PrefixLengths
+from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
+from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SetPath, Tunnel, log
+from .client import Accepted, Denied, RegistrationClient, Route, co_located_flags
+from .config import MobileNodeConfig
+from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
+
+ALL_ROUTERS = "224.0.0.2"  # RFC 5944 2.4.2 / RFC 1256: agent solicitations
+
+
+class MobileNode:
+    def __init__(self, config: MobileNodeConfig, rng: random.Random) -> None:
+        self.config = config
+        self.rng = rng
+        self.uplinks: dict[str, Uplink] = {}
+        self.ike = "down"  # down, connecting, up
+        self.vpn_tia: str | None = None
+        self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
+        self.primary: str | None = None
+        self.counters: dict[str, int] = {}
+
+    # -- events from the system --------------------------------------------------------------
+
+    def link_up(self, iface: str, now: float) -> list:
+        """Carrier up: solicit agents (RFC 5944 2.4.2, R-2.4-a); detection starts with a care-of."""
+        up = self._uplink(iface)
+        actions = self._transition(up, "link-up", now) + self._block(up, "link up, no care-of address yet")
+        solicit = AgentSolicitation().encode()
+        actions.append(SendIcmp(Icmp(iface, "0.0.0.0", ALL_ROUTERS, solicit)))
+        return actions + self._reconcile(now)
+
+    def link_down(self, iface: str, now: float) -> list:
+        up = self._uplink(iface)
+        up.address, up.fa = None, None
+        return self._leave(up, "link-down", "link down", now)
+
+    def address_acquired(self, iface: str, address: str, now: float) -> list:
+        """A co-located care-of address (DHCP lease or static); a new one is a status change."""
+        up = self._uplink(iface)
+        if up.state == DOWN:
+            up.state = WAITING
+        before = up.care_of
+        up.address = address
+        if up.care_of == before and up.state not in (WAITING, DOWN):
+            return []
+        return self._status_change(up, "address %s" % address, now)
+
+    def address_lost(self, iface: str, now: float) -> list:
+        up = self._uplink(iface)
+        up.address = None
+        if up.care_of is not None:  # still registered through an FA
+            return []
+        return self._leave(up, "care-of-lost", "address lost", now)
+
+    def ike_established(self, vpn_tia: str, now: float) -> list:
+        """charon reports the CHILD_SA and its virtual IP, the VPN-TIA (R-2.3-d)."""
+        actions = [log("info", "ike-up", "IKE SA up, VPN-TIA %s" % vpn_tia)]
+        if self.vpn_tia != vpn_tia:  # R-4.2-c: a new VPN-TIA is registered at once
+            self.vpn_client.reset()
+        self.ike, self.vpn_tia = "up", vpn_tia
+        return actions + self._reconcile(now)
+
+    def ike_closed(self, reason: str, now: float) -> list:
+        """IKE SA gone (DPD, crash, delete): data through the VPN stops (R-4.1-e)."""
+        self.ike, self.vpn_tia = "down", None
+        self.vpn_client.reset()
+        return [log("warning", "ike-down", "IKE SA closed: %s" % reason)] + self._reconcile(now)
+
+    def hint(self, iface: str, kind: str, value: str, now: float) -> list:
+        """An unauthenticated hint (DHCP domain, FA NAI, gateway MAC): timing only (R-3.5-d, R-3.5-e)."""
+        up = self._uplink(iface)
+        verdict = "inside" if value in self.config.inside_hints.get(kind, ()) else "outside"
+        up.hints[kind] = verdict
+        return [log("info", "hint", "%s: %s %r suggests %s (not proof, RFC 5265 3.5)" % (iface, kind, value, verdict))]
+
+    def user_traffic(self, iface: str, now: float) -> list:
+        """User data wants to cross `iface` (idle mode, R-3.2.4-f): wake monitoring if it slept."""
+        up = self._uplink(iface)
+        up.last_traffic = now
+        if up.state == INSIDE and up.stale and not up.i_client.pending:
+            return self._monitor(up, now)
+        return []
+
+    # -- packets -----------------------------------------------------------------------------
+
+    def receive_udp(self, dgram: Datagram, now: float) -> list:
+        try:
+            message = codec.decode_udp(dgram.payload)
+        except CodecError as e:
+            return self._ignore("malformed", "undecodable datagram from %s: %s" % (dgram.src, e))
+        if not isinstance(message, RegistrationReply):
+            return self._ignore("unexpected-message", "not a registration reply from %s" % dgram.src)
+        if dgram.iface == VPN:
+            return self._vpn_reply(message, now)
+        up = self.uplinks.get(dgram.iface)
+        if up is None or up.state in (DOWN, WAITING):
+            return self._ignore("unmatched-reply", "reply on %s, which is not registering" % dgram.iface)
+        for client in (up.i_client, up.x_client):
+            if client.match(message) is not None:
+                result, actions = client.receive(message, now)
+                if client is up.i_client:
+                    actions += self._i_ha_result(up, result, now)
+                else:
+                    actions += self._x_ha_result(up, result, now)
+                return actions + self._reconcile(now)
+        if message.home_address not in (self.config.i_hoa, self.config.x_hoa):
+            return self._ignore("wrong-home-address", "reply for home address %s" % message.home_address)
+        return self._ignore("unmatched-reply", "reply on %s matches no request in flight (replay or stale)"
+                            % dgram.iface)
+
+    def receive_icmp(self, msg: Icmp, now: float) -> list:
+        """Agent advertisements (RFC 5944 2.4): unauthenticated, so at most a status change (R-3.6.1-a)."""
+        up = self.uplinks.get(msg.iface)
+        if up is None or up.state == DOWN:
+            return []
+        try:
+            adv = codec.decode_icmp(msg.payload)
+        except CodecError as e:
+            return self._ignore("malformed", "bad ICMP from %s: %s" % (msg.src, e))
+        if not isinstance(adv, AgentAdvertisement):
+            return []
+        info = self._foreign_agent(adv, msg.src, now)
+        if info is None:
+            return self._ignore("bad-advertisement", "advertisement from %s is no usable FA offer" % msg.src)
+        return self._advertised(up, info, now)
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        times = [self.vpn_client.get_timer()]
+        for up in self.uplinks.values():
+            times += [up.i_client.get_timer(), up.x_client.get_timer(), up.detection_deadline,
+                      up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None]
+            if up.state == INSIDE and not up.stale:
+                times.append(up.monitor_deadline(self.config.t_monitor))
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
+
+    def handle_timer(self, now: float) -> list:
+        actions: list = []
+        for up in list(self.uplinks.values()):
+            actions += self._uplink_timers(up, now)
+        if (self.vpn_client.get_timer() or now + 1) <= now:
+            actions += self.vpn_client.handle_timer(now)
+        return actions + self._reconcile(now)
+
+    def _uplink_timers(self, up: Uplink, now: float) -> list:
+        actions: list = []
+        t_monitor = self.config.t_monitor
+        if up.fa is not None and up.fa.expires_at <= now:  # RFC 5944 2.4: the FA is gone
+            actions += self._fa_lost(up, now)
+        deadline = up.monitor_deadline(t_monitor)
+        if up.state == INSIDE and not up.stale and deadline is not None and deadline <= now:
+            actions += self._monitor_expired(up, now)
+        if up.detection_deadline is not None and up.detection_deadline <= now:
+            up.detection_deadline = None
+            up.i_client.stop_retransmitting()  # R-3.3-c: the detection period is over
+            actions += self._transition(up, "detection-period-over", now)
+        if up.x_start_at is not None and up.x_start_at <= now:
+            up.x_start_at = None
+            actions += self._register_x(up, now)
+        if up.monitor_at is not None and up.monitor_at <= now:
+            up.monitor_at = None
+            actions += self._monitor(up, now)
+        for client in (up.i_client, up.x_client):
+            timer = client.get_timer()
+            if timer is not None and timer <= now:
+                actions += client.handle_timer(now)
+        return actions
+
+    # -- detection ---------------------------------------------------------------------------
+
+    def _status_change(self, up: Uplink, why: str, now: float) -> list:
+        """RFC 5265 3.2.2: stop user data at once (R-3.2.2-a), then detect again (R-3.2.2-b)."""
+        actions = self._block(up, "status change: %s" % why)
+        up.generation += 1
+        up.i_client.reset()
+        up.x_client.reset()
+        up.detection_deadline = up.x_start_at = up.monitor_at = None
+        up.last_good_sent, up.stale = None, False
+        if up.care_of is None:
+            return actions + self._transition(up, "care-of-lost", now) + self._reconcile(now)
+        if self.config.i_ha == self.config.x_ha:  # RFC 5265 3.5, R-3.5-c: external, no direct probe
+            actions += self._transition(up, "skip-detection", now)
+            actions.append(log("warning", "equal-home-agents", "i-HA and x-HA addresses are equal: "
+                               "%s is treated as external (RFC 5265 3.5)" % up.iface))
+            return actions + self._register_x(up, now) + self._reconcile(now)
+        actions += self._transition(up, "status-change", now)
+        actions += self._register_i(up, now)  # R-3.3-a: the pair goes out together
+        delay = self.config.x_ha_delay_on_inside_hint if up.hint == "inside" else 0.0
+        if delay > 0:  # R-3.5-f: probably inside, give the i-HA a head start
+            up.x_start_at = now + delay
+        else:
+            actions += self._register_x(up, now)
+        return actions + self._reconcile(now)
+
+    def _leave(self, up: Uplink, event: str, why: str, now: float) -> list:
+        actions = self._block(up, why)
+        up.generation += 1
+        up.i_client.reset()
+        up.x_client.reset()
+        up.detection_deadline = up.x_start_at = up.monitor_at = None
+        up.last_good_sent, up.stale = None, False
+        up.hints.clear()
+        return actions + self._transition(up, event, now) + self._reconcile(now)
+
+    def _i_ha_result(self, up: Uplink, result: Accepted | Denied | None, now: float) -> list:
+        """RFC 5265 3.2.3: only an authentic acceptance carrying TNC makes this interface inside."""
+        if result is None:
+            return []
+        if isinstance(result, Denied):
+            if result.by == "FA":  # R-3.2.3-d: an FA denial is no i-HA answer
+                return [log("info", "no-i-ha-answer", "%s: FA denied the i-HA request (code %d); not an i-HA "
+                            "answer" % (up.iface, result.code))]
+            if result.code == 133 and up.i_client.pending:  # resynced and re-sent; no verdict yet
+                return []
+            return self._transition(up, "i-ha-denied", now) + self._restart_if_detecting(up, now)
+        up.x_client.stop_retransmitting() if up.state == DETECTING else None  # R-3.3-f
+        if not result.tnc:
+            actions = [log("warning", "no-tnc", "%s: i-HA accepted without TNC: not inside (RFC 5265 3.2.3)"
+                           % up.iface)]
+            actions += self._transition(up, "i-ha-no-tnc", now)
+            return actions + self._restart_if_detecting(up, now)
+        up.last_good_sent, up.stale = result.sent_at, False
+        up.detection_deadline = None
+        up.x_start_at = None
+        up.monitor_at = result.sent_at + self.config.t_monitor - self.config.t_monitor_grace  # R-3.2.4-a
+        actions = self._transition(up, "i-ha-tnc", now)
+        self.vpn_client.reset()  # the i-HA binding now points here, not at the VPN-TIA
+        return actions + self._deregister_x(up, now)
+
+    def _restart_if_detecting(self, up: Uplink, now: float) -> list:
+        """After a failed inside re-registration the pair goes out again (R-3.3-i)."""
+        if up.state != DETECTING:
+            return []
+        return self._status_change(up, "inside re-registration failed", now)
+
+    def _x_ha_result(self, up: Uplink, result: Accepted | Denied | None, now: float) -> list:
+        if not isinstance(result, Accepted) or result.deregistration:
+            return []
+        actions = []
+        if result.tnc:  # R-3.2.3-d, R-3.4-f: an x-HA reply is never evidence of being inside
+            actions.append(log("warning", "x-ha-tnc", "%s: x-HA reply carries TNC; ignored" % up.iface))
+        if up.state != DETECTING:
+            return actions
+        actions += self._transition(up, "x-ha-accepted", now)  # R-3.3-b
+        period = 0.0 if up.hint == "outside" else self.config.detection_period  # R-3.3-d, R-3.5-f
+        up.detection_deadline = now + period
+        if period == 0:
+            up.detection_deadline = None
+            up.i_client.stop_retransmitting()
+            actions += self._transition(up, "detection-period-over", now)
+        return actions
+
+    def _monitor(self, up: Uplink, now: float) -> list:
+        """RFC 5265 3.2.4: re-register with the i-HA every T_MONITOR - N (R-3.2.4-a, R-3.3-h)."""
+        if up.state != INSIDE:
+            return []
+        idle = self.config.idle_mode and (up.last_traffic is None or up.last_traffic < (up.last_good_sent or 0))
+        if idle and not up.stale:  # R-3.2.4-f: no traffic, no monitoring; the next packet wakes it
+            return [log("debug", "idle", "%s: idle, monitoring paused" % up.iface)]
+        return self._register_i(up, now)
+
+    def _monitor_expired(self, up: Uplink, now: float) -> list:
+        """R-3.2.4-b: more than T_MONITOR since the last good registration: no user data."""
+        if self.config.idle_mode and not up.i_client.pending and up.monitor_at is None:
+            up.stale = True  # R-3.2.4-f: hold traffic until a fresh registration succeeds
+            return self._block(up, "idle: T_MONITOR passed, next packet waits for a registration")
+        actions = [log("warning", "monitor-failed", "%s: no good i-HA registration for %g s (T_MONITOR)"
+                       % (up.iface, self.config.t_monitor))]
+        actions += self._block(up, "T_MONITOR expired")
+        actions += self._transition(up, "monitor-failed", now)
+        return actions + self._status_change(up, "T_MONITOR expired", now)
+
+    # -- registrations -----------------------------------------------------------------------
+
+    def _register_i(self, up: Uplink, now: float) -> list:
+        c = self.config
+        if up.care_of == c.i_hoa and not up.using_fa:  # RFC 5944 3.6.1.2: at home, deregister (R-2-e)
+            return up.i_client.register(Route(up.iface, c.i_hoa, c.i_ha, c.i_hoa, 0), now, lifetime=0)
+        return up.i_client.register(self._route(up, c.i_hoa, c.i_ha, c.reverse_tunnel_i), now)
+
+    def _register_x(self, up: Uplink, now: float) -> list:
+        c = self.config
+        return up.x_client.register(self._route(up, c.x_hoa, c.x_ha, c.reverse_tunnel_x), now)
+
+    def _deregister_x(self, up: Uplink, now: float) -> list:
+        """RFC 5265 3.3, R-3.3-g: inside, the x-HA binding of this care-of goes away."""
+        if up.x_client.route is None:
+            return []
+        up.x_client.stop_retransmitting()
+        route = up.x_client.route
+        others = any(o is not up and o.state in (OUTSIDE, TENTATIVE_OUTSIDE) for o in self.uplinks.values())
+        flags = (route.flags | FLAG_S) if others else route.flags  # S: only this care-of
+        return up.x_client.deregister(Route(route.iface, route.src, route.dst, route.care_of, flags), now)
+
+    def _route(self, up: Uplink, hoa: str, ha: str, reverse_tunnel: bool) -> Route:
+        """Co-located: from the care-of to the HA, D set (R-2.1-c, R-2.3-a). Via an FA: from the
+        home address to the FA, D clear, T only if the FA offers it (R-2.2-c, R-2.4-b, R-2.4-c)."""
+        flags = FLAG_S if self.primary not in (None, up.iface) else 0
+        if up.using_fa:
+            fa = up.fa
+            assert fa is not None
+            t = FLAG_T if reverse_tunnel and fa.reverse_tunnel else 0
+            return Route(up.iface, hoa, fa.address, fa.care_of, flags | t)
+        assert up.address is not None
+        return Route(up.iface, up.address, ha, up.address, flags | co_located_flags(reverse_tunnel))
+
+    def _vpn_reply(self, reply: RegistrationReply, now: float) -> list:
+        """i-MIP through the IPsec tunnel. A TNC here proves nothing about any interface (R-3.2.3-c)."""
+        if self.vpn_client.match(reply) is None:
+            return self._ignore("unmatched-reply", "VPN reply matches no request in flight")
+        result, actions = self.vpn_client.receive(reply, now)
+        if isinstance(result, Accepted) and result.tnc:
+            actions.append(log("info", "tnc-via-vpn", "TNC in the i-HA reply through the VPN: expected, and no "
+                               "evidence that any interface is inside (R-3.2.3-c)"))
+        return actions + self._reconcile(now)
+
+    # -- agent advertisements ----------------------------------------------------------------
+
+    def _foreign_agent(self, adv: AgentAdvertisement, src: str, now: float) -> ForeignAgentInfo | None:
+        mob = adv.mobility
+        if mob is None or not mob.has(ADV_F) or not mob.care_of_addresses or adv.unknown_critical():
+            return None
+        for ext in adv.extensions:  # RFC 5944 2.1.2: one prefix length per router address
+            if isinstance(ext, PrefixLengths) and len(ext.prefix_lengths) != len(adv.router_addresses):
+                return None
+        if mob.has(ADV_B):  # RFC 5944 3.6: a busy FA takes no registrations
+            return None
+        return ForeignAgentInfo(src, mob.care_of_addresses[0], mob.sequence_number, now + adv.lifetime,
+                                mob.has(ADV_T), mob.has(ADV_R), mob.registration_lifetime)
+
+    def _advertised(self, up: Uplink, info: ForeignAgentInfo, now: float) -> list:
+        old, was_fa, before = up.fa, up.using_fa, up.care_of
+        up.fa = info
+        rebooted = old is not None and info.sequence < old.sequence and info.sequence < 256  # RFC 5944 2.4.2
+        changed = old is None or (old.address, old.care_of) != (info.address, info.care_of) or rebooted
+        if not up.using_fa or not (changed or not was_fa or before != up.care_of):
+            return []
+        why = "foreign agent %s rebooted" % info.address if rebooted else "foreign agent %s, care-of %s" % (
+            info.address, info.care_of)
+        return self._status_change(up, why, now)
+
+    def _fa_lost(self, up: Uplink, now: float) -> list:
+        was_fa = up.using_fa
+        up.fa = None
+        if not was_fa:
+            return []
+        if up.care_of is None:
+            return self._leave(up, "care-of-lost", "foreign agent advertisement expired", now)
+        return self._status_change(up, "foreign agent lost, using %s" % up.care_of, now)
+
+    # -- mode, IKE and data gates ------------------------------------------------------------
+
+    def _reconcile(self, now: float) -> list:
+        """Derive primary uplink, IKE, i-MIP-over-VPN, gates and paths from the per-interface state."""
+        actions: list = []
+        usable = [up for up in self.uplinks.values() if self._usable(up, now)]
+        primary = min(usable, key=lambda u: (u.priority, u.iface)) if usable else None
+        if (primary.iface if primary else None) != self.primary:
+            self.primary = primary.iface if primary else None
+            actions.append(log("info", "primary", "primary uplink: %s" % (self.primary or "none")))
+        actions += self._ike(primary, now)
+        for up in self.uplinks.values():
+            actions += self._gate(up, now)
+        return actions
+
+    def _usable(self, up: Uplink, now: float) -> bool:
+        if up.state == INSIDE:
+            return up.fresh(now, self.config.t_monitor)
+        return up.state == OUTSIDE and up.x_client.registered(now)
+
+    def _ike(self, primary: Uplink | None, now: float) -> list:
+        c = self.config
+        if primary is None:
+            return []  # keep the SA: it is anchored on the x-HoA (R-1.7-a)
+        if primary.state == INSIDE:
+            if self.ike == "down":
+                return []
+            self.ike, self.vpn_tia = "down", None  # R-3.3-l, R-1.1-a: inside, IPsec is dormant
+            self.vpn_client.reset()
+            return [IkeDown("inside on %s (RFC 5265 3.3)" % primary.iface)]
+        actions: list = []
+        if self.ike == "down":  # R-2.3-c: IKE from the x-HoA, through x-MIP
+            self.ike = "connecting"
+            actions.append(IkeUp(c.x_hoa, c.vpn_gateway))
+        elif self.ike == "up" and self.vpn_tia and self.vpn_client.route is None:
+            # R-2.3-e, R-2.3-f: i-MIP through the tunnel, CoA = VPN-TIA, D and T set
+            route = Route(VPN, self.vpn_tia, c.i_ha, self.vpn_tia, co_located_flags(c.reverse_tunnel_i))
+            actions += self.vpn_client.register(route, now)
+        return actions
+
+    def _gate(self, up: Uplink, now: float) -> list:
+        path: str | None = None
+        if up.fresh(now, self.config.t_monitor):
+            path = "plain"  # R-2.1-a, R-2.2-a: only after a qualifying TNC reply here
+        elif (up.state == OUTSIDE and up.x_client.registered(now) and self.ike == "up"
+              and self.vpn_client.registered(now)):
+            path = "vpn"  # R-3.2.2-c: x-MIP, IKE and i-MIP all in place
+        actions: list = []
+        if path != up.gate:
+            up.gate = path
+            actions.append(Gate(up.iface, path, "mode %s" % self._mode(up) if path else "not ready"))
+        wanted = (self._mode(up), up.care_of, self._tunnels(up)) if path else None
+        if wanted != up.path:
+            up.path = wanted
+            actions.append(SetPath(up.iface, *wanted) if wanted else SetPath(up.iface, None))
+        return actions
+
+    def _mode(self, up: Uplink) -> str | None:
+        if up.state == INSIDE:
+            if up.care_of == self.config.i_hoa and not up.using_fa:
+                return "home"
+            return "f" if up.using_fa else "c"
+        if up.state == OUTSIDE:
+            return "fvc" if up.using_fa else "cvc"
+        return None
+
+    def _tunnels(self, up: Uplink) -> tuple[Tunnel, ...]:
+        """RFC 5265 5.6, R-5.6-b: the layer stack of this uplink, outermost first."""
+        c, mode, coa = self.config, self._mode(up), up.care_of
+        inner = (Tunnel("mip4-i-" + up.iface[:8], self.vpn_tia or "", c.i_ha),)
+        if mode == "c":
+            return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha),)
+        if mode == "cvc":
+            return (Tunnel("mip4-x-" + up.iface[:8], coa or "", c.x_ha),) + inner
+        if mode == "fvc":
+            return inner
+        return ()
+
+    def _block(self, up: Uplink, reason: str) -> list:
+        if up.gate is None and up.path is None:
+            return []
+        up.gate, up.path = None, None
+        return [Gate(up.iface, None, reason), SetPath(up.iface, None)]
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _transition(self, up: Uplink, event: str, now: float) -> list:
+        new = next_state(up.state, event)
+        if new == up.state and event not in ("status-change",):
+            return []
+        old, up.state = up.state, new
+        return [log("info", "state", "%s: %s -> %s (%s)" % (up.iface, old, new, event), iface=up.iface)]
+
+    def _uplink(self, iface: str) -> Uplink:
+        up = self.uplinks.get(iface)
+        if up is None:
+            c = self.config
+            up = Uplink(iface, c.priority(iface), self._client("i-ha", c.i_hoa, c.i_ha, c.i_sa),
+                        self._client("x-ha", c.x_hoa, c.x_ha, c.x_sa, may_drop_t=True))
+            self.uplinks[iface] = up
+        return up
+
+    def _client(self, name: str, hoa: str, ha: str, sa: Any, may_drop_t: bool = False) -> RegistrationClient:
+        return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t)
+
+    def _ignore(self, reason: str, message: str) -> list:
+        self.counters[reason] = self.counters.get(reason, 0) + 1
+        return [log("warning", reason, message)]
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self, now: float) -> dict:
+        c = self.config
+        primary = self.uplinks.get(self.primary or "")
+        counters = dict(self.counters)
+        clients = [self.vpn_client] + [cl for up in self.uplinks.values() for cl in (up.i_client, up.x_client)]
+        for cl in clients:
+            for k, v in cl.counters.items():
+                counters[k] = counters.get(k, 0) + v
+        return {
+            "mode": self._mode(primary) if primary else None,
+            "primary": self.primary,
+            "ike": self.ike,
+            "vpn_tia": self.vpn_tia,
+            "t_monitor": c.t_monitor,
+            "interfaces": {up.iface: self._uplink_status(up, now) for up in self.uplinks.values()},
+            "counters": counters,
+        }
+
+    def _uplink_status(self, up: Uplink, now: float) -> dict:
+        deadline = up.monitor_deadline(self.config.t_monitor) if up.state == INSIDE else None
+        return {
+            "state": up.state, "mode": self._mode(up), "care_of": up.care_of, "gate": up.gate,
+            "foreign_agent": up.fa.address if up.using_fa and up.fa else None,
+            "hints": dict(up.hints), "priority": up.priority,
+            "t_monitor_left": None if deadline is None else max(0.0, deadline - now),
+            "x_ha_registered": up.x_client.registered(now),
+        }

@@ -1,0 +1,103 @@
+"""Per-interface detection state (RFC 5265 3.2.1): one Uplink per network interface.
+
+The inside/outside verdict of an interface moves only along TRANSITIONS (h11 style: the table
+is the specification). Nothing here sends or decides data-plane policy; mobile_node.py does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .client import RegistrationClient
+
+DOWN = "down"  # no link
+WAITING = "waiting"  # link up, no care-of address yet
+DETECTING = "detecting"  # RFC 5265 3.3: parallel registrations to i-HA and x-HA in flight
+TENTATIVE_OUTSIDE = "tentative-outside"  # x-HA answered; still asking the i-HA (R-3.3-b, R-3.3-c)
+OUTSIDE = "outside"
+INSIDE = "inside"  # only after an authentic, fresh, TNC-bearing i-HA reply here (R-3.2.3-a)
+
+# RFC 5265 3.3 as data. Events not listed for a state leave it unchanged.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    DOWN: {},
+    WAITING: {},
+    DETECTING: {"x-ha-accepted": TENTATIVE_OUTSIDE, "i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE},
+    TENTATIVE_OUTSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE, "detection-period-over": OUTSIDE},
+    OUTSIDE: {"i-ha-tnc": INSIDE},  # a late qualifying reply still wins (R-3.3-k, R-3.5-g)
+    INSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": DETECTING, "i-ha-denied": DETECTING,
+             "monitor-failed": DETECTING},  # R-3.3-i
+}
+# Events that apply in every state (RFC 5265 3.2.2: a status change restarts detection).
+ANY_STATE: dict[str, str] = {
+    "link-up": WAITING,
+    "link-down": DOWN,
+    "care-of-lost": WAITING,
+    "status-change": DETECTING,
+    "skip-detection": OUTSIDE,  # RFC 5265 3.5, R-3.5-c: i-HA and x-HA addresses are equal
+}
+
+
+def next_state(state: str, event: str) -> str:
+    if event in ANY_STATE:
+        return ANY_STATE[event]
+    return TRANSITIONS[state].get(event, state)
+
+
+@dataclass
+class ForeignAgentInfo:
+    """What an agent advertisement told us (RFC 5944 2.1)."""
+
+    address: str
+    care_of: str
+    sequence: int
+    expires_at: float
+    reverse_tunnel: bool
+    registration_required: bool
+    registration_lifetime: int
+
+
+@dataclass
+class Uplink:
+    iface: str
+    priority: int
+    i_client: RegistrationClient  # plaintext, direct to the i-HA: detection and monitoring
+    x_client: RegistrationClient  # x-MIP
+    state: str = DOWN
+    generation: int = 0  # counts status changes; replies to older requests never count
+    address: str | None = None  # co-located care-of address (DHCP or static)
+    fa: ForeignAgentInfo | None = None
+    detection_deadline: float | None = None
+    x_start_at: float | None = None  # delayed x-HA request (R-3.5-f)
+    last_good_sent: float | None = None  # send time of the last qualifying i-HA request (note 3)
+    monitor_at: float | None = None  # next monitoring re-registration (R-3.2.4-a)
+    stale: bool = False  # idle mode: T_MONITOR passed with no traffic (R-3.2.4-f)
+    last_traffic: float | None = None
+    hints: dict[str, str] = field(default_factory=dict)  # kind -> "inside"/"outside" (R-3.5-d)
+    gate: str | None = None  # last Gate path announced
+    path: tuple | None = None  # last SetPath announced
+
+    @property
+    def using_fa(self) -> bool:
+        """RFC 5944 3.6: register through an FA that requires it, or when there is no address."""
+        return self.fa is not None and (self.fa.registration_required or self.address is None)
+
+    @property
+    def care_of(self) -> str | None:
+        if self.using_fa:
+            assert self.fa is not None
+            return self.fa.care_of
+        return self.address
+
+    @property
+    def hint(self) -> str | None:
+        """Hints only steer timing (R-3.5-f); any outside hint outweighs inside ones."""
+        if not self.hints:
+            return None
+        return "outside" if "outside" in self.hints.values() else "inside"
+
+    def monitor_deadline(self, t_monitor: float) -> float | None:
+        return None if self.last_good_sent is None else self.last_good_sent + t_monitor
+
+    def fresh(self, now: float, t_monitor: float) -> bool:
+        """RFC 5265 3.2.4, R-3.2.4-b: less than T_MONITOR since the last good i-HA registration."""
+        deadline = self.monitor_deadline(t_monitor)
+        return self.state == INSIDE and not self.stale and deadline is not None and now < deadline

@@ -1,0 +1,182 @@
+"""Hypothesis stateful tests of RFC 5265 section 3 detection (R-3-a, R-3.2.4-b, R-3.2.3-a, R-4.1-a).
+
+Random sequences of link events, address changes, lost/forged/replayed/cross-interface replies,
+IKE events and clock jumps are fed straight to the mobile node. An independent model of what
+the MN has really been shown checks, after every step, that user data is never allowed in the
+clear unless an authentic, TNC-bearing i-HA acceptance arrived on that very interface, for a
+request sent after its last status change and less than T_MONITOR ago.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from mip4.core.actions import VPN, Datagram, Gate, IkeUp, SendUdp
+from mip4.core.mobile_node import MobileNode
+from mip4.wire import codec
+from mip4.wire.extensions import RawExtension
+
+from .replies import I_SA, NOW, X_SA, answer, mn_config, rng
+
+IFACES = ("wan", "wwan")
+ADDRESSES = ("10.2.0.5", "10.3.0.7", "198.18.0.9")
+T_MONITOR = 30.0
+
+
+@dataclass
+class IfaceModel:
+    changed: int = 0  # event number of the last status change the test caused
+    good_sends: list[tuple[int, float]] = field(default_factory=list)  # (event number, send time) answered well
+
+
+class DetectionMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = NOW
+        self.mn = MobileNode(mn_config(t_monitor=T_MONITOR, t_monitor_grace=5.0, uplinks={"wan": 1, "wwan": 2}),
+                             rng())
+        self.model = {i: IfaceModel() for i in IFACES}
+        self.gate: dict[str, str | None] = {i: None for i in IFACES}
+        self.sent: dict[str, list[tuple[int, float, Datagram]]] = {i: [] for i in IFACES + (VPN,)}
+        self.events = 0  # orders sends and status changes that happen at the same virtual time
+        self.replies: list[Datagram] = []
+        self.ike_wanted = False
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def feed(self, actions: list) -> None:
+        self.events += 1
+        for a in actions:
+            if isinstance(a, Gate):
+                self.gate[a.iface] = a.path
+            elif isinstance(a, SendUdp):
+                self.sent.setdefault(a.datagram.iface, []).append((self.events, self.now, a.datagram))
+            elif isinstance(a, IkeUp):
+                self.ike_wanted = True
+
+    def status_change(self, iface: str) -> None:
+        self.model[iface].changed = self.events + 1  # the event about to be fed
+
+    def latest(self, iface: str, ha: str, back: int = 0) -> tuple[int, float, Datagram] | None:
+        """The newest request to `ha` on `iface`, or one `back` requests older (a delayed reply)."""
+        found = [e for e in self.sent[iface] if codec.decode_udp(e[2].payload).home_agent == ha]
+        return found[max(0, len(found) - 1 - back)] if found else None
+
+    # -- events ----------------------------------------------------------------------------
+
+    @rule(iface=st.sampled_from(IFACES))
+    def link_up(self, iface):
+        self.status_change(iface)
+        self.feed(self.mn.link_up(iface, self.now))
+
+    @rule(iface=st.sampled_from(IFACES))
+    def link_down(self, iface):
+        self.status_change(iface)
+        self.feed(self.mn.link_down(iface, self.now))
+
+    @rule(iface=st.sampled_from(IFACES), address=st.sampled_from(ADDRESSES))
+    def address(self, iface, address):
+        if self.mn.uplinks.get(iface) and self.mn.uplinks[iface].address != address:
+            self.status_change(iface)
+        self.feed(self.mn.address_acquired(iface, address, self.now))
+
+    @rule(seconds=st.one_of(st.sampled_from([0.01, 1.0, 26.0]), st.floats(0.001, 45.0)))
+    def advance(self, seconds):
+        """Time passes; every timer due on the way fires at its own time."""
+        end = self.now + seconds
+        while True:
+            t = self.mn.get_timer()
+            if t is None or t > end:
+                break
+            self.now = max(self.now, t)
+            self.feed(self.mn.handle_timer(self.now))
+            self.plain_only_with_fresh_authentic_tnc()  # also at every instant the MN woke up
+        self.now = end
+
+    @rule(iface=st.sampled_from(IFACES), tnc=st.booleans(), authentic=st.booleans(),
+          code=st.sampled_from([0, 0, 0, 1, 133, 130, 78]), tnc_after_auth=st.booleans(),
+          raw_tnc=st.booleans(), back=st.sampled_from([0, 0, 0, 1, 3]))
+    def i_ha_replies(self, iface, tnc, authentic, code, tnc_after_auth, raw_tnc, back):
+        found = self.latest(iface, "10.1.0.1", back)
+        if found is None:
+            return
+        event, sent_at, dgram = found
+        after = [RawExtension(149, b"\x00\x00")] if tnc_after_auth else []
+        before = [RawExtension(149, b"\x01\x00")] if raw_tnc else []  # sub-type 1: not TNC (R-3.4-c)
+        reply = answer(dgram, I_SA if authentic else X_SA, code=code, tnc=tnc, after_auth=after, before_auth=before)
+        self.replies.append(reply)
+        if authentic and tnc and code in (0, 1) and event >= self.model[iface].changed:
+            self.model[iface].good_sends.append((event, sent_at))
+        self.feed(self.mn.receive_udp(reply, self.now))
+
+    @rule(iface=st.sampled_from(IFACES))
+    def i_ha_accepts(self, iface):
+        """The common good case, so that runs spend time inside."""
+        self.i_ha_replies(iface, True, True, 0, False, False, 0)
+
+    @rule(iface=st.sampled_from(IFACES), tnc=st.booleans())
+    def x_ha_replies(self, iface, tnc):
+        found = self.latest(iface, "198.51.100.1")
+        if found is not None:
+            self.feed(self.mn.receive_udp(answer(found[2], X_SA, tnc=tnc), self.now))  # R-3.2.3-d
+
+    @precondition(lambda self: self.replies)
+    @rule(data=st.data(), iface=st.sampled_from(IFACES))
+    def replay_or_cross(self, data, iface):
+        """An old reply replayed, possibly on the other interface (R-6.1-a, R-3.2.1-b)."""
+        old = data.draw(st.sampled_from(self.replies))
+        self.feed(self.mn.receive_udp(Datagram(iface, old.src, old.sport, old.dst, old.dport, old.payload),
+                                      self.now))
+
+    @precondition(lambda self: self.ike_wanted)
+    @rule()
+    def ike_up(self):
+        self.feed(self.mn.ike_established("10.255.0.2", self.now))
+
+    @rule()
+    def ike_closed(self):
+        self.feed(self.mn.ike_closed("dpd", self.now))
+
+    @rule(tnc=st.booleans())
+    def vpn_reply(self, tnc):
+        """The i-HA answers through the VPN, with TNC: never evidence for an interface (R-3.2.3-c)."""
+        found = self.latest(VPN, "10.1.0.1")
+        if found is not None:
+            self.feed(self.mn.receive_udp(answer(found[2], I_SA, tnc=tnc), self.now))
+
+    # -- what must always hold -------------------------------------------------------------
+
+    @invariant()
+    def plain_only_with_fresh_authentic_tnc(self):
+        """R-3-a, R-3.2.3-a, R-4.1-a, R-3.2.4-b."""
+        for iface in IFACES:
+            if self.gate[iface] != "plain":
+                continue
+            m = self.model[iface]
+            good = [t for e, t in m.good_sends if e >= m.changed]
+            assert good, "%s open in clear without an authentic TNC reply since its last change" % iface
+            deadline = max(good) + T_MONITOR
+            assert self.now < deadline, "%s open in clear %.1f s after the last good request" % (
+                iface, self.now - max(good))
+            timer = self.mn.get_timer()  # it must wake up in time to close the gate, whatever else happens
+            assert timer is not None and timer <= deadline, "%s: no timer before T_MONITOR runs out" % iface
+
+    @invariant()
+    def vpn_data_needs_ike(self):
+        """R-4.1-e: no CHILD_SA, no data through the VPN path."""
+        for iface in IFACES:
+            if self.gate[iface] == "vpn":
+                assert self.mn.ike == "up"
+
+    @invariant()
+    def inside_status_agrees_with_the_gate(self):
+        for iface, up in self.mn.uplinks.items():
+            if self.gate[iface] == "plain":
+                assert up.state == "inside"
+
+
+DetectionMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+TestDetection = DetectionMachine.TestCase

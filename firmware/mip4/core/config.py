@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from ..wire.registration import SPI_RESERVED_MAX
 
+MIN_I_HA_KEY = 16  # octets
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the option and what is allowed."""
@@ -76,6 +78,9 @@ class MobileNodeConfig:
                               % (self.t_monitor_grace, self.t_monitor))
         if self.detection_period < 0:
             raise ConfigError("detection_period: %r must not be negative" % (self.detection_period,))
+        if len(self.i_sa.key) < MIN_I_HA_KEY:  # RFC 5265 6.2, R-6.2-b: whoever has it can forge TNC
+            raise ConfigError("i_sa.key: %d octets; the i-HA key must have at least %d random octets (RFC 5265 6.2)"
+                              % (len(self.i_sa.key), MIN_I_HA_KEY))
         if self.i_sa.key == self.x_sa.key:  # R-6.2-c: x-MIP and i-MIP use separate credentials
             raise ConfigError("x_sa.key: must differ from i_sa.key (RFC 5265 6.2)")
 

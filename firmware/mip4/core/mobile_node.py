@@ -35,12 +35,14 @@ class MobileNode:
     # -- events from the system --------------------------------------------------------------
 
     def link_up(self, iface: str, now: float) -> list:
-        """Carrier up: solicit agents (RFC 5944 2.4.2, R-2.4-a); detection starts with a care-of."""
+        """Carrier up: solicit agents (RFC 5944 2.4.2, R-2.4-a). Carrier return on a link that was
+        already up is a status change too (R-3.2.2-d): L2 may trigger detection, never prove inside (R-3-c)."""
         up = self._uplink(iface)
+        solicit = SendIcmp(Icmp(iface, "0.0.0.0", ALL_ROUTERS, AgentSolicitation().encode()))
+        if up.state != DOWN:
+            return [solicit] + self._status_change(up, "carrier returned", now)
         actions = self._transition(up, "link-up", now) + self._block(up, "link up, no care-of address yet")
-        solicit = AgentSolicitation().encode()
-        actions.append(SendIcmp(Icmp(iface, "0.0.0.0", ALL_ROUTERS, solicit)))
-        return actions + self._reconcile(now)
+        return actions + [solicit] + self._reconcile(now)
 
     def link_down(self, iface: str, now: float) -> list:
         up = self._uplink(iface)
@@ -153,7 +155,8 @@ class MobileNode:
         actions: list = []
         for up in list(self.uplinks.values()):
             actions += self._uplink_timers(up, now)
-        if (self.vpn_client.get_timer() or now + 1) <= now:
+        vpn_timer = self.vpn_client.get_timer()
+        if vpn_timer is not None and vpn_timer <= now:
             actions += self.vpn_client.handle_timer(now)
         return actions + self._reconcile(now)
 
@@ -228,7 +231,8 @@ class MobileNode:
             if result.code == 133 and up.i_client.pending:  # resynced and re-sent; no verdict yet
                 return []
             return self._transition(up, "i-ha-denied", now) + self._restart_if_detecting(up, now)
-        up.x_client.stop_retransmitting() if up.state == DETECTING else None  # R-3.3-f
+        if up.state == DETECTING:
+            up.x_client.stop_retransmitting()  # R-3.3-f: an i-HA answer ends the detection pair
         if not result.tnc:
             actions = [log("warning", "no-tnc", "%s: i-HA accepted without TNC: not inside (RFC 5265 3.2.3)"
                            % up.iface)]

@@ -71,13 +71,23 @@ class Endpoint:
 
 
 class Firewall:
-    """Zone-to-zone policy: everything passes except the blocked (source zone, destination zone) pairs."""
+    """Zone-to-zone policy: everything passes except the blocked (source zone, destination zone) pairs.
+
+    Stateful like the enterprise firewall of RFC 5265 3.1: a reply to a flow that was let through the
+    other way (same addresses and ports, reversed) passes even a blocked pair.
+    """
 
     def __init__(self) -> None:
         self.blocked: set[tuple[str, str]] = {(EXTERNAL, INTRANET)}
+        self.flows: set[tuple] = set()
 
-    def __call__(self, src_zone: str, dst_zone: str) -> bool:
-        return (src_zone, dst_zone) not in self.blocked
+    def __call__(self, src_zone: str, dst_zone: str, packet=None) -> bool:
+        key = _flow(packet)
+        if (src_zone, dst_zone) in self.blocked:
+            return key is not None and (key[2], key[3], key[0], key[1]) in self.flows
+        if key is not None and src_zone != dst_zone:
+            self.flows.add(key)
+        return True
 
     def block(self, src_zone: str, dst_zone: str) -> None:
         self.blocked.add((src_zone, dst_zone))
@@ -116,3 +126,9 @@ class Topology:
         a = ipaddress.IPv4Address(dst)
         best = max((r for r in self.routes if a in r[0]), key=lambda r: r[0].prefixlen, default=None)
         return (best[1], best[2]) if best else None
+
+
+def _flow(packet) -> tuple | None:
+    if packet is None or not hasattr(packet, "sport"):
+        return None
+    return (packet.src, packet.sport, packet.dst, packet.dport)

@@ -334,7 +334,7 @@ class Simulator:
         if vpn is not None:
             if not vpn.established:
                 self._drop(packet, "vpn-down", origin, VPN, vpn.node.name)
-            elif not self.firewall(src_zone, INTRANET):
+            elif not self.firewall(src_zone, INTRANET, packet):
                 self._drop(packet, "firewall", origin, VPN, vpn.node.name)
             elif self._offer(VPN, packet, origin):
                 self.after(vpn.delay, partial(self._arrive_vpn, vpn, packet, origin))
@@ -344,7 +344,7 @@ class Simulator:
             self._drop(packet, hop, origin)
             return
         packet, ep = hop
-        if not self.firewall(src_zone, ep.link.zone):
+        if not self.firewall(src_zone, ep.link.zone, packet):
             self._drop(packet, "firewall", origin, ep.link.name, ep.node.name)
         else:
             self._deliver_on(ep, packet, origin)

@@ -394,7 +394,20 @@ def test_firewall_drops_external_to_intranet_by_default():
     sim.call(n["out"], "send", "eth0", "198.18.0.5", "10.1.0.1", b"again")
     sim.run_for(1)
     assert [d.payload for d in sim.delivered("in")] == [b"again"]
-    assert [e.packet.payload for e in sim.drops("firewall")] == [b"probe", b"again"]  # the echo is blocked now
+    assert [d.payload for d in sim.delivered("out")] == [b"hello", b"again"]  # the echo answers an allowed flow
+    sim.call(n["in"], "send", "eth0", "10.1.0.1", "198.18.0.5", b"unsolicited")
+    sim.run_for(1)
+    assert [e.packet.payload for e in sim.drops("firewall")] == [b"probe", b"unsolicited"]
+
+
+def test_firewall_is_stateful():
+    """Replies to a flow opened from the intranet come back in; unsolicited external packets do not."""
+    sim, n = zones()
+    sim.call(n["in"], "send", "eth0", "10.1.0.1", "198.18.0.5", b"request")
+    sim.run_for(1)
+    sim.call(n["out"], "send", "eth0", "198.18.0.5", "10.1.0.1", b"forged")  # ports differ: not the flow
+    sim.run_for(1)
+    assert [e.packet.payload for e in sim.drops("firewall")] == [b"forged"]
 
 
 def test_nat_translates_and_rebinds():

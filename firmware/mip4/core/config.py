@@ -110,8 +110,9 @@ class HomeAgentConfig:
     ignored_sources: tuple[str, ...] = ()  # x-HA only, RFC 5265 3.7: inside sources to drop
     max_lifetime: int = 1800
     replay_window: float = 7.0  # seconds of clock difference accepted (RFC 5944 5.7.1)
-    max_bindings: int = 3  # simultaneous bindings per home address
+    max_bindings: int = 3  # simultaneous bindings per home address; 1 means no S bit (reply code 1)
     reverse_tunnel: bool = True  # RFC 3024
+    udp_keepalive: int = 110  # RFC 3519 3.2: keepalive interval put in UDP Tunnel Replies, seconds
 
     def __post_init__(self) -> None:
         _check_address("address", self.address)
@@ -119,23 +120,40 @@ class HomeAgentConfig:
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
         for hoa in self.mobile_nodes:
             _check_address("mobile_nodes", hoa)
-        nets = []
-        for n in self.trusted_networks:
-            try:
-                net = ipaddress.IPv4Network(n)
-            except ValueError:
-                raise ConfigError("trusted_networks: %r is not an IPv4 prefix" % (n,)) from None
+        nets = _prefixes("trusted_networks", self.trusted_networks)
+        for text, net in zip(self.trusted_networks, nets, strict=True):
             if net.prefixlen == 0:  # R-4.3-b: only internal addresses
-                raise ConfigError("trusted_networks: %r would trust every address (RFC 5265 4.3)" % (n,))
-            nets.append(net)
+                raise ConfigError("trusted_networks: %r would trust every address (RFC 5265 4.3)" % (text,))
         if self.role == "x-ha" and self.trusted_networks:
             raise ConfigError("trusted_networks: only an i-HA has trusted networks (RFC 5265 3.4)")
-        object.__setattr__(self, "_trusted", tuple(nets))
+        if self.role == "i-ha" and self.ignored_sources:
+            raise ConfigError("ignored_sources: only an x-HA drops inside sources (RFC 5265 3.7)")
+        if self.max_bindings < 1:
+            raise ConfigError("max_bindings: %r must be at least 1" % (self.max_bindings,))
+        if not 0 <= self.udp_keepalive <= 0xFFFF:
+            raise ConfigError("udp_keepalive: %r must be 0..65535 seconds" % (self.udp_keepalive,))
+        object.__setattr__(self, "_trusted", nets)
+        object.__setattr__(self, "_ignored", _prefixes("ignored_sources", self.ignored_sources))
 
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
         a = ipaddress.IPv4Address(source)
         return any(a in n for n in self._trusted)  # type: ignore[attr-defined]
+
+    def ignores(self, source: str) -> bool:
+        """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""
+        a = ipaddress.IPv4Address(source)
+        return any(a in n for n in self._ignored)  # type: ignore[attr-defined]
+
+
+def _prefixes(option: str, values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network, ...]:
+    nets = []
+    for n in values:
+        try:
+            nets.append(ipaddress.IPv4Network(n))
+        except ValueError:
+            raise ConfigError("%s: %r is not an IPv4 prefix" % (option, n)) from None
+    return tuple(nets)
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,8 @@ class ForeignAgentConfig:
     pending_timeout: float = 7.0  # RFC 5944 3.7.1: pending entries expire (code 78)
     max_visitors: int = 1000
     fa_ha: dict[str, SecurityAssociation] = field(default_factory=dict)  # home agent -> FA-HA SA
+    core_iface: str = "core"  # the uplink towards home agents (relayed requests leave here)
+    routes_common_traffic: bool = False  # RFC 5944 2.1: advertisement code 0 if True, else 16
 
     def __post_init__(self) -> None:
         if not self.links:
@@ -161,3 +181,7 @@ class ForeignAgentConfig:
         if not self.address:
             object.__setattr__(self, "address", next(iter(self.links.values())))
         _check_address("address", self.address)
+        if not 0 < self.registration_lifetime < 0xFFFF:  # a 16-bit field; 0xffff would mean infinite
+            raise ConfigError("registration_lifetime: %r must be 1..65534 seconds" % (self.registration_lifetime,))
+        for ha in self.fa_ha:
+            _check_address("fa_ha", ha)

@@ -1,0 +1,394 @@
+"""The foreign agent (RFC 5944 2.3, 3.7; RFC 3024 reverse tunnelling), Sans-IO.
+
+A plain RFC 5944 foreign agent: it advertises, relays requests to home agents and replies back,
+and keeps a visitor list that drives the data plane. It knows nothing of RFC 5265 (R-2.4-d,
+R-5.1-a): no TNC logic, and skippable extensions it does not know pass through untouched.
+"""
+from __future__ import annotations
+
+import ipaddress
+import random
+
+from ..wire import (
+    AgentAdvertisement,
+    AgentSolicitation,
+    CodecError,
+    MobilityAgentAdvertisement,
+    RegistrationReply,
+    RegistrationRequest,
+    codes,
+    decode_icmp,
+    decode_udp,
+)
+from ..wire.extensions import FOREIGN_HOME_AUTH, MOBILE_HOME_AUTH
+from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, CODE_MOBILITY_ONLY, CODE_ROUTES
+from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE
+from .actions import Datagram, Icmp, Log, RouteDown, RouteUp, SendIcmp, SendUdp, Tunnel, TunnelDown, TunnelUp, log
+from .config import ForeignAgentConfig, SecurityAssociation
+from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
+
+PORT = 434  # RFC 5944 3.1
+ALL_SYSTEMS = "224.0.0.1"  # RFC 5944 2.3.1: where advertisements go
+UNSPECIFIED = "0.0.0.0"
+SEQUENCE_MAX = 0xFFFF
+SEQUENCE_WRAP = 256  # RFC 5944 2.3.2: after 0xffff the sequence number goes to 256, never back to 0
+
+_Message = RegistrationRequest | RegistrationReply
+
+
+def fa_part_start(msg: _Message, total: int) -> int:
+    """Offset where the foreign agent's part of a registration message begins.
+
+    RFC 5944 3.7.2.2 and 3.7.3.2: extensions after the Mobile-Home authenticator are for the FA,
+    which processes and removes them; everything before stays byte-identical (R-3.4-b). Without a
+    Mobile-Home authenticator, the FA's part starts at the first Foreign-Home authenticator.
+    """
+    exts = msg.extensions
+    i = msg.find(MOBILE_HOME_AUTH)
+    if i >= 0:
+        return exts[i + 1].offset if i + 1 < len(exts) else total
+    i = msg.find(FOREIGN_HOME_AUTH)
+    return exts[i].offset if i >= 0 else total
+
+
+class ForeignAgent:
+    """One foreign agent serving the access links of `config.links`."""
+
+    def __init__(self, config: ForeignAgentConfig, rng: random.Random) -> None:
+        self.config = config
+        self.rng = rng  # advertisements are strictly periodic; kept for interface parity with the other roles
+        self.pending = PendingList()
+        self.visitors = VisitorList()
+        self.sequence: dict[str, int] = {iface: 0 for iface in config.links}  # RFC 5944 2.3.2
+        self.next_advertisement: float | None = None
+        self.counters: dict[str, int] = {}
+        self._routes: dict[str, tuple[str, ...]] = {}  # home address -> access ifaces, as installed
+        self._tunnels: dict[tuple[str, str], Tunnel] = {}  # (care-of, home agent) -> reverse tunnel, installed
+
+    # -- lifecycle and timers ------------------------------------------------------------------
+
+    def start(self, now: float) -> list:
+        """First advertisement on every access link (RFC 5944 2.3.1), then one every interval."""
+        self.next_advertisement = now + self.config.advertisement_interval
+        return self._advertise_all()
+
+    def get_timer(self) -> float | None:
+        times = (self.next_advertisement, self.pending.next_expiry(), self.visitors.next_expiry())
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
+
+    def handle_timer(self, now: float) -> list:
+        actions: list = []
+        if self.next_advertisement is not None and now >= self.next_advertisement:
+            step = self.config.advertisement_interval
+            self.next_advertisement += step
+            if self.next_advertisement <= now:  # woken late: no burst of catch-up advertisements
+                self.next_advertisement = now + step
+            actions += self._advertise_all()
+        for p in self.pending.expire(now):  # RFC 5944 3.7.1: no reply in time
+            actions += self._deny_pending(p, codes.FA_REGISTRATION_TIMEOUT, "pending-timeout",
+                                          "no reply from the home agent within %g s" % self.config.pending_timeout)
+        for v in self.visitors.expire(now):
+            actions.append(self._event("info", "visitor-expired", "visitor %s (home agent %s) on %s: lifetime over"
+                                       % (v.home_address, v.home_agent, v.iface), hoa=v.home_address,
+                                       ha=v.home_agent))
+        return actions + self._sync()
+
+    # -- agent discovery (RFC 5944 2.3) ----------------------------------------------------------
+
+    def receive_icmp(self, msg: Icmp, now: float) -> list:
+        if msg.iface not in self.config.links:
+            return [self._event("debug", "not-access-link", "ICMP on %s ignored: not an access link" % msg.iface)]
+        try:
+            parsed = decode_icmp(msg.payload)
+        except CodecError as e:
+            return [self._event("warning", "malformed", "bad ICMP from %s on %s: %s" % (msg.src, msg.iface, e))]
+        if not isinstance(parsed, AgentSolicitation):
+            return [self._event("debug", "ignored-icmp", "%s from %s on %s ignored"
+                                % (type(parsed).__name__, msg.src, msg.iface))]
+        # RFC 5944 2.3: answer a solicitation at once; unicast when the solicitor has an address
+        dst = msg.src if msg.src != UNSPECIFIED else ALL_SYSTEMS
+        return [self._advertisement(msg.iface, dst),
+                self._event("info", "solicited", "solicitation from %s on %s answered to %s"
+                            % (msg.src, msg.iface, dst))]
+
+    def _advertise_all(self) -> list:
+        actions: list = []
+        for iface in self.config.links:
+            actions.append(self._advertisement(iface, ALL_SYSTEMS))
+        actions.append(self._event("debug", "advertised", "agent advertisement on %s" % ", ".join(self.config.links)))
+        return actions
+
+    def _advertisement(self, iface: str, dst: str) -> SendIcmp:
+        """RFC 5944 2.1, 2.3.1: router address and care-of address are our address on the link."""
+        c = self.config
+        coa = c.links[iface]
+        flags = ADV_F
+        if c.registration_required:
+            flags |= ADV_R
+        if c.reverse_tunnel:  # RFC 3024, R-2.4-c
+            flags |= ADV_T
+        if len(self.visitors) >= c.max_visitors:  # RFC 5944 2.1.1: no registrations from additional MNs
+            flags |= ADV_B
+        ext = MobilityAgentAdvertisement(self._next_sequence(iface), c.registration_lifetime, flags, [coa])
+        adv = AgentAdvertisement(c.advertisement_lifetime, [(coa, 0)], [ext],
+                                 CODE_ROUTES if c.routes_common_traffic else CODE_MOBILITY_ONLY)
+        return SendIcmp(Icmp(iface, coa, dst, adv.encode()))
+
+    def _next_sequence(self, iface: str) -> int:
+        """RFC 5944 2.3.2: 0 first, then +1 per advertisement; 0xffff is followed by 256."""
+        seq = self.sequence[iface]
+        self.sequence[iface] = seq + 1 if seq < SEQUENCE_MAX else SEQUENCE_WRAP
+        return seq
+
+    # -- registration messages -------------------------------------------------------------------
+
+    def receive_udp(self, dgram: Datagram, now: float) -> list:
+        if dgram.iface in self.config.links:
+            return self._from_access(dgram, now)
+        if dgram.iface == self.config.core_iface:
+            return self._from_core(dgram, now)
+        return [self._event("debug", "not-our-interface", "UDP on %s ignored" % dgram.iface)]
+
+    def _from_access(self, dgram: Datagram, now: float) -> list:
+        if dgram.dport != PORT:
+            return [self._event("debug", "wrong-port", "UDP to port %d on %s ignored" % (dgram.dport, dgram.iface))]
+        msg = self._decode(dgram)
+        if isinstance(msg, Log):
+            return [msg]
+        if not isinstance(msg, RegistrationRequest):
+            return [self._event("warning", "unexpected-message", "%s from %s on access link %s dropped"
+                                % (type(msg).__name__, dgram.src, dgram.iface))]
+        return self._request(dgram, msg, now)
+
+    def _from_core(self, dgram: Datagram, now: float) -> list:
+        if dgram.sport != PORT:  # RFC 5944 3.8.3: home agents reply from port 434
+            return [self._event("debug", "wrong-port", "UDP from port %d on %s ignored" % (dgram.sport, dgram.iface))]
+        msg = self._decode(dgram)
+        if isinstance(msg, Log):
+            return [msg]
+        if not isinstance(msg, RegistrationReply):
+            return [self._event("warning", "unexpected-message", "%s from %s on %s dropped"
+                                % (type(msg).__name__, dgram.src, dgram.iface))]
+        return self._reply(dgram, msg, now)
+
+    def _decode(self, dgram: Datagram) -> object:
+        try:
+            return decode_udp(dgram.payload)
+        except CodecError as e:
+            return self._event("warning", "malformed", "bad message from %s on %s dropped: %s"
+                               % (dgram.src, dgram.iface, e))
+
+    # -- requests from mobile nodes (RFC 5944 3.7.2) -----------------------------------------------
+
+    def _request(self, dgram: Datagram, rq: RegistrationRequest, now: float) -> list:
+        problem = self._check_request(dgram, rq)
+        if problem is not None:
+            return self._deny_request(dgram, rq, *problem)
+        key = pending_key(rq.home_address, rq.home_agent, rq.identification)
+        duplicate = key in self.pending
+        if not duplicate:  # a copy (same identification) is relayed again but keeps the first entry
+            self.pending.add(Pending(
+                rq.home_address, rq.home_agent, rq.identification, dgram.iface, self.config.links[dgram.iface],
+                dgram.src, dgram.sport, rq.lifetime, rq.has(FLAG_T), rq.has(FLAG_D), now,
+                now + self.config.pending_timeout))
+        relayed = self._relayed_request(dgram.payload, rq)
+        return [SendUdp(Datagram(self.config.core_iface, self.config.address, PORT, rq.home_agent, PORT, relayed)),
+                self._event("info", "duplicate-request" if duplicate else "relayed-request",
+                            "request for %s relayed to home agent %s (lifetime %d%s)"
+                            % (rq.home_address, rq.home_agent, rq.lifetime, ", T" if rq.has(FLAG_T) else ""),
+                            hoa=rq.home_address, ha=rq.home_agent, iface=dgram.iface)]
+
+    def _check_request(self, dgram: Datagram, rq: RegistrationRequest) -> tuple[int, str, str] | None:
+        """RFC 5944 3.7.2.1 and RFC 3024: (code, reason tag, why) for a request we deny, else None."""
+        c = self.config
+        bad = rq.unknown_critical()
+        if bad:  # RFC 5944 1.9: a non-skippable extension we do not know
+            return (codes.FA_POORLY_FORMED_REQUEST, "unknown-extension",
+                    "unknown non-skippable extension type %d" % bad[0].type)
+        if rq.home_address == UNSPECIFIED:  # RFC 2794: dynamic home addresses are not supported here
+            return codes.FA_NONZERO_HOME_ADDRESS_REQUIRED, "no-home-address", "home address 0.0.0.0"
+        if rq.home_agent == UNSPECIFIED:
+            return codes.FA_MISSING_HOME_AGENT, "no-home-agent", "home agent 0.0.0.0"
+        if rq.lifetime > c.registration_lifetime:
+            return (codes.FA_LIFETIME_TOO_LONG, "lifetime-too-long",
+                    "lifetime %d above our maximum %d" % (rq.lifetime, c.registration_lifetime))
+        if not rq.has(FLAG_D):  # a co-located care-of (RFC 5944 3.1) is the MN's business, not ours
+            problem = self._check_care_of(dgram, rq)
+            if problem is not None:
+                return problem
+        if rq.lifetime and not self._has_room(rq):
+            return codes.FA_INSUFFICIENT_RESOURCES, "too-many-visitors", "%d visitors already" % c.max_visitors
+        return None
+
+    def _check_care_of(self, dgram: Datagram, rq: RegistrationRequest) -> tuple[int, str, str] | None:
+        if rq.flags & (FLAG_M | FLAG_G):  # RFC 5944 3.7.2.1: we tunnel with IP-in-IP only
+            return codes.FA_ENCAPSULATION_UNAVAILABLE, "encapsulation-unavailable", "M or G bit set"
+        if rq.has(FLAG_T) and not self.config.reverse_tunnel:  # RFC 3024 3.3
+            return codes.FA_REVERSE_TUNNEL_UNAVAILABLE, "reverse-tunnel-unavailable", "T bit set"
+        ours = self.config.links[dgram.iface]
+        if rq.care_of_address != ours:  # RFC 5944 3.7.2.1: not a care-of we offer on that link
+            return (codes.FA_INVALID_CARE_OF, "invalid-care-of",
+                    "care-of %s is not ours on %s (%s)" % (rq.care_of_address, dgram.iface, ours))
+        return None
+
+    def _has_room(self, rq: RegistrationRequest) -> bool:
+        """Renewals always fit; new bindings count visitors and the registrations pending."""
+        if (rq.home_address, rq.home_agent) in self.visitors:
+            return True
+        bindings = {v.key for v in self.visitors} | {(p.home_address, p.home_agent) for p in self.pending}
+        return (rq.home_address, rq.home_agent) in bindings or len(bindings) < self.config.max_visitors
+
+    def _relayed_request(self, payload: bytes, rq: RegistrationRequest) -> bytes:
+        """RFC 5944 3.7.2.2: the request as the MN sent it up to its Mobile-Home authenticator,
+        the FA's extensions removed, and our Foreign-Home authenticator appended if we share an SA."""
+        out = bytes(payload[: fa_part_start(rq, len(payload))])
+        sa = self.config.fa_ha.get(rq.home_agent)
+        if sa is None:
+            return out
+        msg = RegistrationRequest.decode(out)
+        msg.authenticate(FOREIGN_HOME_AUTH, sa.spi, sa.key)  # RFC 5944 3.5.4: over everything before it
+        return msg.encode()
+
+    def _deny_request(self, dgram: Datagram, rq: RegistrationRequest, code: int, reason: str, why: str) -> list:
+        """RFC 5944 3.7.2.3: our own reply, without a Mobile-Home authenticator (we hold no MN key)."""
+        lifetime = self.config.registration_lifetime if code == codes.FA_LIFETIME_TOO_LONG else 0
+        reply = RegistrationReply(code, rq.home_address, rq.home_agent, rq.identification, lifetime)
+        src = self.config.links[dgram.iface]
+        return [SendUdp(Datagram(dgram.iface, src, PORT, dgram.src, dgram.sport, reply.encode())),
+                self._event("warning", reason, "request for %s denied, %s: %s" % (rq.home_address,
+                            codes.describe(code), why), hoa=rq.home_address, ha=rq.home_agent, code=code)]
+
+    def _deny_pending(self, p: Pending, code: int, reason: str, why: str) -> list:
+        reply = RegistrationReply(code, p.home_address, p.home_agent, p.identification, 0)
+        return [SendUdp(Datagram(p.iface, p.care_of, PORT, p.mn_address, p.mn_port, reply.encode())),
+                self._event("warning", reason, "registration of %s with %s failed, %s: %s" % (
+                    p.home_address, p.home_agent, codes.describe(code), why),
+                    hoa=p.home_address, ha=p.home_agent, code=code)]
+
+    # -- replies from home agents (RFC 5944 3.7.3) -------------------------------------------------
+
+    def _reply(self, dgram: Datagram, rp: RegistrationReply, now: float) -> list:
+        p = self.pending.get(pending_key(rp.home_address, rp.home_agent, rp.identification))
+        if p is None:  # RFC 5944 3.7.3.1: silently discarded (and logged here)
+            return [self._event("warning", "unmatched-reply", "reply from %s for %s matches no pending request"
+                                % (dgram.src, rp.home_address), hoa=rp.home_address, ha=rp.home_agent,
+                                code=rp.code)]
+        sa = self.config.fa_ha.get(p.home_agent)
+        if sa is not None and not _ha_authentic(rp, sa):
+            # RFC 5944 3.7.3.1: discard, log a security exception, reject the MN's registration (68)
+            self.pending.pop(p.key)
+            return self._deny_pending(p, codes.FA_HA_AUTH_FAILED, "ha-auth-failed",
+                                      "Foreign-Home authenticator missing, repeated or wrong in the reply from %s"
+                                      % dgram.src)
+        bad = rp.unknown_critical()
+        if bad:  # RFC 5944 1.9, 3.7.3.1: a reply we cannot interpret
+            self.pending.pop(p.key)
+            return self._deny_pending(p, codes.FA_POORLY_FORMED_REPLY, "poorly-formed-reply",
+                                      "unknown non-skippable extension type %d" % bad[0].type)
+        self.pending.supersede(p)
+        # R-3.4-b: the octets up to and including the Mobile-Home authenticator (and so any TNC
+        # before it) go to the MN unchanged; only the FA's part (Foreign-Home auth) is removed
+        relayed = bytes(dgram.payload[: fa_part_start(rp, len(dgram.payload))])
+        actions: list = [
+            SendUdp(Datagram(p.iface, p.care_of, PORT, p.mn_address, p.mn_port, relayed)),
+            self._event("info", "relayed-reply", "reply %s for %s from home agent %s relayed on %s"
+                        % (codes.describe(rp.code), p.home_address, p.home_agent, p.iface),
+                        hoa=p.home_address, ha=p.home_agent, code=rp.code)]
+        if codes.is_accepted(rp.code):
+            actions += self._accepted(p, rp)
+        return actions + self._sync()
+
+    def _accepted(self, p: Pending, rp: RegistrationReply) -> list:
+        """RFC 5944 3.7.3.2: the visitor list follows accepted replies."""
+        granted = min(rp.lifetime, p.lifetime)
+        if granted == 0:  # deregistration
+            gone = self.visitors.remove((p.home_address, p.home_agent))
+            if gone is None:
+                return []
+            return [self._event("info", "visitor-removed", "visitor %s (home agent %s) deregistered"
+                                % (p.home_address, p.home_agent), hoa=p.home_address, ha=p.home_agent)]
+        # the lifetime runs from when we relayed the request: never later than the home agent's
+        expires = None if granted == LIFETIME_INFINITE else p.relayed_at + granted
+        visitor = Visitor(p.home_address, p.home_agent, p.iface, p.care_of, p.mn_address, p.mn_port,
+                          p.reverse_tunnel, p.co_located, p.relayed_at, expires)
+        old = self.visitors.put(visitor)
+        return [self._event("info", "visitor-refreshed" if old else "visitor-added",
+                            "visitor %s (home agent %s) on %s, lifetime %d%s"
+                            % (p.home_address, p.home_agent, p.iface, granted,
+                               ", reverse tunnel" if p.reverse_tunnel else ""),
+                            hoa=p.home_address, ha=p.home_agent, lifetime=granted)]
+
+    # -- data plane --------------------------------------------------------------------------------
+
+    def _sync(self) -> list:
+        """Bring routes and reverse tunnels in line with the visitor list; the actions for the difference."""
+        routes: dict[str, set[str]] = {}
+        tunnels: dict[tuple[str, str], Tunnel] = {}
+        for v in self.visitors:
+            if v.co_located:  # the home agent tunnels to the MN itself (RFC 5944 3.1)
+                continue
+            routes.setdefault(v.home_address, set()).add(v.iface)  # deliver on-link (RFC 5944 4.2.2)
+            if v.reverse_tunnel:  # RFC 3024, R-2.4-c: the MN's packets go back to its home agent
+                tunnels[(v.care_of, v.home_agent)] = self._tunnel(v.care_of, v.home_agent)
+        wanted = {hoa: tuple(sorted(ifaces)) for hoa, ifaces in routes.items()}
+        ups: list = [TunnelUp(t) for k, t in tunnels.items() if k not in self._tunnels]
+        ups += [RouteUp(hoa + "/32", devs) for hoa, devs in wanted.items() if self._routes.get(hoa) != devs]
+        downs: list = [RouteDown(hoa + "/32") for hoa in self._routes if hoa not in wanted]
+        downs += [TunnelDown(t) for k, t in self._tunnels.items() if k not in tunnels]
+        self._routes, self._tunnels = wanted, tunnels
+        actions: list = []
+        for a in ups + downs:
+            actions += [a, self._event("info", "data-plane", _describe(a))]
+        return actions
+
+    def _tunnel(self, care_of: str, home_agent: str) -> Tunnel:
+        """A name of at most 15 characters (Linux IFNAMSIZ): link index and home agent in hex."""
+        index = list(self.config.links.values()).index(care_of)
+        return Tunnel("rt%x-%08x" % (index, int(ipaddress.IPv4Address(home_agent))), care_of, home_agent)
+
+    # -- status --------------------------------------------------------------------------------------
+
+    def status(self, now: float | None = None) -> dict:
+        """Visitors, pending registrations, installed routes and tunnels, counters (for the CLI and tests)."""
+        def left(t: float | None) -> float | None:
+            return None if t is None or now is None else max(0.0, t - now)
+
+        return {
+            "visitors": [{
+                "home_address": v.home_address, "home_agent": v.home_agent, "iface": v.iface, "care_of": v.care_of,
+                "mn_address": v.mn_address, "mn_port": v.mn_port, "reverse_tunnel": v.reverse_tunnel,
+                "co_located": v.co_located, "expires_at": v.expires_at, "remaining": left(v.expires_at),
+            } for v in self.visitors],
+            "pending": [{
+                "home_address": p.home_address, "home_agent": p.home_agent, "identification": p.identification,
+                "iface": p.iface, "mn_address": p.mn_address, "mn_port": p.mn_port, "lifetime": p.lifetime,
+                "reverse_tunnel": p.reverse_tunnel, "expires_at": p.expires_at, "remaining": left(p.expires_at),
+            } for p in self.pending],
+            "routes": {hoa + "/32": list(devs) for hoa, devs in self._routes.items()},
+            "tunnels": [{"name": t.name, "local": t.local, "remote": t.remote} for t in self._tunnels.values()],
+            "next_sequence": dict(self.sequence),
+            "counters": dict(self.counters),
+        }
+
+    def _event(self, level: str, reason: str, message: str, **fields) -> Log:
+        self.counters[reason] = self.counters.get(reason, 0) + 1
+        return log(level, reason, message, **fields)
+
+
+def _ha_authentic(rp: RegistrationReply, sa: SecurityAssociation) -> bool:
+    """RFC 5944 3.7.3.1: exactly one Foreign-Home authenticator, and a good one."""
+    count = sum(1 for e in rp.extensions if e.type == FOREIGN_HOME_AUTH)
+    return count == 1 and rp.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key)
+
+
+def _describe(action: object) -> str:
+    if isinstance(action, TunnelUp | TunnelDown):
+        t = action.tunnel
+        verb = "up" if isinstance(action, TunnelUp) else "down"
+        return "reverse tunnel %s %s: %s -> %s (RFC 3024)" % (t.name, verb, t.local, t.remote)
+    if isinstance(action, RouteUp):
+        return "route %s on %s" % (action.prefix, ", ".join(action.devices))
+    if isinstance(action, RouteDown):
+        return "route %s removed" % action.prefix
+    return repr(action)

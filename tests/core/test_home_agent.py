@@ -1,0 +1,574 @@
+"""The home agent alone (RFC 5944 3.8; RFC 5265 3.4, 3.7, 4.3; RFC 3024; RFC 3519), driven by hand-built requests."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mip4.core.actions import (
+    Datagram,
+    GratuitousArp,
+    Log,
+    ProxyArp,
+    RouteDown,
+    RouteUp,
+    SendUdp,
+    Tunnel,
+    TunnelDown,
+    TunnelUp,
+)
+from mip4.core.client import Accepted, RegistrationClient, Route
+from mip4.core.config import ConfigError, HomeAgentConfig, MobileNodeEntry, SecurityAssociation, Timing
+from mip4.core.home_agent import HomeAgent
+from mip4.wire import (
+    Nai,
+    RawExtension,
+    RegistrationReply,
+    RegistrationRequest,
+    TrustedNetworksConfigured,
+    UdpTunnelReply,
+    UdpTunnelRequest,
+    codec,
+    codes,
+    ident,
+)
+from mip4.wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_S, FLAG_T
+
+from .replies import I_SA, NOW, X_SA, rng
+
+I_HA, I_HOA, X_HA, X_HOA = "10.1.0.1", "10.1.0.10", "198.51.100.1", "198.51.100.10"
+MR_HOA, MR_LAN = "10.1.0.20", "10.77.0.0/24"
+MR_SA = SecurityAssociation(3000, bytes(range(32, 48)))
+CO_COA, CO_COA2, VPN_TIA = "10.2.0.5", "10.3.0.7", "10.255.0.2"
+EXT_COA, NAT_ADDR = "198.18.0.9", "198.19.0.1"
+INTRANET = ("10.0.0.0/8",)
+TNC, MN_HA_AUTH, UDP_REPLY = 149, 32, 44
+_ids = iter(range(1, 1 << 20))
+
+
+def i_ha(**kw) -> HomeAgent:
+    base = dict(address=I_HA, role="i-ha", trusted_networks=INTRANET,
+                mobile_nodes={I_HOA: MobileNodeEntry(I_SA), MR_HOA: MobileNodeEntry(MR_SA, networks=(MR_LAN,))})
+    base.update(kw)
+    return HomeAgent(HomeAgentConfig(**base), rng())
+
+
+def x_ha(**kw) -> HomeAgent:
+    base = dict(address=X_HA, role="x-ha", mobile_nodes={X_HOA: MobileNodeEntry(X_SA)})
+    base.update(kw)
+    return HomeAgent(HomeAgentConfig(**base), rng())
+
+
+def request(hoa: str = I_HOA, coa: str = CO_COA, ha: str = I_HA, sa: SecurityAssociation | None = I_SA,
+            lifetime: int = 1800, flags: int = FLAG_D | FLAG_T, at: float = NOW, identification: int | None = None,
+            before_auth: list | None = None, after_auth: list | None = None) -> RegistrationRequest:
+    """A request as a mobile node builds it: timestamp identification, MN-HA authenticator."""
+    if identification is None:  # distinct low bits per request, like the client's random ones
+        identification = ident.timestamp_identification(at, next(_ids), clock_bits=0)
+    rq = RegistrationRequest(hoa, ha, coa, identification, lifetime, flags, list(before_auth or []))
+    if sa is not None:
+        rq.authenticate(MN_HA_AUTH, sa.spi, sa.key)
+    rq.extensions += list(after_auth or [])
+    return rq
+
+
+def send(agent: HomeAgent, rq: RegistrationRequest | bytes, src: str | None = None, now: float = NOW,
+         sport: int = 40000, iface: str = "lan") -> list:
+    payload = rq if isinstance(rq, bytes) else rq.encode()
+    if src is None:
+        src = rq.care_of_address if isinstance(rq, RegistrationRequest) else CO_COA
+    dst = agent.config.address
+    return agent.receive_udp(Datagram(iface, src, sport, dst, 434, payload), now)
+
+
+def sent(actions: list) -> list[tuple[Datagram, RegistrationReply]]:
+    return [(a.datagram, codec.decode_udp(a.datagram.payload)) for a in actions if isinstance(a, SendUdp)]
+
+
+def reply_of(actions: list) -> RegistrationReply:
+    (_, reply), = sent(actions)
+    return reply
+
+
+def logs(actions: list) -> list[Log]:
+    return [a for a in actions if isinstance(a, Log)]
+
+
+def types(reply: RegistrationReply) -> list[int]:
+    return [e.type for e in reply.extensions]
+
+
+def plane(actions: list) -> list:
+    """The data plane actions (everything but replies and logs)."""
+    return [a for a in actions if not isinstance(a, (SendUdp, Log))]
+
+
+def tunnel(coa: str, local: str = I_HA) -> Tunnel:
+    return Tunnel("mip-%08x" % int.from_bytes(bytes(int(o) for o in coa.split("."))), local, coa)
+
+
+# -- RFC 5265 4.3: the i-HA's trusted networks --------------------------------------------------------
+
+
+def test_config_rejects_trusting_everything():
+    """R-4.3-b: the trusted list holds only internal prefixes; 0.0.0.0/0 is refused."""
+    with pytest.raises(ConfigError, match="every address"):
+        i_ha(trusted_networks=("10.0.0.0/8", "0.0.0.0/0"))
+
+
+def test_empty_trusted_list_drops_every_request():
+    """R-4.3-c: no subnet is trusted by default; the log says why."""
+    agent = i_ha(trusted_networks=())
+    actions = send(agent, request())
+    assert not sent(actions) and not agent.bindings.lookup(I_HOA)
+    assert [entry.reason for entry in logs(actions)] == ["untrusted-source"]
+
+
+def test_untrusted_source_is_dropped_silently():
+    """R-4.3-d: no reply of any kind, no binding change, nothing on the data plane."""
+    agent = i_ha()
+    send(agent, request())
+    before = agent.bindings.lookup(I_HOA)
+    actions = send(agent, request(coa=EXT_COA, lifetime=0))  # would deregister if it were heard
+    assert not sent(actions) and not plane(actions)
+    assert agent.bindings.lookup(I_HOA) == before
+    assert agent.status()["counters"]["dropped-untrusted"] == 1
+
+
+def test_each_dropped_request_is_logged_with_source_home_address_and_time():
+    """R-4.3-e: one log line per dropped request: source address, claimed HoA, time."""
+    agent = i_ha()
+    actions = send(agent, request(coa=EXT_COA), now=NOW + 3)
+    (line,) = actions
+    assert isinstance(line, Log) and line.reason == "untrusted-source" and line.level == "warning"
+    assert (line.fields["src"], line.fields["hoa"], line.fields["time"]) == (EXT_COA, I_HOA, NOW + 3)
+
+
+def test_trust_is_judged_on_the_ip_source_never_the_care_of_or_home_address():
+    """R-4.3-g: CoA and HoA fields inside the trusted prefix do not help an outside source; a trusted
+    source with an outside-looking CoA is answered."""
+    agent = i_ha()
+    dropped = send(agent, request(coa=CO_COA), src=EXT_COA)  # CoA and HoA both in 10/8
+    assert [type(a) for a in dropped] == [Log] and dropped[0].reason == "untrusted-source"
+    assert not agent.bindings.lookup(I_HOA)
+    actions = send(agent, request(coa=EXT_COA), src=VPN_TIA)
+    assert reply_of(actions).code == codes.ACCEPTED
+
+
+@pytest.mark.parametrize("case", ["registered", "identification-mismatch", "bad-authenticator", "wrong-home-agent",
+                                  "deregistered"])
+def test_every_reply_to_a_trusted_source_carries_tnc(case):
+    """R-4.3-f: acceptances and denials alike, code 0 and code 133 included, carry 149."""
+    rq = {
+        "registered": request(),
+        "identification-mismatch": request(at=NOW - 3600),
+        "bad-authenticator": request(sa=SecurityAssociation(I_SA.spi, b"wrong key 16 octets")),
+        "wrong-home-agent": request(ha="10.1.0.2"),
+        "deregistered": request(lifetime=0),
+    }[case]
+    actions = send(i_ha(), rq)
+    reply = reply_of(actions)
+    assert TNC in types(reply)
+    assert logs(actions)[-1].reason == case
+
+
+def test_code_0_and_code_133_replies_both_carry_tnc():
+    """R-4.3-f: the two replies the RFC names."""
+    assert reply_of(send(i_ha(), request())).code == 0
+    assert TNC in types(reply_of(send(i_ha(), request())))
+    stale = reply_of(send(i_ha(), request(at=NOW - 60)))
+    assert stale.code == codes.HA_IDENTIFICATION_MISMATCH and TNC in types(stale)
+
+
+def test_tnc_comes_before_the_mn_ha_authenticator():
+    """R-3.4-d: 149 precedes 32, so the authenticator covers it; the MN's client counts it."""
+    reply = reply_of(send(i_ha(), request()))
+    assert types(reply) == [TNC, MN_HA_AUTH]
+    assert reply.verify(MN_HA_AUTH, I_SA.spi, I_SA.key)
+    assert any(isinstance(e, TrustedNetworksConfigured) for e in reply.protected_extensions(MN_HA_AUTH, I_SA.spi))
+    assert reply.extension(TNC).encode() == bytes.fromhex("95020000")
+
+
+def test_mn_client_reads_the_i_ha_reply_as_an_authenticated_tnc_acceptance():
+    """R-3.4-d, R-4.3-f: end to end with the MN's registration client."""
+    client = RegistrationClient("i-ha", I_HOA, I_HA, I_SA, Timing(), rng())
+    (out,) = client.register(Route("wan", CO_COA, I_HA, CO_COA, FLAG_D | FLAG_T), NOW)
+    (back,) = [a for a in i_ha().receive_udp(out.datagram, NOW + 0.01) if isinstance(a, SendUdp)]
+    result, _ = client.receive(codec.decode_udp(back.datagram.payload), NOW + 0.02)
+    assert isinstance(result, Accepted) and result.tnc and result.lifetime == 1800
+
+
+def test_no_tnc_when_send_tnc_is_off():
+    """R-3.4-e: TNC promises the trusted-source check; an i-HA configured not to promise it never sends 149."""
+    agent = i_ha(send_tnc=False)
+    assert types(reply_of(send(agent, request()))) == [MN_HA_AUTH]
+    assert types(reply_of(send(agent, request(at=NOW - 60)))) == [MN_HA_AUTH]
+
+
+def test_x_ha_never_sends_tnc_and_ignores_one_in_a_request():
+    """R-3.4-f: the x-HA's replies have no 149; a 149 in a request (before or after the authenticator)
+    is processed as if it were absent, by both HAs."""
+    for before, after in (([TrustedNetworksConfigured()], []), ([], [TrustedNetworksConfigured()])):
+        x = reply_of(send(x_ha(), request(X_HOA, EXT_COA, X_HA, X_SA, before_auth=before, after_auth=after)))
+        assert x.code == codes.ACCEPTED and TNC not in types(x)
+        i = reply_of(send(i_ha(), request(before_auth=before, after_auth=after)))
+        assert i.code == codes.ACCEPTED and types(i) == [TNC, MN_HA_AUTH]
+    denied = reply_of(send(x_ha(), request(X_HOA, EXT_COA, X_HA, X_SA, at=NOW - 60)))
+    assert denied.code == codes.HA_IDENTIFICATION_MISMATCH and TNC not in types(denied)
+
+
+def test_x_ha_drops_registrations_from_inside_sources():
+    """R-3.7-a: an enterprise x-HA with inside sources configured drops their requests silently, with a log."""
+    agent = x_ha(ignored_sources=INTRANET)
+    actions = send(agent, request(X_HOA, CO_COA, X_HA, X_SA))
+    assert not sent(actions) and not plane(actions) and not agent.bindings.lookup(X_HOA)
+    (line,) = logs(actions)
+    assert line.reason == "inside-source" and line.fields["src"] == CO_COA
+    assert reply_of(send(agent, request(X_HOA, EXT_COA, X_HA, X_SA))).code == codes.ACCEPTED
+    assert agent.status()["counters"]["dropped-inside"] == 1
+    with pytest.raises(ConfigError, match="ignored_sources"):
+        i_ha(ignored_sources=INTRANET)
+
+
+# -- RFC 3519 UDP tunnelling, RFC 3024 reverse tunnelling, co-located care-of ------------------------
+
+
+def test_udp_tunnel_request_is_answered_with_udp_tunnel_reply_behind_nat():
+    """R-4.3-a: 144 answered with 44 (code 0, keepalive) before the authenticator; the binding tunnels over
+    UDP to the source address and port as received."""
+    agent = x_ha()
+    rq = request(X_HOA, "192.168.1.20", X_HA, X_SA, before_auth=[UdpTunnelRequest()])
+    actions = send(agent, rq, src=NAT_ADDR, sport=61000)
+    reply = reply_of(actions)
+    assert reply.code == codes.ACCEPTED and types(reply) == [UDP_REPLY, MN_HA_AUTH]
+    assert reply.extension(UDP_REPLY) == UdpTunnelReply(0, 110)
+    (b,) = agent.bindings.lookup(X_HOA)
+    assert b.udp_tunnel and (b.source, b.source_port, b.care_of) == (NAT_ADDR, 61000, "192.168.1.20")
+    (up,) = [a for a in actions if isinstance(a, TunnelUp)]
+    assert up.tunnel.remote == NAT_ADDR and len(up.tunnel.name) <= 15
+
+
+def test_i_ha_behind_a_gateway_that_snats_vpn_tias_tunnels_over_udp():
+    """R-2.5-e (HA side), R-4.3-a: the gateway's SNAT address (trusted) differs from the VPN-TIA care-of:
+    the i-HA accepts with 44 code 0 and TNC, and tunnels to the SNAT address and port."""
+    agent = i_ha()
+    rq = request(coa=VPN_TIA, before_auth=[UdpTunnelRequest()])
+    actions = send(agent, rq, src="10.250.0.1", sport=4500)
+    reply = reply_of(actions)
+    assert reply.code == 0 and types(reply) == [UDP_REPLY, TNC, MN_HA_AUTH] and reply.extension(UDP_REPLY).code == 0
+    (up,) = [a for a in actions if isinstance(a, TunnelUp)]
+    assert up.tunnel == Tunnel("mu-0afa00011194", I_HA, "10.250.0.1")
+
+
+def test_udp_tunnel_request_without_nat_is_declined_unless_forced():
+    """R-4.3-a: no NAT: 44 with code 64 and IP-in-IP; the F flag forces UDP tunnelling (RFC 3519 3.1.1)."""
+    agent = i_ha()
+    reply = reply_of(send(agent, request(before_auth=[UdpTunnelRequest()])))
+    assert reply.code == codes.ACCEPTED and reply.extension(UDP_REPLY).code == 64
+    assert types(reply) == [UDP_REPLY, TNC, MN_HA_AUTH]
+    assert not agent.bindings.lookup(I_HOA)[0].udp_tunnel
+    forced = reply_of(send(agent, request(before_auth=[UdpTunnelRequest(flags=0x80)])))
+    assert forced.extension(UDP_REPLY).code == 0 and agent.bindings.lookup(I_HOA)[0].udp_tunnel
+
+
+def test_udp_tunnel_request_after_the_authenticator_is_not_honoured():
+    agent = x_ha()
+    reply = reply_of(send(agent, request(X_HOA, EXT_COA, X_HA, X_SA, after_auth=[UdpTunnelRequest(flags=0x80)])))
+    assert reply.code == codes.ACCEPTED and UDP_REPLY not in types(reply)
+
+
+def test_x_ha_accepts_reverse_tunnelling():
+    """R-2.3-b: an x-HA RRQ with T set is accepted with code 0 and the binding reverse-tunnels (RFC 3024)."""
+    agent = x_ha()
+    reply = reply_of(send(agent, request(X_HOA, EXT_COA, X_HA, X_SA, flags=FLAG_D | FLAG_T)))
+    assert reply.code == codes.ACCEPTED
+    assert agent.bindings.lookup(X_HOA)[0].reverse_tunnel
+
+
+def test_reverse_tunnel_unavailable_is_137():
+    agent = x_ha(reverse_tunnel=False)
+    assert reply_of(send(agent, request(X_HOA, EXT_COA, X_HA, X_SA, flags=FLAG_T))).code == 137
+    assert reply_of(send(agent, request(X_HOA, EXT_COA, X_HA, X_SA, flags=FLAG_D))).code == 0
+
+
+@pytest.mark.parametrize("flags,ext", [(FLAG_M, []), (FLAG_G, []), (0, [UdpTunnelRequest(encapsulation=47)])])
+def test_minimal_or_gre_encapsulation_is_139(flags, ext):
+    actions = send(i_ha(), request(flags=FLAG_D | flags, before_auth=ext))
+    assert reply_of(actions).code == codes.HA_ENCAPSULATION_UNAVAILABLE and not plane(actions)
+
+
+def test_co_located_binding_tunnels_from_the_i_ha_to_the_co_coa():
+    """R-2.1-c: HoA i-HoA, CoA the co-CoA with D set: the i-HA binds i-HoA to it and tunnels IP-in-IP
+    from itself to the co-CoA; the home address leaves the home link (RFC 5944 4.6)."""
+    agent = i_ha(home_iface="br-home")
+    actions = send(agent, request(flags=FLAG_D))
+    t = tunnel(CO_COA)
+    assert plane(actions) == [TunnelUp(t), RouteUp(I_HOA + "/32", (t.name,)), ProxyArp(I_HOA, True),
+                              GratuitousArp(I_HOA, "br-home")]
+    assert [b.care_of for b in agent.bindings.lookup(I_HOA)] == [CO_COA]
+    assert t.name == "mip-0a020005"
+
+
+def test_reply_goes_back_to_the_source_address_and_port_on_the_same_interface():
+    """RFC 5944 3.8.3.1: from our address, port 434, to the request's source address and port."""
+    (dgram, reply), = sent(send(i_ha(), request(), src=VPN_TIA, sport=51234, iface="vpn-side"))
+    assert (dgram.iface, dgram.src, dgram.sport, dgram.dst, dgram.dport) == ("vpn-side", I_HA, 434, VPN_TIA, 51234)
+    assert (reply.home_address, reply.home_agent, reply.lifetime) == (I_HOA, I_HA, 1800)
+
+
+def test_nai_is_echoed_before_the_authenticator():
+    reply = reply_of(send(i_ha(), request(before_auth=[Nai(b"mr1@corp.example")])))
+    assert types(reply) == [131, TNC, MN_HA_AUTH] and reply.extension(131) == Nai(b"mr1@corp.example")
+
+
+# -- RFC 5944 3.8.2.1 validity checks and 5.7 replay protection ---------------------------------------
+
+
+def test_bad_authenticator_is_131_authenticated_and_binds_nothing():
+    agent = i_ha()
+    for rq in (request(sa=SecurityAssociation(I_SA.spi, b"not the key, 16+")),
+               request(sa=SecurityAssociation(4242, I_SA.key)),  # another SPI
+               request(sa=None)):
+        actions = send(agent, rq)
+        reply = reply_of(actions)
+        assert reply.code == codes.HA_MN_AUTH_FAILED and reply.verify(MN_HA_AUTH, I_SA.spi, I_SA.key)
+        assert not plane(actions) and logs(actions)[0].reason == "bad-authenticator"
+    assert not agent.bindings.lookup(I_HOA)
+    assert agent.status()["counters"]["bad-authenticator"] == 3
+
+
+def test_changed_field_after_authentication_fails():
+    rq = request()
+    rq.care_of_address = "10.9.9.9"  # a forger's redirection
+    assert reply_of(send(i_ha(), rq, src=CO_COA)).code == codes.HA_MN_AUTH_FAILED
+
+
+def test_replay_of_an_exact_old_request_is_133_and_changes_nothing():
+    agent = i_ha()
+    old = request().encode()
+    send(agent, old)
+    send(agent, request(coa=CO_COA2, at=NOW + 2), now=NOW + 2)  # the MN moved on
+    before = agent.bindings.lookup(I_HOA)
+    actions = send(agent, old, src=CO_COA, now=NOW + 3)
+    reply = reply_of(actions)
+    assert reply.code == codes.HA_IDENTIFICATION_MISMATCH and not plane(actions)
+    assert agent.bindings.lookup(I_HOA) == before
+    assert logs(actions)[0].reason == "replay"
+
+
+def test_replayed_registration_after_deregistration_is_refused():
+    agent = i_ha()
+    old = request().encode()
+    send(agent, old)
+    send(agent, request(lifetime=0, at=NOW + 1), now=NOW + 1)
+    actions = send(agent, old, now=NOW + 2)
+    assert reply_of(actions).code == 133 and not agent.bindings.lookup(I_HOA) and not plane(actions)
+
+
+def test_stale_timestamp_is_133_with_our_time_high_and_their_low_bits():
+    """RFC 5944 5.7.1: the HA's time of day in the high 32 bits, the request's low 32 bits copied."""
+    rq = request(at=NOW - 500)
+    actions = send(i_ha(), rq)
+    reply = reply_of(actions)
+    assert reply.code == codes.HA_IDENTIFICATION_MISMATCH
+    assert reply.identification & 0xFFFFFFFF == rq.identification & 0xFFFFFFFF
+    assert reply.identification >> 32 == ident.timestamp_identification(NOW, 0) >> 32
+    assert ident.clock_offset(reply.identification, NOW - 500) == 500  # what the MN will correct by
+    assert reply.verify(MN_HA_AUTH, I_SA.spi, I_SA.key)
+    assert logs(actions)[0].reason == "identification-mismatch" and "133" in logs(actions)[0].message
+
+
+def test_timestamps_within_the_window_are_fresh():
+    agent = i_ha(replay_window=7.0)
+    assert reply_of(send(agent, request(at=NOW + 7))).code == 0  # whole seconds: clock_bits=0 above
+    assert reply_of(send(agent, request(at=NOW + 8))).code == 133
+
+
+def test_unknown_critical_extension_is_134():
+    """RFC 5944 1.9: an extension below 128 we do not understand makes the request poorly formed."""
+    actions = send(i_ha(), request(before_auth=[RawExtension(100, b"\x01\x02")]))
+    assert reply_of(actions).code == codes.HA_POORLY_FORMED_REQUEST and not plane(actions)
+    assert logs(actions)[0].reason == "unknown-extension"
+
+
+def test_unknown_skippable_extension_is_ignored():
+    assert reply_of(send(i_ha(), request(before_auth=[RawExtension(200, b"x")]))).code == 0
+
+
+def test_wrong_home_agent_address_is_136_naming_ours():
+    """RFC 5944 3.8.2.1: 136, our address in the reply's home agent field, authenticated."""
+    actions = send(i_ha(), request(ha="10.1.0.99"))
+    reply = reply_of(actions)
+    assert (reply.code, reply.home_agent) == (codes.HA_UNKNOWN_HA_ADDRESS, I_HA)
+    assert reply.verify(MN_HA_AUTH, I_SA.spi, I_SA.key) and not plane(actions)
+
+
+def test_unknown_home_address_is_131_without_authenticator():
+    """No security association: 131 (the request cannot be authenticated), unauthenticated, logged."""
+    agent = i_ha()
+    actions = send(agent, request(hoa="10.1.0.99"))
+    reply = reply_of(actions)
+    assert reply.code == codes.HA_MN_AUTH_FAILED and MN_HA_AUTH not in types(reply)
+    assert logs(actions)[0].reason == "unknown-home-address" and not plane(actions)
+    assert agent.status()["counters"]["unknown-home-address"] == 1
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x01\x00", request().encode()[:30], b"\x01" + bytes(23) + b"\x20\x30"])
+def test_malformed_octets_are_dropped_without_reply(payload):
+    agent = i_ha()
+    actions = send(agent, payload)
+    assert [type(a) for a in actions] == [Log] and actions[0].reason == "malformed"
+    assert agent.status()["counters"]["malformed"] == 1
+
+
+def test_a_registration_reply_sent_to_the_ha_is_ignored():
+    rp = RegistrationReply(0, I_HOA, I_HA, 1, 1800)
+    actions = send(i_ha(), rp.encode())
+    assert [a.reason for a in actions] == ["unexpected-message"]
+
+
+# -- lifetimes, deregistration, simultaneous bindings -------------------------------------------------
+
+
+@pytest.mark.parametrize("asked,entry_max,granted", [(300, None, 300), (0xFFFF, None, 1800), (5000, None, 1800),
+                                                     (1000, 600, 600), (0xFFFF, 600, 600)])
+def test_lifetime_is_capped(asked, entry_max, granted):
+    agent = i_ha(mobile_nodes={I_HOA: MobileNodeEntry(I_SA, max_lifetime=entry_max)})
+    reply = reply_of(send(agent, request(lifetime=asked)))
+    assert reply.lifetime == granted
+    (b,) = agent.bindings.lookup(I_HOA)
+    assert (b.lifetime, b.expires_at) == (granted, NOW + granted)
+
+
+def test_infinite_lifetime_when_every_cap_allows_it():
+    agent = i_ha(max_lifetime=0xFFFF)
+    assert reply_of(send(agent, request(lifetime=0xFFFF))).lifetime == 0xFFFF
+    assert agent.bindings.lookup(I_HOA)[0].expires_at == math.inf and agent.get_timer() is None
+
+
+def test_refresh_changes_nothing_on_the_data_plane():
+    agent = i_ha()
+    send(agent, request())
+    actions = send(agent, request(at=NOW + 100), now=NOW + 100)
+    assert reply_of(actions).code == 0 and not plane(actions)
+    assert agent.bindings.lookup(I_HOA)[0].expires_at == NOW + 1900
+    assert logs(actions)[0].fields["refresh"] is True
+
+
+def test_move_without_s_replaces_the_binding_and_its_tunnel():
+    agent = i_ha()
+    send(agent, request())
+    actions = send(agent, request(coa=CO_COA2, at=NOW + 1), now=NOW + 1)
+    old, new = tunnel(CO_COA), tunnel(CO_COA2)
+    assert plane(actions) == [TunnelUp(new), RouteUp(I_HOA + "/32", (new.name,)), TunnelDown(old)]
+    assert [b.care_of for b in agent.bindings.lookup(I_HOA)] == [CO_COA2]
+
+
+@pytest.mark.parametrize("rq", [request(lifetime=0, at=NOW + 1), request(coa=I_HOA, lifetime=0, at=NOW + 1),
+                                request(coa=I_HOA, lifetime=1800, at=NOW + 1)],
+                         ids=["lifetime-0", "coa-is-hoa", "coa-is-hoa-nonzero-lifetime"])
+def test_deregistration_removes_bindings_and_brings_the_mn_home(rq):
+    """RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0 or CoA == HoA; RFC 5944 4.6: proxy ARP off, gratuitous ARP."""
+    agent = i_ha()
+    send(agent, request())
+    actions = send(agent, rq, src=CO_COA, now=NOW + 1)
+    reply = reply_of(actions)
+    assert (reply.code, reply.lifetime) == (0, 0) and types(reply) == [TNC, MN_HA_AUTH]
+    assert plane(actions) == [RouteDown(I_HOA + "/32"), TunnelDown(tunnel(CO_COA)), ProxyArp(I_HOA, False),
+                              GratuitousArp(I_HOA, "home")]
+    assert not agent.bindings.lookup(I_HOA) and agent.get_timer() is None
+    assert logs(actions)[0].reason == "deregistered"
+
+
+def test_deregistration_without_bindings_is_still_accepted():
+    actions = send(i_ha(), request(lifetime=0))
+    assert reply_of(actions).code == 0 and not plane(actions)
+
+
+def test_simultaneous_bindings_add_remove_and_limit():
+    """RFC 5944 3.3 S bit: added beside the others up to max_bindings (then 135); S deregistration removes
+    only that care-of; a registration without S replaces them all."""
+    agent = i_ha(max_bindings=2)
+    s = FLAG_S | FLAG_D
+    a, b = tunnel(CO_COA), tunnel(CO_COA2)
+    send(agent, request(flags=s))
+    actions = send(agent, request(coa=CO_COA2, flags=s, at=NOW + 1), now=NOW + 1)
+    assert reply_of(actions).code == 0
+    assert plane(actions) == [TunnelUp(b), RouteUp(I_HOA + "/32", (a.name, b.name))]
+    full = send(agent, request(coa="10.4.0.1", flags=s, at=NOW + 2), src="10.4.0.1", now=NOW + 2)
+    assert reply_of(full).code == codes.HA_TOO_MANY_BINDINGS and not plane(full)
+    assert logs(full)[0].reason == "too-many-bindings"
+    refresh = send(agent, request(flags=s, at=NOW + 3), now=NOW + 3)  # renewing a bound care-of fits
+    assert reply_of(refresh).code == 0 and not plane(refresh)
+    gone = send(agent, request(coa=CO_COA2, flags=s, lifetime=0, at=NOW + 4), now=NOW + 4)
+    assert plane(gone) == [RouteUp(I_HOA + "/32", (a.name,)), TunnelDown(b)]
+    assert [x.care_of for x in agent.bindings.lookup(I_HOA)] == [CO_COA]
+    send(agent, request(coa=CO_COA2, flags=s, at=NOW + 5), now=NOW + 5)
+    replaced = send(agent, request(coa="10.4.0.1", flags=FLAG_D, at=NOW + 6), src="10.4.0.1", now=NOW + 6)
+    assert [x.care_of for x in agent.bindings.lookup(I_HOA)] == ["10.4.0.1"]
+    assert {t.tunnel for t in plane(replaced) if isinstance(t, TunnelDown)} == {a, b}
+
+
+def test_s_bit_with_one_binding_per_home_address_is_code_1():
+    agent = i_ha(max_bindings=1)
+    send(agent, request())
+    reply = reply_of(send(agent, request(coa=CO_COA2, flags=FLAG_S | FLAG_D, at=NOW + 1), now=NOW + 1))
+    assert reply.code == codes.ACCEPTED_NO_SIMULTANEOUS
+    assert [b.care_of for b in agent.bindings.lookup(I_HOA)] == [CO_COA2]
+
+
+def test_one_care_of_shared_by_two_mobile_nodes_keeps_its_tunnel_until_the_last_leaves():
+    """An FA care-of serves many MNs: one tunnel, down only when no binding uses it."""
+    fa = "10.4.0.1"
+    agent = i_ha()
+    first = send(agent, request(coa=fa, flags=0), src=fa)
+    second = send(agent, request(MR_HOA, fa, sa=MR_SA, flags=0), src=fa)
+    assert [a for a in first if isinstance(a, TunnelUp)] == [TunnelUp(tunnel(fa))]
+    assert not [a for a in second if isinstance(a, TunnelUp)]
+    leave = send(agent, request(coa=fa, lifetime=0, flags=0, at=NOW + 1), src=fa, now=NOW + 1)
+    assert not [a for a in leave if isinstance(a, TunnelDown)] and RouteDown(I_HOA + "/32") in leave
+    last = send(agent, request(MR_HOA, fa, sa=MR_SA, lifetime=0, flags=0, at=NOW + 1), src=fa, now=NOW + 1)
+    assert TunnelDown(tunnel(fa)) in last
+
+
+# -- mobile router networks, expiry, status -----------------------------------------------------------
+
+
+def test_mobile_router_networks_are_routed_into_its_tunnel():
+    agent = i_ha()
+    actions = send(agent, request(MR_HOA, CO_COA, sa=MR_SA))
+    name = tunnel(CO_COA).name
+    assert [a for a in actions if isinstance(a, RouteUp)] == [RouteUp(MR_HOA + "/32", (name,)),
+                                                               RouteUp(MR_LAN, (name,))]
+    gone = send(agent, request(MR_HOA, CO_COA, sa=MR_SA, lifetime=0, at=NOW + 1), now=NOW + 1)
+    assert [a for a in gone if isinstance(a, RouteDown)] == [RouteDown(MR_HOA + "/32"), RouteDown(MR_LAN)]
+
+
+def test_bindings_expire_by_timer_with_their_data_plane():
+    agent = i_ha()
+    send(agent, request(lifetime=300))
+    send(agent, request(MR_HOA, CO_COA2, sa=MR_SA, lifetime=600))
+    assert agent.get_timer() == NOW + 300
+    assert agent.handle_timer(NOW + 299) == []
+    actions = agent.handle_timer(NOW + 300)
+    assert plane(actions) == [RouteDown(I_HOA + "/32"), TunnelDown(tunnel(CO_COA)), ProxyArp(I_HOA, False),
+                              GratuitousArp(I_HOA, "home")]
+    assert [entry.reason for entry in logs(actions)] == ["expired"]
+    assert agent.get_timer() == NOW + 600
+    later = agent.handle_timer(NOW + 600)
+    assert RouteDown(MR_LAN) in later and agent.get_timer() is None and len(agent.bindings) == 0
+    assert agent.status()["counters"]["expired"] == 2
+
+
+def test_status_shape():
+    agent = i_ha()
+    send(agent, request(lifetime=300))
+    send(agent, request(at=NOW - 60))
+    st = agent.status(NOW + 100)
+    assert (st["role"], st["address"]) == ("i-ha", I_HA)
+    (b,) = st["bindings"]
+    assert b["home_address"] == I_HOA and b["care_of"] == CO_COA and b["remaining"] == 200
+    assert b["tunnel"] == tunnel(CO_COA).name and b["reverse_tunnel"] and not b["udp_tunnel"]
+    c = st["counters"]
+    assert (c["accepted"], c["denied"], c["identification-mismatch"], c["replay"], c["malformed"]) == (1, 1, 1, 0, 0)
+    assert agent.status()["bindings"][0]["remaining"] is None

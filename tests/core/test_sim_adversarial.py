@@ -1,0 +1,192 @@
+"""Simulator scenarios: attackers, forged and replayed messages, hints, several uplinks, status changes."""
+from __future__ import annotations
+
+import pytest
+
+from mip4.core.actions import Datagram, Gate, Icmp, IkeUp
+from mip4.wire import AgentAdvertisement, MobilityAgentAdvertisement, RawExtension, codec
+from mip4.wire.icmp import ADV_F, ADV_R
+
+from .replies import I_SA, X_SA, answer
+from .world import I_HA, X_HA, build
+
+
+def is_i_ha_reply(d, link):
+    return isinstance(d, Datagram) and d.src == I_HA
+
+
+def forged(w, make):
+    """Drop the i-HA's real replies; answer the MN's i-HA request with make(request datagram)."""
+    w.sim.attacker.drop_if(is_i_ha_reply)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(0.1)
+    entry = next(e for e in w.sim.attacker.captured if isinstance(e.packet, Datagram) and e.packet.dst == I_HA)
+    w.sim.attacker.inject("lan1", make(entry.packet))
+    w.run(0.5)
+
+
+CASES = {
+    "bad-authenticator": lambda d: answer(d, X_SA, tnc=True),  # signed with the wrong key
+    "unsigned": lambda d: answer(d, None, tnc=True),
+    "tnc-after-authenticator": lambda d: answer(d, I_SA, after_auth=[RawExtension(149, b"\x00\x00")]),
+    "tnc-sub-type-1": lambda d: answer(d, I_SA, before_auth=[RawExtension(149, b"\x01\x00")]),
+    "tnc-length-3": lambda d: answer(d, I_SA, before_auth=[RawExtension(149, b"\x00\x00\x00")]),
+    "another-home-address": lambda d: answer(d, I_SA, tnc=True, home_address="10.1.0.11"),
+    "fa-denial-78": lambda d: answer(d, None, code=78),
+    "denied-with-tnc": lambda d: answer(d, I_SA, code=130, tnc=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_forged_i_ha_replies_are_rejected(case):
+    """R-3.2.3-b, R-6.1-a, R-3.4-c, R-3.2.3-d: none of these makes the interface inside; each is logged."""
+    w = build()
+    forged(w, CASES[case])
+    assert w.state("wan") != "inside" and w.gate("wan") != "plain"
+    assert w.mn.status(w.now)["interfaces"]["wan"]["state"] in ("detecting", "tentative-outside", "outside")
+    assert any(getattr(a, "level", "") == "warning" for a in w.actions()) or case == "fa-denial-78"
+
+
+def test_replayed_old_reply_after_a_move_is_rejected():
+    """R-6.1-a, R-3.2.3-a: a TNC reply captured inside, replayed on an external network."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(2)
+    old = next(e.packet for e in w.sim.attacker.captured if isinstance(e.packet, Datagram) and e.packet.src == I_HA)
+    w.disconnect("wan")
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(0.1)
+    w.sim.attacker.inject("ext1", Datagram("x", old.src, old.sport, "198.18.0.5", old.dport, old.payload))
+    w.run(0.5)
+    assert w.state("wan") != "inside"
+    assert w.logs("unmatched-reply")
+
+
+def test_x_ha_reply_with_tnc_is_no_evidence():
+    """R-3.2.3-d, R-3.4-f: a (compromised) x-HA adds TNC: still outside."""
+    w = build(detection_period=0.5)
+    w.sim.attacker.drop_if(lambda d, link: isinstance(d, Datagram) and d.src == X_HA)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(0.1)
+    entry = next(e for e in w.sim.attacker.captured if isinstance(e.packet, Datagram) and e.packet.dst == X_HA)
+    w.sim.attacker.inject("ext1", answer(entry.packet, X_SA, tnc=True))
+    w.run(2)
+    assert w.state("wan") == "outside"
+    assert w.logs("x-ha-tnc")
+
+
+def advertisement(seq=1, lifetime=9, coa="10.4.0.1", flags=ADV_F | ADV_R):
+    return AgentAdvertisement(lifetime, [(coa, 0)], [MobilityAgentAdvertisement(seq, 1800, flags, [coa])]).encode()
+
+
+def test_forged_advertisement_with_enterprise_details_keeps_ipsec_on():
+    """R-3.6.1-a, R-3.5-e: a rogue FA outside claims the intranet care-of, DHCP hints say inside."""
+    w = build(inside_hints={"dhcp-domain": ("corp.example",)})
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.sim.call(w.sim.nodes["mn"], "hint", "wan", "dhcp-domain", "corp.example")
+    w.run(10)
+    w.sim.attacker.inject("ext1", Icmp("x", "198.18.0.1", "224.0.0.1", advertisement()))
+    w.run(10)
+    assert w.state("wan") != "inside" and w.gate("wan") != "plain"
+    assert w.timed(IkeUp)
+
+
+def test_hints_show_in_status_and_only_steer_timing():
+    """R-3.5-d, R-3.5-f: an inside hint delays the x-HA request; an outside hint starts IKE at once."""
+    w = build(inside_hints={"gateway-mac": ("02:00:00:00:00:01",)}, x_ha_delay_on_inside_hint=0.5,
+              detection_period=2.0)
+    node = w.sim.nodes["mn"]
+    w.connect("wan", "ext1", "198.18.0.5")  # the lease comes 50 ms later
+    w.sim.call(node, "hint", "wan", "gateway-mac", "02:00:00:00:00:01")
+    assert w.mn.status(w.now)["interfaces"]["wan"]["hints"] == {"gateway-mac": "inside"}
+    w.run(10)
+    (ti, _), (tx, _) = w.requests(I_HA)[0], w.requests(X_HA)[0]
+    assert tx - ti == pytest.approx(0.5, abs=1e-6)
+    assert w.state("wan") == "outside"  # R-3.5-e: the hint decided nothing
+    w2 = build(inside_hints={"gateway-mac": ("02:00:00:00:00:01",)}, detection_period=5.0)
+    w2.connect("wan", "ext1", "198.18.0.5")
+    w2.sim.call(w2.sim.nodes["mn"], "hint", "wan", "gateway-mac", "02:00:00:00:00:99")
+    w2.run(2)
+    x_reply = min(t for t, a in w2.timed() if getattr(a, "reason", "") == "registered")
+    assert w2.timed(IkeUp)[0][0] == x_reply  # outside hint: no detection wait
+
+
+def test_two_uplinks_are_judged_separately():
+    """R-3.2.1-a, R-3.2.1-b, R-5.6-a: wan inside (c), wwan outside (cvc), at once."""
+    w = build(uplinks={"wan": 2, "wwan": 1})
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.connect("wwan", "ext1", "198.18.0.5")
+    w.run(15)
+    st = w.mn.status(w.now)["interfaces"]
+    assert (st["wan"]["state"], st["wan"]["mode"], st["wan"]["gate"]) == ("inside", "c", "plain")
+    assert st["wwan"]["state"] == "outside" and st["wwan"]["gate"] != "plain"
+    assert not any(a.path == "plain" for a in w.actions(Gate) if a.iface == "wwan")
+
+
+@pytest.mark.parametrize("event", ["link-flap", "new-address", "fa-appears", "fa-reboots", "fa-vanishes", "new-fa"])
+def test_each_status_change_blocks_at_once_and_redetects(event):
+    """R-3.2.2-a, R-3.2.2-b, R-3.2.2-d: block in the same step as the event, then a fresh RRQ pair."""
+    w = build()
+    node = w.sim.nodes["mn"]
+    if event == "fa-vanishes":  # registered through the FA (R bit) while holding a lease
+        w.connect("wan", "ifa", "10.4.0.50")
+    elif event.startswith("fa") or event == "new-fa":
+        w.connect("wan", "ifa")
+    else:
+        w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    assert w.gate("wan") == "plain"
+    t = w.now
+    calls = {
+        "link-flap": lambda: (w.sim.call(node, "link_down", "wan"), w.sim.call(node, "link_up", "wan"),
+                              w.sim.call(node, "address_acquired", "wan", "10.2.0.5")),
+        "new-address": lambda: w.sim.call(node, "address_acquired", "wan", "10.2.0.6"),
+        "fa-appears": None, "fa-reboots": lambda: w.sim.call(node, "receive_icmp", Icmp(
+            "wan", "10.4.0.1", "224.0.0.1", advertisement(seq=0))),
+        "new-fa": lambda: w.sim.call(node, "receive_icmp", Icmp("wan", "10.4.0.2", "224.0.0.1",
+                                                                 advertisement(coa="10.4.0.2"))),
+        "fa-vanishes": None,
+    }
+    if event == "fa-appears":
+        w.disconnect("wan")
+        w.connect("wan", "lan1", "10.2.0.5")
+        w.run(5)
+        t = w.now
+        w.sim.call(node, "receive_icmp", Icmp("wan", "10.4.0.1", "224.0.0.1", advertisement(seq=300)))
+    elif event == "fa-vanishes":
+        w.sim.attacker.drop_if(lambda p, link: isinstance(p, Icmp))
+        w.run(12)
+        t = [tt for tt, a in w.timed(Gate) if a.blocked][-1]
+    else:
+        calls[event]()
+    first_after = [a for tt, a in w.timed() if tt >= t]
+    gate = next(a for a in first_after if isinstance(a, Gate))
+    assert gate.blocked  # R-3.2.2-a: the first gate action after the event closes it
+    assert w.requests(I_HA, since=t) and w.requests(X_HA, since=t)  # R-3.2.2-b
+
+
+def test_no_plaintext_while_undecided():
+    """R-4.1-a: until the TNC reply, the MN never opens the clear path."""
+    w = build(core_delay=0.5)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(0.9)
+    assert w.gate("wan") is None
+    w.run(1)
+    assert w.gate("wan") == "plain"
+
+
+def test_queued_data_is_never_released_through_the_old_path():
+    """R-3.2.4-c: T_MONITOR runs out, then a flap during re-registration: the late reply opens nothing."""
+    w = build(t_monitor=20.0, t_monitor_grace=5.0, core_delay=4.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(9)
+    assert w.gate("wan") == "plain"
+    w.run(12)  # the re-registration at 15 s has no answer by 20 s
+    assert w.gate("wan") is None
+    node = w.sim.nodes["mn"]
+    w.sim.call(node, "address_acquired", "wan", "10.2.0.77")  # status change while replies are in flight
+    t = w.now
+    w.sim.attacker.drop_if(lambda d, link: isinstance(d, Datagram) and d.src == I_HA
+                           and codec.decode_udp(d.payload).identification not in ())
+    w.run(10)
+    assert w.gate_opened_at("wan", "plain", since=t) is None

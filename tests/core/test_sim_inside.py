@@ -1,0 +1,186 @@
+"""Simulator scenarios: inside the intranet (modes c and f), monitoring, returning home."""
+from __future__ import annotations
+
+import pytest
+
+from mip4.core.actions import Gate, IkeUp
+from mip4.wire.registration import FLAG_D, FLAG_T
+
+from .world import I_FA, I_HA, I_HOA, X_HA, build
+
+
+def test_mode_c_parallel_registration_and_tnc():
+    """R-2.1-a, R-2.1-c, R-3.3-a, R-3.3-e, R-3.3-f, R-3.3-g, R-1.1-a, R-4.1-c, R-2-a."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    (t_i, rq_i), = w.requests(I_HA)
+    t_x, rq_x = w.requests(X_HA)[0]
+    assert t_i == t_x  # R-3.3-a: the pair leaves together
+    assert (rq_i.care_of_address, rq_i.flags & FLAG_D) == ("10.2.0.5", FLAG_D)  # R-2.1-c
+    assert w.state("wan") == "inside" and w.mode() == "c" and w.gate("wan") == "plain"
+    binding = w.i_ha.bindings.lookup(I_HOA)
+    assert [b.care_of for b in binding] == ["10.2.0.5"]  # R-2.1-c: the i-HA tunnels to the co-CoA
+    # R-3.3-f: no retransmission of either request; R-3.3-g: the x-HA binding is removed
+    assert [rq.lifetime for _, rq in w.requests(X_HA)] == [1800, 0]
+    assert not w.x_ha.bindings.lookup("198.51.100.10")  # R-4.1-c: no x-HA binding inside
+    assert not w.actions(IkeUp)  # R-1.1-a: IPsec stays dormant inside
+    assert w.mn.status(w.now)["interfaces"]["wan"]["mode"] == "c"
+
+
+def test_data_flows_one_i_ha_round_trip_after_the_address():
+    """R-5.3-a: inside, data may flow as soon as the qualifying i-HA reply is in."""
+    w = build(core_delay=0.02)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(3)
+    (t_sent, _), = w.requests(I_HA)
+    opened = w.gate_opened_at("wan", "plain")
+    rtt = 2 * (0.001 + 0.02)
+    assert opened - t_sent == pytest.approx(rtt, abs=1e-3)
+
+
+def test_monitoring_every_t_monitor_minus_n_whatever_the_lifetime():
+    """R-3.2.4-a, R-3.3-h, R-2.1-b: lifetime 1800 s, T_MONITOR 60 s, N 10 s: an RRQ every 50 s."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(400)
+    times = [t for t, rq in w.requests(I_HA)]
+    gaps = [round(b - a) for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 8 and set(gaps) == {50}
+    assert w.gate("wan") == "plain"
+    assert all(rq.lifetime == 1800 for _, rq in w.requests(I_HA))
+
+
+def test_monitoring_goes_on_while_traffic_flows():
+    """R-3.2.4-e: user traffic never stands in for an authenticated registration."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    for k in range(1, 200):
+        w.sim.at(w.now + k, lambda: w.sim.call(w.sim.nodes["mn"], "user_traffic", "wan"))
+    w.run(200)
+    assert len(w.requests(I_HA)) == 4  # t=0, 50, 100, 150
+
+
+def test_monitoring_failure_blocks_and_restarts_detection():
+    """R-3.3-i, R-3.2.4-b, R-3-b: the i-HA goes silent with no link event: data stops at T_MONITOR."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(30)
+    good = w.requests(I_HA)[-1][0]
+    w.sim.attacker.drop_if(lambda d, link: getattr(d, "src", None) == I_HA)
+    w.run(60)
+    blocked = [t for t, a in w.timed(Gate) if a.iface == "wan" and a.blocked and t > good]
+    assert blocked and blocked[0] == good + 60  # exactly T_MONITOR after the last good request
+    pair = [t for t, rq in w.requests(X_HA, since=blocked[0]) if rq.lifetime]
+    assert pair and pair[0] == blocked[0]  # R-3.3-i: a new RRQ pair at once
+    assert w.state("wan") != "inside"
+    assert any("T_MONITOR" in a.message for a in w.logs("monitor-failed"))
+
+
+def test_monitoring_failure_when_the_reply_lacks_tnc():
+    """R-3.3-i: an inside re-registration answered without TNC ends plaintext at once."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    object.__setattr__(w.i_ha.config, "send_tnc", False)
+    w.run(60)
+    assert w.gate("wan") != "plain" and w.state("wan") != "inside"  # outside now: a legacy i-HA (note 1)
+    assert w.logs("no-tnc")
+
+
+def test_mode_f_through_the_internal_fa():
+    """R-2.2-a, R-2.2-b, R-2.2-c, R-2.4-a, R-3.4-b, R-3.5-a: solicit, adopt the FA care-of, TNC relayed."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "ifa")
+    w.run(2)
+    sent = w.sim.sent("mn")
+    assert sent is not None
+    assert w.state("wan") == "inside" and w.mode() == "f" and w.gate("wan") == "plain"
+    first_i = w.requests(I_HA)[0][1]
+    assert (first_i.care_of_address, first_i.flags & FLAG_D) == (I_FA, 0)  # R-2.2-c: FA-CoA, D clear
+    assert w.requests(X_HA)[0][1].care_of_address == I_FA  # R-3.5-a: both relayed by the FA
+    assert [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [I_FA]
+    w.run(120)
+    times = [t for t, _ in w.requests(I_HA)]
+    assert [round(b - a) for a, b in zip(times, times[1:], strict=False)] == [50, 50]  # R-2.2-b
+
+
+def test_return_home_deregisters_and_is_still_monitored():
+    """R-2-e: at home: deregistration with TNC allows data; a silent i-HA blocks it after T_MONITOR."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "home", I_HOA)
+    w.run(5)
+    (_, rq), = w.requests(I_HA)
+    assert (rq.lifetime, rq.care_of_address) == (0, I_HOA)
+    assert w.gate("wan") == "plain" and w.mode() == "home"
+    w.sim.attacker.drop_if(lambda d, link: getattr(d, "src", None) == I_HA)
+    w.run(60)
+    assert w.gate("wan") is None
+
+
+def test_moving_among_intranet_subnets_never_touches_the_vpn():
+    """R-2-c: lan1 (c) -> i-FA (f) -> lan2 (c): no IKE at any point."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    w.disconnect("wan")
+    w.connect("wan", "ifa")
+    w.run(5)
+    assert w.mode() == "f"
+    w.disconnect("wan")
+    w.connect("wan", "lan2", "10.3.0.9")
+    w.run(5)
+    assert w.mode() == "c" and not w.ike_events()
+
+
+def test_firewall_blocking_inside_to_x_ha_still_ends_inside():
+    """R-3.1-b: with registrations to the x-HA blocked from the intranet, detection still ends in c."""
+    w = build()
+    w.sim.block("intranet", "external")
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(10)
+    assert w.mode() == "c" and not w.ike_events()
+
+
+def test_enterprise_x_ha_dropping_inside_sources():
+    """R-3.7-a: an x-HA that silently drops intranet registrations; the MN still goes inside."""
+    w = build(x_ha_kw={"ignored_sources": ("10.0.0.0/8",)})
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(10)
+    assert w.mode() == "c"
+    assert not w.x_ha.bindings.lookup("198.51.100.10")
+
+
+def test_l2_event_alone_never_makes_an_interface_inside():
+    """R-3-c: carrier flap back onto the same network; without a new TNC reply it stays not-inside."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    w.sim.attacker.drop_if(lambda d, link: getattr(d, "src", None) == I_HA)
+    w.disconnect("wan")
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    assert w.state("wan") != "inside" and w.gate("wan") != "plain"
+
+
+def test_idle_mode_pauses_monitoring_and_holds_the_next_packet():
+    """R-3.2.4-f: no traffic, no monitoring RRQs; a packet then waits for a fresh registration."""
+    w = build(idle_mode=True, t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(200)
+    assert len(w.requests(I_HA)) == 1 and w.gate("wan") is None  # held after T_MONITOR
+    w.sim.call(w.sim.nodes["mn"], "user_traffic", "wan")
+    t = w.now
+    w.run(1)
+    assert len(w.requests(I_HA)) == 2 and w.gate_opened_at("wan", "plain", since=t) is not None
+    w.run(1800)
+    lifetimes = [rq.lifetime for _, rq in w.requests(I_HA)]
+    assert len(lifetimes) >= 3  # lifetime-driven renewal goes on while idle
+
+
+def test_reverse_tunnelling_requested_on_i_mip():
+    """R-2.1-c with the T bit the i-HA accepts: uplink data is reverse tunnelled."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(2)
+    assert w.requests(I_HA)[0][1].flags & FLAG_T

@@ -184,3 +184,21 @@ def test_reverse_tunnelling_requested_on_i_mip():
     w.connect("wan", "lan1", "10.2.0.5")
     w.run(2)
     assert w.requests(I_HA)[0][1].flags & FLAG_T
+
+
+def test_fa_ha_authentication_between_the_i_fa_and_the_i_ha():
+    """RFC 5944 3.7.2.2, 3.8.2.1: with an FA-HA key both ends check it; a wrong key gives code 132."""
+    from mip4.core.config import SecurityAssociation
+
+    from .world import I_FA
+    key = SecurityAssociation(3000, b"f" * 16)
+    w = build(i_ha_kw={"fa_ha": {I_FA: key}})
+    object.__setattr__(w.i_fa.config, "fa_ha", {I_HA: key})
+    w.connect("wan", "ifa")
+    w.run(3)
+    assert w.mode() == "f"
+    w2 = build(i_ha_kw={"fa_ha": {I_FA: key}})  # the FA does not sign: denied
+    w2.connect("wan", "ifa")
+    w2.run(3)
+    assert w2.mode() is None or w2.mode() != "f"
+    assert w2.i_ha.status()["counters"].get("bad-fa-authenticator")

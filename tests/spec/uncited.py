@@ -39,7 +39,7 @@ def later_ids(text: str) -> dict[str, str]:
 def cited_ids(root: Path) -> set[str]:
     found: set[str] = set()
     for path in root.rglob("*.py"):
-        if path.parent == HERE:
+        if path.parent == HERE or path.name == "test_requirements.py":  # the checker's own tests prove nothing
             continue
         found.update(re.findall(r"R-[0-9A-Z.]+-[a-z]\b", path.read_text(encoding="utf-8")))
     return found

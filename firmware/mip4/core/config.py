@@ -112,6 +112,7 @@ class HomeAgentConfig:
     replay_window: float = 7.0  # seconds of clock difference accepted (RFC 5944 5.7.1)
     max_bindings: int = 3  # simultaneous bindings per home address; 1 means no S bit (reply code 1)
     reverse_tunnel: bool = True  # RFC 3024
+    fa_ha: dict[str, SecurityAssociation] = field(default_factory=dict)  # FA address -> FA-HA SA
     udp_keepalive: int = 110  # RFC 3519 3.2: keepalive interval put in UDP Tunnel Replies, seconds
 
     def __post_init__(self) -> None:

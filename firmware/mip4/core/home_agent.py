@@ -18,6 +18,7 @@ from ..wire import codec, codes, ident
 from ..wire.errors import CodecError
 from ..wire.extensions import (
     ENCAP_IP_IN_IP,
+    FOREIGN_HOME_AUTH,
     MOBILE_HOME_AUTH,
     UDP_TUNNEL_ACCEPTED,
     UDP_TUNNEL_DECLINED,
@@ -100,6 +101,12 @@ def _bad_authenticator(config: HomeAgentConfig, table: BindingTable, rq: _Incomi
     return not rq.authentic  # RFC 5944 3.8.2.1: MN-HA authentication with the configured SPI
 
 
+def _bad_fa_authenticator(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
+    """RFC 5944 3.8.2.1: with an FA-HA SA for the relaying FA, its authenticator must verify."""
+    sa = config.fa_ha.get(rq.dgram.src)
+    return sa is not None and not rq.request.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key)
+
+
 def _wrong_home_agent(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
     return rq.request.home_agent != config.address  # RFC 5944 3.8.2.1, 3.8.3.2: 136 names our address
 
@@ -139,6 +146,7 @@ def _too_many_bindings(config: HomeAgentConfig, table: BindingTable, rq: _Incomi
 
 _CHECKS: tuple[tuple[str, int, Check], ...] = (
     ("bad-authenticator", codes.HA_MN_AUTH_FAILED, _bad_authenticator),
+    ("bad-fa-authenticator", codes.HA_FA_AUTH_FAILED, _bad_fa_authenticator),
     ("wrong-home-agent", codes.HA_UNKNOWN_HA_ADDRESS, _wrong_home_agent),
     ("identification-mismatch", codes.HA_IDENTIFICATION_MISMATCH, _stale),
     ("replay", codes.HA_IDENTIFICATION_MISMATCH, _replayed),
@@ -346,6 +354,9 @@ class HomeAgent:
                                   lifetime, exts)
         if rq is not None:
             reply.authenticate(MOBILE_HOME_AUTH, rq.entry.sa.spi, rq.entry.sa.key)
+        fa_sa = self.config.fa_ha.get(dgram.src)
+        if fa_sa is not None:  # RFC 5944 3.8.3.1: the FA-HA authenticator follows, for the relaying FA
+            reply.authenticate(FOREIGN_HOME_AUTH, fa_sa.spi, fa_sa.key)
         return SendUdp(Datagram(dgram.iface, self.config.address, PORT, dgram.src, dgram.sport, reply.encode()))
 
     def _sends_tnc(self) -> bool:

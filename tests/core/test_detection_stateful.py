@@ -1,10 +1,10 @@
 """Hypothesis stateful tests of RFC 5265 section 3 detection (R-3-a, R-3.2.4-b, R-3.2.3-a, R-4.1-a).
 
 Random sequences of link events, address changes, lost/forged/replayed/cross-interface replies,
-IKE events and clock jumps are fed straight to the mobile node. An independent model of what
-the MN has really been shown checks, after every step, that user data is never allowed in the
-clear unless an authentic, TNC-bearing i-HA acceptance arrived on that very interface, for a
-request sent after its last status change and less than T_MONITOR ago.
+IKE events, time passing and time-of-day steps (clock jumps) are fed straight to the mobile node.
+An independent model of what the MN has really been shown checks, after every step, that user
+data is never allowed in the clear unless an authentic, TNC-bearing i-HA acceptance arrived on
+that very interface, for a request sent after its last status change and less than T_MONITOR ago.
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ class DetectionMachine(RuleBasedStateMachine):
         self.events = 0  # orders sends and status changes that happen at the same virtual time
         self.replies: list[Datagram] = []
         self.ike_wanted = False
+        self.wall = 0.0  # time of day minus the monotonic clock
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -130,6 +131,12 @@ class DetectionMachine(RuleBasedStateMachine):
         old = data.draw(st.sampled_from(self.replies))
         self.feed(self.mn.receive_udp(Datagram(iface, old.src, old.sport, old.dst, old.dport, old.payload),
                                       self.now))
+
+    @rule(step=st.sampled_from([-86400.0, -3600.0, -5.0, 5.0, 3600.0]))
+    def wall_clock_steps(self, step):
+        """NTP steps the time of day; the monotonic clock the gate runs on does not move."""
+        self.wall += step
+        self.feed(self.mn.set_wall_clock(self.now + self.wall, self.now))
 
     @precondition(lambda self: self.ike_wanted)
     @rule()

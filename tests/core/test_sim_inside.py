@@ -202,3 +202,19 @@ def test_fa_ha_authentication_between_the_i_fa_and_the_i_ha():
     w2.run(3)
     assert w2.mode() is None or w2.mode() != "f"
     assert w2.i_ha.status()["counters"].get("bad-fa-authenticator")
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+def test_time_of_day_step_is_resynced_without_losing_the_inside_verdict(step):
+    """RFC 5944 5.7.1: after a clock step the i-HA answers 133 with its time; the MN resyncs at once.
+    T_MONITOR runs on the monotonic clock, so the step neither extends nor cuts it."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    w.sim.call(w.sim.nodes["mn"], "set_wall_clock", w.now + step)
+    t = w.now
+    w.run(100)
+    assert w.sim.logs("i-ha", "identification-mismatch")  # the first request after the step was stale
+    assert w.mn.uplinks["wan"].i_client.clock_offset == pytest.approx(-step, abs=1)
+    assert not [a for tt, a in w.timed(Gate, since=t) if a.iface == "wan" and a.blocked]
+    assert w.gate("wan") == "plain"

@@ -7,6 +7,7 @@ instance keeps its own identification, clock offset and lifetime state.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..wire import codes, ident
@@ -16,6 +17,10 @@ from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
 
 PORT = 434
+
+
+def _same(now: float) -> float:
+    return now
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class RegistrationClient:
     route: Route | None = None
     lifetime: int = 0  # lifetime asked for in the current attempt
     clock_offset: int = 0  # RFC 5944 5.7.1: corrected after code 133
+    wall: Callable[[float], float] = _same  # `now` (monotonic) -> time of day, for identification only
     outstanding: list[_Sent] = field(default_factory=list)
     retransmit_at: float | None = None
     timeout: float = 0.0
@@ -141,7 +147,8 @@ class RegistrationClient:
     def _send(self, now: float) -> list:
         route = self.route
         assert route is not None
-        identification = ident.timestamp_identification(now + self.clock_offset, self.rng.getrandbits(32))
+        stamp = self.wall(now) + self.clock_offset
+        identification = ident.timestamp_identification(stamp, self.rng.getrandbits(32))
         request = RegistrationRequest(self.home_address, self.home_agent, route.care_of, identification,
                                       self.lifetime, route.flags, [Nai(self.nai)] if self.nai else [])
         request.authenticate(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key)
@@ -206,7 +213,7 @@ class RegistrationClient:
 
     def _resync(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
         """RFC 5944 5.7.1: take the HA's clock from the authenticated reply, then try again."""
-        self.clock_offset = ident.clock_offset(reply.identification, now)
+        self.clock_offset = ident.clock_offset(reply.identification, self.wall(now))
         self._count("resync")
         line = log("warning", "identification-mismatch", "%s: %s, clock offset now %+d s"
                    % (self.name, codes.describe(reply.code), self.clock_offset))

@@ -31,6 +31,7 @@ class MobileNode:
         self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
         self.primary: str | None = None
         self.counters: dict[str, int] = {}
+        self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
 
     # -- events from the system --------------------------------------------------------------
 
@@ -80,6 +81,12 @@ class MobileNode:
         self.ike, self.vpn_tia = "down", None
         self.vpn_client.reset()
         return [log("warning", "ike-down", "IKE SA closed: %s" % reason)] + self._reconcile(now)
+
+    def set_wall_clock(self, wall_time: float, now: float) -> list:
+        """The time of day changed (NTP step, RTC set). Only identifications use it (RFC 5944 5.7.1);
+        timers and T_MONITOR run on the monotonic `now`, so a step can neither extend nor cut them."""
+        old, self.wall_offset = self.wall_offset, wall_time - now
+        return [log("info", "wall-clock", "time of day stepped by %+.3f s" % (self.wall_offset - old))]
 
     def hint(self, iface: str, kind: str, value: str, now: float) -> list:
         """An unauthenticated hint (DHCP domain, FA NAI, gateway MAC): timing only (R-3.5-d, R-3.5-e)."""
@@ -470,7 +477,11 @@ class MobileNode:
         return up
 
     def _client(self, name: str, hoa: str, ha: str, sa: Any, may_drop_t: bool = False) -> RegistrationClient:
-        return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t)
+        return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t,
+                                  wall=self._wall)
+
+    def _wall(self, now: float) -> float:
+        return now + self.wall_offset
 
     def _ignore(self, reason: str, message: str) -> list:
         self.counters[reason] = self.counters.get(reason, 0) + 1

@@ -11,6 +11,7 @@ from mip4.wire.registration import FLAG_D, FLAG_S, FLAG_T
 from .replies import I_SA, NOW, X_SA, answer, requests, rng
 
 ROUTE = Route("wan", "10.2.0.5", "10.1.0.1", "10.2.0.5", FLAG_D | FLAG_T)
+FA_ROUTE = Route("wan", "10.1.0.10", "10.4.0.1", "10.4.0.1", FLAG_T)  # through a foreign agent
 
 
 def client(**kw) -> RegistrationClient:
@@ -24,7 +25,7 @@ def test_request_fields_and_authenticator():
     assert (rq.home_address, rq.home_agent, rq.care_of_address, rq.lifetime) == ("10.1.0.10", "10.1.0.1",
                                                                                  "10.2.0.5", 1800)
     assert rq.verify(32, I_SA.spi, I_SA.key)
-    assert abs(ident.identification_time(rq.identification) - NOW) < 1e-3  # RFC 5944 5.7.1 timestamp
+    assert abs(ident.identification_time(rq.identification) - NOW) < 0.005  # RFC 5944 5.7.1 timestamp
 
 
 def test_retransmission_backs_off_exponentially_to_a_ceiling():
@@ -113,8 +114,8 @@ def test_resync_on_x_mip_leaves_i_mip_untouched():
 def test_every_denial_code_is_logged_by_number(code):
     """RFC 5944 3.6.2.3: each reply code handled, with a log line naming it."""
     c = client()
-    (d, _), = requests(c.register(ROUTE, NOW))
     by_fa = codes.denied_by(code) == "FA"
+    (d, _), = requests(c.register(FA_ROUTE if by_fa else ROUTE, NOW))
     result, actions = c.receive(codec_reply(d, code=code) if not by_fa else fa_denial(d, code), NOW)
     assert isinstance(result, Denied) and result.code == code
     assert any(codes.describe(code) in a.message for a in actions if hasattr(a, "message"))
@@ -132,7 +133,10 @@ def fa_denial(dgram, code):
 ])
 def test_denials_that_say_what_to_change_are_retried_at_once(code, flags_before, flag, present):
     c = client()
-    route = Route("wan", "10.2.0.5", "10.1.0.1", "10.2.0.5", flags_before)
+    if codes.denied_by(code) == "FA":
+        route = Route("wan", "10.1.0.10", "10.4.0.1", "10.4.0.1", flags_before & ~FLAG_D)
+    else:
+        route = Route("wan", "10.2.0.5", "10.1.0.1", "10.2.0.5", flags_before)
     (d, _), = requests(c.register(route, NOW))
     reply = codec_reply(d, code=code) if codes.denied_by(code) == "HA" else fa_denial(d, code)
     _, actions = c.receive(reply, NOW)
@@ -153,7 +157,7 @@ def test_i_mip_keeps_reverse_tunnelling_when_denied_but_x_mip_may_drop_it():
 
 def test_lifetime_too_long_from_fa_retries_with_the_fa_maximum():
     c = client()
-    (d, _), = requests(c.register(ROUTE, NOW))
+    (d, _), = requests(c.register(FA_ROUTE, NOW))
     _, actions = c.receive(fa_denial_lifetime(d, 600), NOW)
     (_, again), = requests(actions)
     assert again.lifetime == 600
@@ -185,3 +189,41 @@ def test_rejected_replies_change_nothing(tamper):
     result, actions = c.receive(reply, NOW)
     assert result is None and (c.expires_at, c.retransmit_at) == before
     assert [a.reason for a in actions] == [tamper]
+
+
+def test_fa_denial_without_an_fa_in_the_path_is_forged():
+    """A co-located registration has no FA that could deny it: an unsigned FA code is rejected."""
+    c = client()
+    (d, _), = requests(c.register(ROUTE, NOW))
+    result, actions = c.receive(fa_denial(d, codes.FA_REVERSE_TUNNEL_UNAVAILABLE), NOW)
+    assert result is None and [a.reason for a in actions] == ["unauthenticated-denial"]
+    assert c.route.flags & FLAG_T
+
+
+def test_late_reply_to_a_registration_is_not_taken_for_the_deregistration():
+    """A reply answers the request it matches; deregistering forgets the registrations before it."""
+    c = client()
+    (reg, _), = requests(c.register(ROUTE, NOW))
+    (dereg, _), = requests(c.deregister(ROUTE, NOW + 0.1))
+    result, actions = c.receive(codec_reply(reg), NOW + 0.2)
+    assert result is None and c.pending  # still waiting for the deregistration's own reply
+    result, _ = c.receive(codec_reply(dereg), NOW + 0.3)
+    assert result.deregistration and not c.pending
+
+
+def test_unanswered_deregistration_stops_after_a_few_tries():
+    c = client()
+    requests(c.deregister(ROUTE, NOW))
+    sent = 1
+    while c.get_timer() is not None:
+        sent += len(requests(c.handle_timer(c.get_timer())))
+    assert sent == Timing().deregister_attempts
+
+
+def test_identifications_are_unique_across_clients_sharing_a_set():
+    taken: set = set()
+    a = RegistrationClient("i-ha", "10.1.0.10", "10.1.0.1", I_SA, Timing(), rng(), taken=taken)
+    b = RegistrationClient("i-ha", "10.1.0.10", "10.1.0.1", I_SA, Timing(), rng(), taken=taken)  # same seed
+    (_, ra), = requests(a.register(ROUTE, NOW))
+    (_, rb), = requests(b.register(ROUTE, NOW))
+    assert ra.identification & 0xFFFFFFFF != rb.identification & 0xFFFFFFFF

@@ -14,10 +14,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mip4.core.actions import VPN, Datagram, Gate, IkeUp, SendUdp
+from mip4.core.actions import VPN, Datagram, Gate, Icmp, IkeUp, SendUdp
 from mip4.core.mobile_node import MobileNode
-from mip4.wire import codec
+from mip4.wire import AgentAdvertisement, MobilityAgentAdvertisement, codec
 from mip4.wire.extensions import RawExtension
+from mip4.wire.icmp import ADV_F, ADV_R
 
 from .replies import I_SA, NOW, X_SA, answer, mn_config, rng
 
@@ -29,7 +30,8 @@ T_MONITOR = 30.0
 @dataclass
 class IfaceModel:
     changed: int = 0  # event number of the last status change the test caused
-    good_sends: list[tuple[int, float]] = field(default_factory=list)  # (event number, send time) answered well
+    before: tuple | None = None
+    good_sends: list[tuple[int, float, str]] = field(default_factory=list)  # (event, send time, care-of) answered
 
 
 class DetectionMachine(RuleBasedStateMachine):
@@ -47,6 +49,18 @@ class DetectionMachine(RuleBasedStateMachine):
         self.wall = 0.0  # time of day minus the monotonic clock
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def attachment(self, iface: str) -> tuple | None:
+        up = self.mn.uplinks.get(iface)
+        return None if up is None else (up.care_of, up.using_fa)
+
+    def on(self, iface: str, call) -> None:
+        """Feed one event; whatever moved the MN's point of attachment is a status change to the model."""
+        before = self.attachment(iface)
+        actions = call()
+        if self.attachment(iface) != before:
+            self.model[iface].changed = self.events + 1
+        self.feed(actions)
 
     def feed(self, actions: list) -> None:
         self.events += 1
@@ -80,9 +94,20 @@ class DetectionMachine(RuleBasedStateMachine):
 
     @rule(iface=st.sampled_from(IFACES), address=st.sampled_from(ADDRESSES))
     def address(self, iface, address):
-        if self.mn.uplinks.get(iface) and self.mn.uplinks[iface].address != address:
-            self.status_change(iface)
-        self.feed(self.mn.address_acquired(iface, address, self.now))
+        self.on(iface, lambda: self.mn.address_acquired(iface, address, self.now))
+
+    @rule(iface=st.sampled_from(IFACES))
+    def address_lost(self, iface):
+        self.on(iface, lambda: self.mn.address_lost(iface, self.now))
+
+    @rule(iface=st.sampled_from(IFACES), care_of=st.sampled_from(["10.4.0.1", "10.4.0.2"]), r_bit=st.booleans(),
+          sequence=st.sampled_from([0, 5, 300]), lifetime=st.sampled_from([3, 9, 600]))
+    def advertisement(self, iface, care_of, r_bit, sequence, lifetime):
+        """Agent advertisements, genuine or forged: unauthenticated, so never proof (R-3.6.1-a)."""
+        flags = ADV_F | (ADV_R if r_bit else 0)
+        adv = AgentAdvertisement(lifetime, [(care_of, 0)], [MobilityAgentAdvertisement(sequence, 1800, flags,
+                                                                                        [care_of])]).encode()
+        self.on(iface, lambda: self.mn.receive_icmp(Icmp(iface, care_of, "224.0.0.1", adv), self.now))
 
     @rule(seconds=st.one_of(st.sampled_from([0.01, 1.0, 26.0]), st.floats(0.001, 45.0)))
     def advance(self, seconds):
@@ -93,7 +118,14 @@ class DetectionMachine(RuleBasedStateMachine):
             if t is None or t > end:
                 break
             self.now = max(self.now, t)
-            self.feed(self.mn.handle_timer(self.now))
+            for iface in IFACES:  # an FA advertisement expiring moves the point of attachment too
+                before = self.attachment(iface)
+                self.model[iface].before = before
+            actions = self.mn.handle_timer(self.now)
+            for iface in IFACES:
+                if self.attachment(iface) != self.model[iface].before:
+                    self.model[iface].changed = self.events + 1
+            self.feed(actions)
             self.plain_only_with_fresh_authentic_tnc()  # also at every instant the MN woke up
         self.now = end
 
@@ -110,7 +142,7 @@ class DetectionMachine(RuleBasedStateMachine):
         reply = answer(dgram, I_SA if authentic else X_SA, code=code, tnc=tnc, after_auth=after, before_auth=before)
         self.replies.append(reply)
         if authentic and tnc and code in (0, 1) and event >= self.model[iface].changed:
-            self.model[iface].good_sends.append((event, sent_at))
+            self.model[iface].good_sends.append((event, sent_at, codec.decode_udp(dgram.payload).care_of_address))
         self.feed(self.mn.receive_udp(reply, self.now))
 
     @rule(iface=st.sampled_from(IFACES))
@@ -163,7 +195,8 @@ class DetectionMachine(RuleBasedStateMachine):
             if self.gate[iface] != "plain":
                 continue
             m = self.model[iface]
-            good = [t for e, t in m.good_sends if e >= m.changed]
+            care_of = self.mn.uplinks[iface].care_of
+            good = [t for e, t, coa in m.good_sends if e >= m.changed and coa == care_of]
             assert good, "%s open in clear without an authentic TNC reply since its last change" % iface
             deadline = max(good) + T_MONITOR
             assert self.now < deadline, "%s open in clear %.1f s after the last good request" % (

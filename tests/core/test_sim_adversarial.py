@@ -36,7 +36,7 @@ CASES = {
     "unsigned": (lambda d: answer(d, None, tnc=True), "bad-authenticator", True),
     "another-home-address": (lambda d: answer(d, I_SA, tnc=True, home_address="10.1.0.11"),
                              "wrong-home-address", True),
-    "fa-denial-78": (lambda d: answer(d, None, code=78), "no-i-ha-answer", True),
+    "fa-denial-78-no-fa": (lambda d: answer(d, None, code=78), "unauthenticated-denial", True),
     # an authentic reply without TNC, with a TNC someone added outside the authenticator (R-3.4-d) or
     # of the wrong sub-type or length (R-3.4-c): the same verdict as no TNC at all, outside
     "tnc-after-authenticator": (lambda d: answer(d, I_SA, after_auth=[RawExtension(149, b"\x00\x00")]),
@@ -136,13 +136,18 @@ def test_two_uplinks_are_judged_separately():
     assert not any(a.path == "plain" for a in w.actions(Gate) if a.iface == "wwan")
 
 
-@pytest.mark.parametrize("event", ["link-flap", "new-address", "fa-appears", "fa-reboots", "fa-vanishes", "new-fa"])
+@pytest.mark.parametrize("event", ["link-flap", "new-address", "fa-appears", "fa-reboots", "fa-vanishes", "new-fa",
+                                   "address-lost-fa-heard", "r-bit-cleared"])
 def test_each_status_change_blocks_at_once_and_redetects(event):
     """R-3.2.2-a, R-3.2.2-b, R-3.2.2-d: block in the same step as the event, then a fresh RRQ pair."""
     w = build()
     node = w.sim.nodes["mn"]
-    if event == "fa-vanishes":  # registered through the FA (R bit) while holding a lease
+    if event in ("fa-vanishes", "r-bit-cleared"):  # registered through the FA (R bit) while holding a lease
         w.connect("wan", "ifa", "10.4.0.50")
+    elif event == "address-lost-fa-heard":  # co-located; an FA without the R bit was heard meanwhile
+        w.connect("wan", "lan1", "10.2.0.5")
+        w.run(5)
+        w.sim.call(node, "receive_icmp", Icmp("wan", "10.4.0.1", "224.0.0.1", advertisement(flags=ADV_F)))
     elif event.startswith("fa") or event == "new-fa":
         w.connect("wan", "ifa")
     else:
@@ -159,6 +164,9 @@ def test_each_status_change_blocks_at_once_and_redetects(event):
         "new-fa": lambda: w.sim.call(node, "receive_icmp", Icmp("wan", "10.4.0.2", "224.0.0.1",
                                                                  advertisement(coa="10.4.0.2"))),
         "fa-vanishes": None,
+        "address-lost-fa-heard": lambda: w.sim.call(node, "address_lost", "wan"),
+        "r-bit-cleared": lambda: w.sim.call(node, "receive_icmp", Icmp("wan", "10.4.0.1", "224.0.0.1",
+                                                                        advertisement(seq=500, flags=ADV_F))),
     }
     if event == "fa-appears":
         w.disconnect("wan")
@@ -189,20 +197,59 @@ def test_no_plaintext_while_undecided():
 
 
 def test_queued_data_is_never_released_through_the_old_path():
-    """R-3.2.4-c: T_MONITOR runs out, then a flap during re-registration: the late reply opens nothing."""
+    """R-3.2.4-c: T_MONITOR runs out with a re-registration in flight; the address changes; the late
+    reply to the old request arrives and releases nothing (the data plane dropped the held packets)."""
     w = build(t_monitor=20.0, t_monitor_grace=5.0, core_delay=4.0)
     w.connect("wan", "lan1", "10.2.0.5")
     w.run(9)
     assert w.gate("wan") == "plain"
-    w.run(12)  # the re-registration at 15 s has no answer by 20 s
+    w.run(12)  # the re-registration sent at 15 s has no answer by 20 s: blocked
     assert w.gate("wan") is None
-    node = w.sim.nodes["mn"]
-    w.sim.call(node, "address_acquired", "wan", "10.2.0.77")  # status change while replies are in flight
     t = w.now
+    w.sim.call(w.sim.nodes["mn"], "address_acquired", "wan", "10.2.0.77")  # status change, old reply in flight
+    new = {rq.identification & 0xFFFFFFFF for _, rq in w.requests(I_HA, since=t)}
     w.sim.attacker.drop_if(lambda d, link: isinstance(d, Datagram) and d.src == I_HA
-                           and codec.decode_udp(d.payload).identification not in ())
+                           and codec.decode_udp(d.payload).identification & 0xFFFFFFFF in new)
     w.run(10)
+    assert w.logs("unmatched-reply")  # the old reply arrived and counted for nothing
     assert w.gate_opened_at("wan", "plain", since=t) is None
+
+
+def test_i_ha_denial_during_detection_backs_off():
+    """Interpretation note 2: an authentic denial is no verdict; the client backs off, no request storm."""
+    w = build(i_ha_kw={"reverse_tunnel": False})  # the i-HA denies T with code 137
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(30)
+    assert w.state("wan") != "inside"
+    assert len([1 for _, rq in w.requests(I_HA) if rq.care_of_address == "10.2.0.5"]) < 8
+
+
+def test_i_ha_without_tnc_and_a_lost_x_ha_reply_still_reaches_cvc():
+    """Interpretation note 1, R-3.3-j: outside after a TNC-less i-HA reply; x-HA retried; no clear i-HA renewals."""
+    w = build(i_ha_kw={"send_tnc": False})
+    dropped = []
+
+    def first_x_reply(d, link):
+        if isinstance(d, Datagram) and d.src == X_HA and not dropped:
+            dropped.append(d)
+            return True
+        return False
+    w.sim.attacker.drop_if(first_x_reply)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(3000)
+    assert dropped and w.mode() == "cvc"
+    clear = [t for t, rq in w.requests(I_HA) if rq.care_of_address == "10.2.0.5"]
+    assert len(clear) == 1  # the detection request only
+
+
+def test_x_ha_deregistration_is_not_retried_forever():
+    """R-3.3-g, R-3.1-b: with inside-to-x-HA blocked, a few deregistrations, then silence."""
+    w = build()
+    w.sim.block("intranet", "external")
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(3600)
+    assert w.mode() == "c"
+    assert len(w.requests(X_HA)) <= 1 + 4
 
 
 def test_malformed_advertisements_are_ignored_and_logged():
@@ -246,3 +293,26 @@ def test_x_mip_registration_through_a_nat():
     assert w.mode() == "cvc" and w.gate("wan") == "vpn"
     (binding,) = w.x_ha.bindings.lookup("198.51.100.10")
     assert binding.care_of == "192.168.1.20" and binding.source == "203.0.113.200"
+
+
+def test_fa_denial_for_the_i_ha_request_is_no_i_ha_answer():
+    """R-3.2.3-d: the i-FA times out the i-HA request (code 78): still not inside, logged as such."""
+    w = build()
+    w.sim.attacker.drop_if(is_i_ha_reply)
+    w.connect("wan", "ifa")
+    w.run(20)
+    assert w.logs("no-i-ha-answer") and w.state("wan") != "inside"
+    assert w.mode() == "fvc"  # the x-HA answered through the same FA: outside, IPsec on
+
+
+def test_reply_older_than_t_monitor_proves_nothing():
+    """A genuine TNC reply that arrives more than T_MONITOR after its request changes no state."""
+    w = build(t_monitor=20.0, t_monitor_grace=5.0, detection_period=0.5)
+    held = []
+    w.sim.attacker.drop_if(lambda d, link: is_i_ha_reply(d, link) and not held.append(d))
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(30)
+    assert w.mode() == "cvc" and held
+    w.sim.attacker.inject("lan1", held[0])
+    w.run(1)
+    assert w.mode() == "cvc" and w.logs("stale-reply")

@@ -17,6 +17,7 @@ from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
 
 PORT = 434
+CLOCK_BITS = 8  # fraction bits from the clock (about 4 ms); the other 24 low bits are random
 
 
 def _same(now: float) -> float:
@@ -53,6 +54,7 @@ class Denied:
 class _Sent:
     identification: int
     sent_at: float
+    lifetime: int  # what this request asked for: a late reply answers it, not the current attempt
 
 
 # RFC 5944 3.6.2.2-3.6.2.3 and RFC 3024: what to change before trying again after a denial.
@@ -87,6 +89,8 @@ class RegistrationClient:
     renew_at: float | None = None
     expires_at: float | None = None  # binding lifetime end of the last acceptance
     resyncs: int = 0
+    attempts: int = 0  # requests sent in the current attempt
+    taken: set = field(default_factory=set)  # low 32 bits in flight, shared by the node's clients
     counters: dict = field(default_factory=dict)
 
     # -- starting and stopping ---------------------------------------------------------------
@@ -98,10 +102,14 @@ class RegistrationClient:
         self.timeout = self.timing.retransmit_initial
         self.renew_at = None
         self.resyncs = 0
+        self.attempts = 0
         return self._send(now)
 
     def deregister(self, route: Route, now: float) -> list:
-        """RFC 5944 3.6.1.2: lifetime 0 for this care-of (S set: only this one)."""
+        """RFC 5944 3.6.1.2: lifetime 0 for this care-of (S set: only this one).
+
+        Replies to the registrations before it no longer matter; retried a few times only."""
+        self._forget()
         actions = self.register(route, now, lifetime=0)
         self.expires_at = None
         return actions
@@ -112,11 +120,16 @@ class RegistrationClient:
 
     def reset(self) -> None:
         """Forget everything sent: replies to earlier requests never count (R-3.2.3-a)."""
-        self.outstanding.clear()
+        self._forget()
         self.retransmit_at = None
         self.renew_at = None
         self.expires_at = None
         self.route = None
+
+    def _forget(self) -> None:
+        for sent in self.outstanding:
+            self.taken.discard(sent.identification & 0xFFFFFFFF)
+        self.outstanding.clear()
 
     @property
     def pending(self) -> bool:
@@ -133,6 +146,12 @@ class RegistrationClient:
 
     def handle_timer(self, now: float) -> list:
         if self.retransmit_at is not None and now >= self.retransmit_at:
+            if self.lifetime == 0 and self.attempts >= self.timing.deregister_attempts:
+                self.retransmit_at = None  # an unanswered deregistration is not worth a storm
+                self._forget()
+                self.route = None
+                return [log("info", "deregistration-unanswered", "%s: no reply to %d deregistrations; the "
+                            "binding expires on its own" % (self.name, self.attempts))]
             # RFC 5944 3.6.3: back off exponentially, up to a ceiling
             self.timeout = min(self.timeout * 2, self.timing.retransmit_max)
             self._count("retransmitted")
@@ -148,12 +167,19 @@ class RegistrationClient:
         route = self.route
         assert route is not None
         stamp = self.wall(now) + self.clock_offset
-        identification = ident.timestamp_identification(stamp, self.rng.getrandbits(32))
+        for _ in range(8):  # unique low 32 bits across the node's clients: a reply matches one request only
+            identification = ident.timestamp_identification(stamp, self.rng.getrandbits(32), CLOCK_BITS)
+            if identification & 0xFFFFFFFF not in self.taken:
+                break
         request = RegistrationRequest(self.home_address, self.home_agent, route.care_of, identification,
                                       self.lifetime, route.flags, [Nai(self.nai)] if self.nai else [])
         request.authenticate(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key)
-        self.outstanding.append(_Sent(identification, now))
-        del self.outstanding[:-16]  # a bounded memory of what is in flight
+        self.outstanding.append(_Sent(identification, now, self.lifetime))
+        self.taken.add(identification & 0xFFFFFFFF)
+        for old in self.outstanding[:-16]:  # a bounded memory of what is in flight
+            self.taken.discard(old.identification & 0xFFFFFFFF)
+        del self.outstanding[:-16]
+        self.attempts += 1
         self.retransmit_at = now + self.timeout
         self._count("sent")
         return [SendUdp(Datagram(route.iface, route.src, PORT, route.dst, PORT, request.encode()))]
@@ -176,6 +202,9 @@ class RegistrationClient:
             return self._reject("unmatched-reply", "reply matches no request in flight (replay or stale)", reply)
         code = reply.code
         if codes.denied_by(code) == "FA" and reply.find(MOBILE_HOME_AUTH, self.sa.spi) < 0:
+            if self.route is None or self.route.dst == self.home_agent:  # no FA on this path to deny anything
+                return self._reject("unauthenticated-denial", "FA denial code %d with no FA in the path" % code,
+                                    reply)
             return self._fa_denial(reply, now)
         if not reply.verify(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key):  # RFC 5944 3.6.2.1, R-6.1-a
             return self._reject("bad-authenticator", "MN-HA authenticator missing or wrong", reply)
@@ -190,11 +219,11 @@ class RegistrationClient:
         return self._ha_denial(reply, now)
 
     def _accepted(self, reply: RegistrationReply, sent: _Sent, now: float) -> tuple[Accepted, list]:
-        self.outstanding.clear()  # replies to older requests are stale now
+        self._forget()  # replies to older requests are stale now
         self.retransmit_at = None
         self.resyncs = 0
-        granted = min(reply.lifetime, self.lifetime) if self.lifetime else 0
-        dereg = self.lifetime == 0
+        granted = min(reply.lifetime, sent.lifetime) if sent.lifetime else 0
+        dereg = sent.lifetime == 0
         if dereg or granted == 0:
             self.expires_at = None
             self.renew_at = None

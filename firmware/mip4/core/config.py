@@ -43,6 +43,7 @@ class Timing:
     renew_fraction: float = 0.8  # re-register after this share of the granted lifetime
     lifetime: int = 1800  # requested lifetime, seconds
     resync_limit: int = 3  # code-133 resyncs in a row before backing off
+    deregister_attempts: int = 4  # deregistrations sent before giving up (the binding then just expires)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ class MobileNode:
         self.uplinks: dict[str, Uplink] = {}
         self.ike = "down"  # down, connecting, up
         self.vpn_tia: str | None = None
-        self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
         self.primary: str | None = None
         self.counters: dict[str, int] = {}
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
+        self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
+        self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
 
     # -- events from the system --------------------------------------------------------------
 
@@ -55,18 +56,21 @@ class MobileNode:
         up = self._uplink(iface)
         if up.state == DOWN:
             up.state = WAITING
-        before = up.care_of
+        before = (up.care_of, up.using_fa)
         up.address = address
-        if up.care_of == before and up.state not in (WAITING, DOWN):
+        if (up.care_of, up.using_fa) == before and up.state not in (WAITING, DOWN):
             return []
         return self._status_change(up, "address %s" % address, now)
 
     def address_lost(self, iface: str, now: float) -> list:
         up = self._uplink(iface)
+        before = (up.care_of, up.using_fa)
         up.address = None
-        if up.care_of is not None:  # still registered through an FA
-            return []
-        return self._leave(up, "care-of-lost", "address lost", now)
+        if up.care_of is None:
+            return self._leave(up, "care-of-lost", "address lost", now)
+        if (up.care_of, up.using_fa) != before:  # now through the FA: a new point of attachment
+            return self._status_change(up, "address lost, care-of %s" % up.care_of, now)
+        return []
 
     def ike_established(self, vpn_tia: str, now: float) -> list:
         """charon reports the CHILD_SA and its virtual IP, the VPN-TIA (R-2.3-d)."""
@@ -231,20 +235,29 @@ class MobileNode:
         """RFC 5265 3.2.3: only an authentic acceptance carrying TNC makes this interface inside."""
         if result is None:
             return []
+        inside = up.state == INSIDE
         if isinstance(result, Denied):
             if result.by == "FA":  # R-3.2.3-d: an FA denial is no i-HA answer
                 return [log("info", "no-i-ha-answer", "%s: FA denied the i-HA request (code %d); not an i-HA "
                             "answer" % (up.iface, result.code))]
             if result.code == 133 and up.i_client.pending:  # resynced and re-sent; no verdict yet
                 return []
-            return self._transition(up, "i-ha-denied", now) + self._restart_if_detecting(up, now)
-        if up.state == DETECTING:
-            up.x_client.stop_retransmitting()  # R-3.3-f: an i-HA answer ends the detection pair
+            if not inside:  # interpretation note 2: no verdict; the client retries after its backoff
+                return []
+            return self._monitoring_failed(up, "i-ha-denied", "denied (code %d)" % result.code, now)
+        if result.sent_at + self.config.t_monitor <= now:  # a reply too late to prove anything now
+            return [log("warning", "stale-reply", "%s: i-HA reply to a request sent %.1f s ago ignored"
+                        % (up.iface, now - result.sent_at))]
         if not result.tnc:
             actions = [log("warning", "no-tnc", "%s: i-HA accepted without TNC: not inside (RFC 5265 3.2.3)"
                            % up.iface)]
-            actions += self._transition(up, "i-ha-no-tnc", now)
-            return actions + self._restart_if_detecting(up, now)
+            if inside:  # R-3.3-i
+                return actions + self._monitoring_failed(up, "i-ha-no-tnc", "accepted without TNC", now)
+            up.i_client.reset()  # R-3.3-j: outside, no more plaintext registrations to the i-HA
+            # interpretation note 1: outside; the x-HA request keeps going until it is answered
+            return actions + self._transition(up, "i-ha-no-tnc", now)
+        if up.state == DETECTING:
+            up.x_client.stop_retransmitting()  # R-3.3-f: an i-HA answer ends the detection pair
         up.last_good_sent, up.stale = result.sent_at, False
         up.detection_deadline = None
         up.x_start_at = None
@@ -253,11 +266,11 @@ class MobileNode:
         self.vpn_client.reset()  # the i-HA binding now points here, not at the VPN-TIA
         return actions + self._deregister_x(up, now)
 
-    def _restart_if_detecting(self, up: Uplink, now: float) -> list:
-        """After a failed inside re-registration the pair goes out again (R-3.3-i)."""
-        if up.state != DETECTING:
-            return []
-        return self._status_change(up, "inside re-registration failed", now)
+    def _monitoring_failed(self, up: Uplink, event: str, why: str, now: float) -> list:
+        """RFC 5265 3.3, R-3.3-i: an inside re-registration failed: block, then detect again."""
+        actions = [log("warning", "monitor-failed", "%s: inside re-registration %s" % (up.iface, why))]
+        actions += self._transition(up, event, now)
+        return actions + self._status_change(up, "inside re-registration failed", now)
 
     def _x_ha_result(self, up: Uplink, result: Accepted | Denied | None, now: float) -> list:
         if not isinstance(result, Accepted) or result.deregistration:
@@ -310,8 +323,8 @@ class MobileNode:
 
     def _deregister_x(self, up: Uplink, now: float) -> list:
         """RFC 5265 3.3, R-3.3-g: inside, the x-HA binding of this care-of goes away."""
-        if up.x_client.route is None:
-            return []
+        if up.x_client.route is None or not (up.x_client.registered(now) or up.x_client.outstanding):
+            return []  # nothing was ever accepted or in flight: nothing to take back (R-3.3-j)
         up.x_client.stop_retransmitting()
         route = up.x_client.route
         others = any(o is not up and o.state in (OUTSIDE, TENTATIVE_OUTSIDE) for o in self.uplinks.values())
@@ -355,14 +368,15 @@ class MobileNode:
                                 mob.has(ADV_T), mob.has(ADV_R), mob.registration_lifetime)
 
     def _advertised(self, up: Uplink, info: ForeignAgentInfo, now: float) -> list:
-        old, was_fa, before = up.fa, up.using_fa, up.care_of
+        """R-3.2.2-d: a new FA, an FA reboot, or any change of care-of or of using an FA is a status change."""
+        old, before = up.fa, (up.care_of, up.using_fa)
         up.fa = info
         rebooted = old is not None and info.sequence < old.sequence and info.sequence < 256  # RFC 5944 2.4.2
-        changed = old is None or (old.address, old.care_of) != (info.address, info.care_of) or rebooted
-        if not up.using_fa or not (changed or not was_fa or before != up.care_of):
+        moved = old is None or (old.address, old.care_of) != (info.address, info.care_of) or rebooted
+        if (up.care_of, up.using_fa) == before and not (up.using_fa and moved):
             return []
         why = "foreign agent %s rebooted" % info.address if rebooted else "foreign agent %s, care-of %s" % (
-            info.address, info.care_of)
+            info.address, up.care_of)
         return self._status_change(up, why, now)
 
     def _fa_lost(self, up: Uplink, now: float) -> list:
@@ -478,7 +492,7 @@ class MobileNode:
 
     def _client(self, name: str, hoa: str, ha: str, sa: Any, may_drop_t: bool = False) -> RegistrationClient:
         return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t,
-                                  wall=self._wall)
+                                  wall=self._wall, taken=self.taken)
 
     def _wall(self, now: float) -> float:
         return now + self.wall_offset

@@ -205,7 +205,7 @@ class RegistrationClient:
             if self.route is None or self.route.dst == self.home_agent:  # no FA on this path to deny anything
                 return self._reject("unauthenticated-denial", "FA denial code %d with no FA in the path" % code,
                                     reply)
-            return self._fa_denial(reply, now)
+            return Denied(code, "FA"), self._denial(reply, now)
         if not reply.verify(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key):  # RFC 5944 3.6.2.1, R-6.1-a
             return self._reject("bad-authenticator", "MN-HA authenticator missing or wrong", reply)
         if reply.home_agent != self.home_agent and code != codes.HA_UNKNOWN_HA_ADDRESS:
@@ -216,7 +216,7 @@ class RegistrationClient:
             return self._resync(reply, now)
         if codes.is_accepted(code):
             return self._accepted(reply, sent, now)
-        return self._ha_denial(reply, now)
+        return Denied(code, "HA"), self._denial(reply, now)
 
     def _accepted(self, reply: RegistrationReply, sent: _Sent, now: float) -> tuple[Accepted, list]:
         self._forget()  # replies to older requests are stale now
@@ -251,12 +251,6 @@ class RegistrationClient:
             self.timeout = self.timing.retransmit_initial
             return Denied(reply.code, "HA"), [line] + self._send(now)
         return Denied(reply.code, "HA"), [line]
-
-    def _ha_denial(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
-        return Denied(reply.code, "HA"), self._denial(reply, now)
-
-    def _fa_denial(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
-        return Denied(reply.code, "FA"), self._denial(reply, now)
 
     def _denial(self, reply: RegistrationReply, now: float) -> list:
         self._count("denied")

@@ -200,11 +200,7 @@ class MobileNode:
     def _status_change(self, up: Uplink, why: str, now: float) -> list:
         """RFC 5265 3.2.2: stop user data at once (R-3.2.2-a), then detect again (R-3.2.2-b)."""
         actions = self._block(up, "status change: %s" % why)
-        up.generation += 1
-        up.i_client.reset()
-        up.x_client.reset()
-        up.detection_deadline = up.x_start_at = up.monitor_at = None
-        up.last_good_sent, up.stale = None, False
+        up.forget_attachment()
         if up.care_of is None:
             return actions + self._transition(up, "care-of-lost", now) + self._reconcile(now)
         if self.config.i_ha == self.config.x_ha:  # RFC 5265 3.5, R-3.5-c: external, no direct probe
@@ -223,11 +219,7 @@ class MobileNode:
 
     def _leave(self, up: Uplink, event: str, why: str, now: float) -> list:
         actions = self._block(up, why)
-        up.generation += 1
-        up.i_client.reset()
-        up.x_client.reset()
-        up.detection_deadline = up.x_start_at = up.monitor_at = None
-        up.last_good_sent, up.stale = None, False
+        up.forget_attachment()
         up.hints.clear()
         return actions + self._transition(up, event, now) + self._reconcile(now)
 

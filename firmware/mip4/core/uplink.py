@@ -94,6 +94,14 @@ class Uplink:
             return None
         return "outside" if "outside" in self.hints.values() else "inside"
 
+    def forget_attachment(self) -> None:
+        """A new point of attachment: nothing sent or proven before it counts any more (R-3.2.3-a)."""
+        self.generation += 1
+        self.i_client.reset()
+        self.x_client.reset()
+        self.detection_deadline = self.x_start_at = self.monitor_at = None
+        self.last_good_sent, self.stale = None, False
+
     def monitor_deadline(self, t_monitor: float) -> float | None:
         return None if self.last_good_sent is None else self.last_good_sent + t_monitor
 

@@ -15,6 +15,7 @@ from ..wire.extensions import MOBILE_HOME_AUTH, Nai, TrustedNetworksConfigured
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationReply, RegistrationRequest
 from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
+from .timers import earliest
 
 PORT = 434
 CLOCK_BITS = 8  # fraction bits from the clock (about 4 ms); the other 24 low bits are random
@@ -141,8 +142,7 @@ class RegistrationClient:
     # -- timers ------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        times = [t for t in (self.retransmit_at, self.renew_at) if t is not None]
-        return min(times) if times else None
+        return earliest(self.retransmit_at, self.renew_at)
 
     def handle_timer(self, now: float) -> list:
         if self.retransmit_at is not None and now >= self.retransmit_at:

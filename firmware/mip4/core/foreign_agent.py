@@ -25,6 +25,7 @@ from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, CODE_MOBILITY_ONLY, CODE_ROU
 from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE
 from .actions import Datagram, Icmp, Log, RouteDown, RouteUp, SendIcmp, SendUdp, Tunnel, TunnelDown, TunnelUp, log
 from .config import ForeignAgentConfig, SecurityAssociation
+from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
 PORT = 434  # RFC 5944 3.1
@@ -73,9 +74,7 @@ class ForeignAgent:
         return self._advertise_all()
 
     def get_timer(self) -> float | None:
-        times = (self.next_advertisement, self.pending.next_expiry(), self.visitors.next_expiry())
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
+        return earliest(self.next_advertisement, self.pending.next_expiry(), self.visitors.next_expiry())
 
     def handle_timer(self, now: float) -> list:
         actions: list = []

@@ -16,6 +16,7 @@ from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
 from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SetPath, Tunnel, log
 from .client import Accepted, Denied, RegistrationClient, Route, co_located_flags
 from .config import MobileNodeConfig
+from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
 
 ALL_ROUTERS = "224.0.0.2"  # RFC 5944 2.4.2 / RFC 1256: agent solicitations
@@ -159,8 +160,7 @@ class MobileNode:
                       up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None]
             if up.state == INSIDE and not up.stale:
                 times.append(up.monitor_deadline(self.config.t_monitor))
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
+        return earliest(*times)
 
     def handle_timer(self, now: float) -> list:
         actions: list = []

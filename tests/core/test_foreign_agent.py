@@ -3,7 +3,19 @@ from __future__ import annotations
 
 import pytest
 
-from mip4.core.actions import Datagram, Icmp, Log, RouteDown, RouteUp, SendIcmp, SendUdp, Tunnel, TunnelDown, TunnelUp
+from mip4.core.actions import (
+    Datagram,
+    Icmp,
+    Log,
+    RouteDown,
+    RouteUp,
+    SendIcmp,
+    SendUdp,
+    SourceRoute,
+    Tunnel,
+    TunnelDown,
+    TunnelUp,
+)
 from mip4.core.config import ConfigError, ForeignAgentConfig, SecurityAssociation
 from mip4.core.foreign_agent import ForeignAgent
 from mip4.wire import (
@@ -496,11 +508,15 @@ def test_reverse_tunnel_set_up_for_t_and_torn_down_on_deregistration():
     tunnel = Tunnel("rt0-c6336401", COA, X_HA)
     assert TunnelUp(tunnel) in actions and RouteUp(X_HOA + "/32", ("acc",)) in actions
     assert actions.index(TunnelUp(tunnel)) < actions.index(RouteUp(X_HOA + "/32", ("acc",)))
+    # RFC 3024 5.2: the visitor's packets are steered into the reverse tunnel by their source address
+    assert actions.index(TunnelUp(tunnel)) < actions.index(SourceRoute(X_HOA, tunnel.name))
+    assert agent.status()["reverse_tunnelled"] == {X_HOA: tunnel.name}
     assert len(tunnel.name) <= 15 and agent.status()["visitors"][0]["reverse_tunnel"]
     dereg = relayed(agent.receive_udp(request(flags=FLAG_T, lifetime=0, ident=IDENT + 1), NOW + 10))
     actions = agent.receive_udp(reply_to(dereg), NOW + 10.1)
     assert RouteDown(X_HOA + "/32") in actions and TunnelDown(tunnel) in actions
     assert actions.index(RouteDown(X_HOA + "/32")) < actions.index(TunnelDown(tunnel))
+    assert actions.index(SourceRoute(X_HOA, None)) < actions.index(TunnelDown(tunnel))
     assert "visitor-removed" in reasons(actions) and agent.status()["tunnels"] == []
 
 

@@ -116,6 +116,15 @@ class RouteDown:
 
 
 @dataclass(frozen=True)
+class SourceRoute:
+    """FA: packets from `source` (a visitor's home address) go into `device`, its reverse tunnel
+    (RFC 3024 5.2); device None removes the rule."""
+
+    source: str
+    device: str | None
+
+
+@dataclass(frozen=True)
 class ProxyArp:
     """HA: answer ARP for `address` on the home link while it is away (RFC 5944 4.6)."""
 

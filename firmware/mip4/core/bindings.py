@@ -28,6 +28,7 @@ class Binding:
     source: str = ""  # IP source address of the request as received (after any NAT)
     source_port: int = 0  # its UDP source port
     udp_tunnel: bool = False  # RFC 3519: tunnel over UDP to source:source_port, not IP-in-IP to care_of
+    co_located: bool = True  # D bit: the MN decapsulates itself; clear when the care-of is an FA's
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.expires_at - now)

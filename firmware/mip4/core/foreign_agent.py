@@ -23,7 +23,20 @@ from ..wire import (
 from ..wire.extensions import FOREIGN_HOME_AUTH, MOBILE_HOME_AUTH
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, CODE_MOBILITY_ONLY, CODE_ROUTES
 from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE
-from .actions import Datagram, Icmp, Log, RouteDown, RouteUp, SendIcmp, SendUdp, Tunnel, TunnelDown, TunnelUp, log
+from .actions import (
+    Datagram,
+    Icmp,
+    Log,
+    RouteDown,
+    RouteUp,
+    SendIcmp,
+    SendUdp,
+    SourceRoute,
+    Tunnel,
+    TunnelDown,
+    TunnelUp,
+    log,
+)
 from .config import ForeignAgentConfig, SecurityAssociation
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
@@ -65,6 +78,7 @@ class ForeignAgent:
         self.counters: dict[str, int] = {}
         self._routes: dict[str, tuple[str, ...]] = {}  # home address -> access ifaces, as installed
         self._tunnels: dict[tuple[str, str], Tunnel] = {}  # (care-of, home agent) -> reverse tunnel, installed
+        self._sources: dict[str, str] = {}  # home address -> reverse tunnel its packets enter, installed
 
     # -- lifecycle and timers ------------------------------------------------------------------
 
@@ -324,18 +338,22 @@ class ForeignAgent:
         """Bring routes and reverse tunnels in line with the visitor list; the actions for the difference."""
         routes: dict[str, set[str]] = {}
         tunnels: dict[tuple[str, str], Tunnel] = {}
+        sources: dict[str, str] = {}
         for v in self.visitors:
             if v.co_located:  # the home agent tunnels to the MN itself (RFC 5944 3.1)
                 continue
             routes.setdefault(v.home_address, set()).add(v.iface)  # deliver on-link (RFC 5944 4.2.2)
             if v.reverse_tunnel:  # RFC 3024, R-2.4-c: the MN's packets go back to its home agent
-                tunnels[(v.care_of, v.home_agent)] = self._tunnel(v.care_of, v.home_agent)
+                t = tunnels[(v.care_of, v.home_agent)] = self._tunnel(v.care_of, v.home_agent)
+                sources[v.home_address] = t.name
         wanted = {hoa: tuple(sorted(ifaces)) for hoa, ifaces in routes.items()}
         ups: list = [TunnelUp(t) for k, t in tunnels.items() if k not in self._tunnels]
         ups += [RouteUp(hoa + "/32", devs) for hoa, devs in wanted.items() if self._routes.get(hoa) != devs]
-        downs: list = [RouteDown(hoa + "/32") for hoa in self._routes if hoa not in wanted]
+        ups += [SourceRoute(hoa, dev) for hoa, dev in sources.items() if self._sources.get(hoa) != dev]
+        downs: list = [SourceRoute(hoa, None) for hoa in self._sources if hoa not in sources]
+        downs += [RouteDown(hoa + "/32") for hoa in self._routes if hoa not in wanted]
         downs += [TunnelDown(t) for k, t in self._tunnels.items() if k not in tunnels]
-        self._routes, self._tunnels = wanted, tunnels
+        self._routes, self._tunnels, self._sources = wanted, tunnels, sources
         actions: list = []
         for a in ups + downs:
             actions += [a, self._event("info", "data-plane", _describe(a))]
@@ -366,6 +384,7 @@ class ForeignAgent:
             } for p in self.pending],
             "routes": {hoa + "/32": list(devs) for hoa, devs in self._routes.items()},
             "tunnels": [{"name": t.name, "local": t.local, "remote": t.remote} for t in self._tunnels.values()],
+            "reverse_tunnelled": dict(self._sources),
             "next_sequence": dict(self.sequence),
             "counters": dict(self.counters),
         }
@@ -390,4 +409,8 @@ def _describe(action: object) -> str:
         return "route %s on %s" % (action.prefix, ", ".join(action.devices))
     if isinstance(action, RouteDown):
         return "route %s removed" % action.prefix
+    if isinstance(action, SourceRoute):
+        if action.device is None:
+            return "packets from %s no longer reverse tunnelled" % action.source
+        return "packets from %s into reverse tunnel %s" % (action.source, action.device)
     return repr(action)

@@ -28,7 +28,7 @@ from ..wire.extensions import (
     UdpTunnelReply,
     UdpTunnelRequest,
 )
-from ..wire.registration import FLAG_G, FLAG_M, FLAG_S, FLAG_T, PORT, RegistrationReply, RegistrationRequest
+from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_S, FLAG_T, PORT, RegistrationReply, RegistrationRequest
 from .actions import (
     Datagram,
     GratuitousArp,
@@ -295,7 +295,7 @@ class HomeAgent:
         d = rq.dgram
         binding = Binding(rq.home_address, rq.care_of, granted, rq.now,
                           math.inf if granted == 0xFFFF else rq.now + granted, rq.request.identification,
-                          rq.request.has(FLAG_T), d.src, d.sport, udp)
+                          rq.request.has(FLAG_T), d.src, d.sport, udp, rq.request.has(FLAG_D))
         if rq.request.has(FLAG_S) and self.config.max_bindings > 1:
             code = codes.ACCEPTED
             _, plane = self._change(rq.home_address, lambda: self.bindings.add(binding))
@@ -376,21 +376,35 @@ class HomeAgent:
         result = mutate()
         after = self.bindings.lookup(hoa)
         tunnels_after = self._tunnels()
-        devices_before, devices_after = self._devices(before), self._devices(after)
         actions: list = [TunnelUp(t) for name, t in tunnels_after.items() if name not in tunnels_before]
-        if devices_after != devices_before:
-            actions += self._routes(hoa, devices_after)
+        if self._placement(hoa, after) != self._placement(hoa, before):
+            actions += self._routes(hoa, after)
         actions += [TunnelDown(t) for name, t in tunnels_before.items() if name not in tunnels_after]
         actions += self._home_link(hoa, bool(before), bool(after))
         return result, actions
 
-    def _routes(self, hoa: str, devices: tuple[str, ...]) -> list:
-        """The home address and a mobile router's networks into its tunnels, or their routes removed."""
+    def _placement(self, hoa: str, bindings: list[Binding]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Where the home address and where a mobile router's networks are routed.
+
+        RFC 5177 3.2: with an FA care-of, the networks go through the MR-HA tunnel to the home address
+        (nested in the tunnel to the FA, which delivers only the home address on its link).
+        """
+        devices = self._devices(bindings)
         entry = self.config.mobile_nodes.get(hoa)
-        prefixes = [hoa + "/32"] + list(entry.networks if entry else ())
-        if devices:
-            return [RouteUp(p, devices) for p in prefixes]
-        return [RouteDown(p) for p in prefixes]
+        if not devices or entry is None or not entry.networks:
+            return devices, devices
+        if all(b.co_located for b in bindings):
+            return devices, devices
+        return devices, (mobile_router_tunnel_name(hoa),)
+
+    def _routes(self, hoa: str, bindings: list[Binding]) -> list:
+        """The home address and a mobile router's networks into their tunnels, or their routes removed."""
+        entry = self.config.mobile_nodes.get(hoa)
+        own, nets = self._placement(hoa, bindings)
+        prefixes = [(hoa + "/32", own)] + [(p, nets) for p in (entry.networks if entry else ())]
+        if own:
+            return [RouteUp(p, devices) for p, devices in prefixes]
+        return [RouteDown(p) for p, _ in prefixes]
 
     def _home_link(self, hoa: str, was_away: bool, is_away: bool) -> list:
         """RFC 5944 4.6: proxy ARP for the home address while it is away; gratuitous ARP on each change."""
@@ -404,6 +418,10 @@ class HomeAgent:
         for b in self.bindings:
             t = self._tunnel(b)
             out.setdefault(t.name, t)
+        for hoa in self.bindings.home_addresses():
+            _, nets = self._placement(hoa, self.bindings.lookup(hoa))
+            if nets and nets[0] not in out:  # the MR-HA tunnel (RFC 5177 3.2)
+                out[nets[0]] = Tunnel(nets[0], self.config.address, hoa)
         return out
 
     def _devices(self, bindings: list[Binding]) -> tuple[str, ...]:
@@ -444,6 +462,11 @@ def tunnel_name(b: Binding) -> str:
         name = "mip-%08x" % int(ipaddress.IPv4Address(b.care_of))
     assert len(name) <= IFNAMSIZ
     return name
+
+
+def mobile_router_tunnel_name(hoa: str) -> str:
+    """The MR-HA tunnel of a mobile router registered through an FA: "mr-" and its home address in hex."""
+    return "mr-%08x" % int(ipaddress.IPv4Address(hoa))
 
 
 def _resync_identification(request_identification: int, now: float) -> int:

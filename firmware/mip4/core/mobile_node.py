@@ -454,6 +454,8 @@ class MobileNode:
             return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha),)
         if mode == "cvc":
             return (Tunnel("mip4-x-" + up.iface[:8], coa or "", c.x_ha),) + inner
+        if mode == "f":  # RFC 5177 3.2: a mobile router's networks use the MR-HA tunnel from its home address
+            return (Tunnel("mip4-i-" + up.iface[:8], c.i_hoa, c.i_ha),)
         if mode == "fvc":
             return inner
         return ()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mip4.core.actions import Gate, IkeUp
+from mip4.core.actions import Gate, IkeUp, SetPath
 from mip4.wire.registration import FLAG_D, FLAG_T
 
 from .world import I_FA, I_HA, I_HOA, X_HA, build
@@ -218,3 +218,26 @@ def test_time_of_day_step_is_resynced_without_losing_the_inside_verdict(step):
     assert w.mn.uplinks["wan"].i_client.clock_offset == pytest.approx(-step, abs=1)
     assert not [a for tt, a in w.timed(Gate, since=t) if a.iface == "wan" and a.blocked]
     assert w.gate("wan") == "plain"
+
+
+def test_shutdown_deregisters_and_closes_every_gate():
+    """mip4d on SIGTERM: the i-HA binding goes (lifetime 0), the gate closes, nothing is left registered."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(5)
+    assert w.i_ha.bindings.lookup(I_HOA) and w.gate("wan") == "plain"
+    w.sim.call("mn", "shutdown")
+    w.run(5)
+    assert not w.i_ha.bindings.lookup(I_HOA)
+    assert w.gate("wan") is None
+    assert [rq.lifetime for _, rq in w.requests(I_HA)][-1] == 0
+
+
+def test_mode_f_path_is_the_mr_ha_tunnel_from_the_home_address():
+    """RFC 5177 3.2: through an FA, a mobile router's networks leave in a tunnel from its home address."""
+    w = build()
+    w.connect("wan", "ifa")
+    w.run(10)
+    assert w.mode() == "f"
+    (path,) = [a for a in w.actions(SetPath) if a.mode == "f"][-1:]
+    assert [(t.local, t.remote) for t in path.tunnels] == [(I_HOA, I_HA)]

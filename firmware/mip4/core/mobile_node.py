@@ -34,12 +34,15 @@ class MobileNode:
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
         self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
+        self.stopped = False  # after shutdown(): only the deregistrations run, every gate stays closed
 
     # -- events from the system --------------------------------------------------------------
 
     def link_up(self, iface: str, now: float) -> list:
         """Carrier up: solicit agents (RFC 5944 2.4.2, R-2.4-a). Carrier return on a link that was
         already up is a status change too (R-3.2.2-d): L2 may trigger detection, never prove inside (R-3-c)."""
+        if self.stopped:
+            return []
         up = self._uplink(iface)
         solicit = SendIcmp(Icmp(iface, "0.0.0.0", ALL_ROUTERS, AgentSolicitation().encode()))
         if up.state != DOWN:
@@ -48,12 +51,16 @@ class MobileNode:
         return actions + [solicit] + self._reconcile(now)
 
     def link_down(self, iface: str, now: float) -> list:
+        if self.stopped:
+            return []
         up = self._uplink(iface)
         up.address, up.fa = None, None
         return self._leave(up, "link-down", "link down", now)
 
     def address_acquired(self, iface: str, address: str, now: float) -> list:
         """A co-located care-of address (DHCP lease or static); a new one is a status change."""
+        if self.stopped:
+            return []
         up = self._uplink(iface)
         if up.state == DOWN:
             up.state = WAITING
@@ -64,6 +71,8 @@ class MobileNode:
         return self._status_change(up, "address %s" % address, now)
 
     def address_lost(self, iface: str, now: float) -> list:
+        if self.stopped:
+            return []
         up = self._uplink(iface)
         before = (up.care_of, up.using_fa)
         up.address = None
@@ -92,6 +101,26 @@ class MobileNode:
         timers and T_MONITOR run on the monotonic `now`, so a step can neither extend nor cut them."""
         old, self.wall_offset = self.wall_offset, wall_time - now
         return [log("info", "wall-clock", "time of day stepped by %+.3f s" % (self.wall_offset - old))]
+
+    def shutdown(self, now: float) -> list:
+        """The daemon stops: close every gate and take back every binding we hold (RFC 5944 3.6.1.2)."""
+        self.stopped = True
+        actions = [log("info", "shutdown", "deregistering and closing all gates")]
+        for up in self.uplinks.values():
+            actions += self._block(up, "shutting down")
+            for client in (up.i_client, up.x_client):
+                actions += self._take_back(client, now)
+        actions += self._take_back(self.vpn_client, now)
+        if self.ike != "down":
+            self.ike, self.vpn_tia = "down", None
+            actions.append(IkeDown("shutting down"))
+        return actions
+
+    def _take_back(self, client: RegistrationClient, now: float) -> list:
+        route = client.route
+        if route is None or client.lifetime == 0 or not (client.registered(now) or client.outstanding):
+            return []
+        return client.deregister(route, now)
 
     def hint(self, iface: str, kind: str, value: str, now: float) -> list:
         """An unauthenticated hint (DHCP domain, FA NAI, gateway MAC): timing only (R-3.5-d, R-3.5-e)."""
@@ -125,6 +154,8 @@ class MobileNode:
         for client in (up.i_client, up.x_client):
             if client.match(message) is not None:
                 result, actions = client.receive(message, now)
+                if self.stopped:
+                    return actions
                 if client is up.i_client:
                     actions += self._i_ha_result(up, result, now)
                 else:
@@ -137,6 +168,8 @@ class MobileNode:
 
     def receive_icmp(self, msg: Icmp, now: float) -> list:
         """Agent advertisements (RFC 5944 2.4): unauthenticated, so at most a status change (R-3.6.1-a)."""
+        if self.stopped:
+            return []
         up = self.uplinks.get(msg.iface)
         if up is None or up.state == DOWN:
             return []
@@ -164,6 +197,12 @@ class MobileNode:
 
     def handle_timer(self, now: float) -> list:
         actions: list = []
+        if self.stopped:  # only the deregistrations' retransmissions
+            for client in self._clients():
+                timer = client.get_timer()
+                if timer is not None and timer <= now:
+                    actions += client.handle_timer(now)
+            return actions
         for up in list(self.uplinks.values()):
             actions += self._uplink_timers(up, now)
         vpn_timer = self.vpn_client.get_timer()
@@ -385,6 +424,8 @@ class MobileNode:
     def _reconcile(self, now: float) -> list:
         """Derive primary uplink, IKE, i-MIP-over-VPN, gates and paths from the per-interface state."""
         actions: list = []
+        if self.stopped:
+            return actions
         usable = [up for up in self.uplinks.values() if self._usable(up, now)]
         primary = min(usable, key=lambda u: (u.priority, u.iface)) if usable else None
         if (primary.iface if primary else None) != self.primary:
@@ -488,6 +529,9 @@ class MobileNode:
         return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t,
                                   wall=self._wall, taken=self.taken)
 
+    def _clients(self) -> list[RegistrationClient]:
+        return [self.vpn_client] + [cl for up in self.uplinks.values() for cl in (up.i_client, up.x_client)]
+
     def _wall(self, now: float) -> float:
         return now + self.wall_offset
 
@@ -501,8 +545,7 @@ class MobileNode:
         c = self.config
         primary = self.uplinks.get(self.primary or "")
         counters = dict(self.counters)
-        clients = [self.vpn_client] + [cl for up in self.uplinks.values() for cl in (up.i_client, up.x_client)]
-        for cl in clients:
+        for cl in self._clients():
             for k, v in cl.counters.items():
                 counters[k] = counters.get(k, 0) + v
         return {

@@ -1,0 +1,172 @@
+"""The daemon's config file (JSON): which role, its protocol options, and the adapter's own options.
+
+The UCI reader of the router package fills in the same structures. Every error names the option,
+the bad value and what is allowed (ConfigError), and nothing starts on a bad file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.config import (
+    ConfigError,
+    ForeignAgentConfig,
+    HomeAgentConfig,
+    MobileNodeConfig,
+    MobileNodeEntry,
+    SecurityAssociation,
+    Timing,
+)
+
+ROLES = ("mn", "ha", "fa")
+
+
+@dataclass(frozen=True)
+class RouterOptions:
+    """What the MN adapter needs beyond the protocol: the mobile networks behind it and its tables."""
+
+    networks: tuple[str, ...] = ()  # LAN prefixes routed through the mobile IP path (mobile router)
+    dhcp: bool = True  # run udhcpc on each uplink for a co-located care-of address
+    lan_table: int = 4  # policy routing table for traffic from `networks` (path or prohibit)
+    uplink_table_base: int = 100  # uplink i gets table base + i
+    rule_priority: int = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    role: str
+    machine: MobileNodeConfig | HomeAgentConfig | ForeignAgentConfig
+    router: RouterOptions = field(default_factory=RouterOptions)
+    status_file: str | None = None
+    seed: int | None = None  # fixed random seed (lab reproducibility); None: the OS's randomness
+
+
+def load(path: str) -> Settings:
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except OSError as e:
+        raise ConfigError("%s: cannot read: %s" % (path, e.strerror)) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError("%s: not JSON: %s (line %d)" % (path, e.msg, e.lineno)) from None
+    try:
+        return parse(raw)
+    except ConfigError as e:
+        raise ConfigError("%s: %s" % (path, e)) from None
+
+
+def parse(raw: Any) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError("the file must hold one JSON object")
+    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router"))
+    role = raw.get("role")
+    if role not in ROLES:
+        raise ConfigError("role: %r is not one of %s" % (role, ", ".join(ROLES)))
+    section = raw.get(role)
+    if not isinstance(section, dict):
+        raise ConfigError("%s: the role's section is missing or not an object" % role)
+    builders = {"mn": _mobile_node, "ha": _home_agent, "fa": _foreign_agent}
+    machine = builders[role](section)
+    router = _dataclass("router", RouterOptions, raw.get("router", {}))
+    for prefix in router.networks:
+        _prefix("router.networks", prefix)
+    status_file = raw.get("status_file")
+    if status_file is not None and not isinstance(status_file, str):
+        raise ConfigError("status_file: %r is not a path" % (status_file,))
+    seed = raw.get("seed")
+    if seed is not None and not isinstance(seed, int):
+        raise ConfigError("seed: %r is not an integer" % (seed,))
+    return Settings(role, machine, router, status_file, seed)
+
+
+def _mobile_node(s: dict) -> MobileNodeConfig:
+    s = dict(s)
+    for name in ("i_sa", "x_sa"):
+        s[name] = _sa("mn." + name, s.get(name))
+    if "timing" in s:
+        s["timing"] = _dataclass("mn.timing", Timing, s["timing"])
+    if "inside_hints" in s:
+        s["inside_hints"] = {k: tuple(v) for k, v in _object("mn.inside_hints", s["inside_hints"]).items()}
+    if isinstance(s.get("nai"), str):
+        s["nai"] = s["nai"].encode()
+    return _dataclass("mn", MobileNodeConfig, s)
+
+
+def _home_agent(s: dict) -> HomeAgentConfig:
+    s = dict(s)
+    nodes = {}
+    for hoa, entry in _object("ha.mobile_nodes", s.get("mobile_nodes", {})).items():
+        where = "ha.mobile_nodes.%s" % hoa
+        entry = dict(_object(where, entry))
+        _known(where, entry, ("spi", "key", "networks", "max_lifetime"))
+        nets = tuple(entry.pop("networks", ()))
+        for n in nets:
+            _prefix(where + ".networks", n)
+        nodes[hoa] = MobileNodeEntry(_sa(where, {k: entry[k] for k in ("spi", "key") if k in entry}), nets,
+                                     entry.get("max_lifetime"))
+    s["mobile_nodes"] = nodes
+    s["fa_ha"] = {a: _sa("ha.fa_ha.%s" % a, v) for a, v in _object("ha.fa_ha", s.get("fa_ha", {})).items()}
+    for name in ("trusted_networks", "ignored_sources"):
+        if name in s:
+            s[name] = tuple(s[name])
+    return _dataclass("ha", HomeAgentConfig, s)
+
+
+def _foreign_agent(s: dict) -> ForeignAgentConfig:
+    s = dict(s)
+    s["fa_ha"] = {a: _sa("fa.fa_ha.%s" % a, v) for a, v in _object("fa.fa_ha", s.get("fa_ha", {})).items()}
+    return _dataclass("fa", ForeignAgentConfig, s)
+
+
+def _sa(where: str, value: Any) -> SecurityAssociation:
+    """{"spi": 1000, "key": "hex octets"}."""
+    v = _object(where, value)
+    _known(where, v, ("spi", "key"))
+    if not isinstance(v.get("spi"), int):
+        raise ConfigError("%s.spi: %r is not an integer (256..4294967295)" % (where, v.get("spi")))
+    try:
+        key = bytes.fromhex(v.get("key", ""))
+    except (TypeError, ValueError):
+        raise ConfigError("%s.key: %r is not hex octets" % (where, v.get("key"))) from None
+    try:
+        return SecurityAssociation(v["spi"], key)
+    except ConfigError as e:
+        raise ConfigError("%s.%s" % (where, e)) from None
+
+
+def _dataclass(where: str, cls: type, values: Any) -> Any:
+    values = _object(where, values)
+    names = [f.name for f in dataclasses.fields(cls)]
+    _known(where, values, names)
+    for f in dataclasses.fields(cls):  # JSON arrays for tuple options
+        if f.name in values and isinstance(values[f.name], list):
+            values = dict(values, **{f.name: tuple(values[f.name])})
+    try:
+        return cls(**values)
+    except ConfigError as e:
+        raise ConfigError("%s.%s" % (where, e)) from None
+    except TypeError as e:  # a required option missing
+        raise ConfigError("%s: %s" % (where, str(e).split("__init__() ", 1)[-1])) from None
+
+
+def _object(where: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError("%s: %r is not an object" % (where or "top level", value))
+    return value
+
+
+def _known(where: str, values: dict, allowed: Any) -> None:
+    for key in values:
+        if key not in allowed:
+            raise ConfigError("%s: unknown option %r (allowed: %s)" % (where or "top level", key,
+                                                                        ", ".join(sorted(allowed))))
+
+
+def _prefix(where: str, value: Any) -> None:
+    try:
+        ipaddress.IPv4Network(value)
+    except (TypeError, ValueError):
+        raise ConfigError("%s: %r is not an IPv4 prefix" % (where, value)) from None

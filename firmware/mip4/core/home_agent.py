@@ -63,6 +63,7 @@ class _Incoming:
     request: RegistrationRequest
     entry: MobileNodeEntry
     now: float
+    wall: float  # time of day: identifications only (RFC 5944 5.7.1); lifetimes run on `now`
     authentic: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,7 +114,7 @@ def _wrong_home_agent(config: HomeAgentConfig, table: BindingTable, rq: _Incomin
 
 def _stale(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
     # RFC 5944 5.7.1: a timestamp identification must be close enough to our time of day
-    return not ident.is_fresh(rq.request.identification, rq.now, config.replay_window)
+    return not ident.is_fresh(rq.request.identification, rq.wall, config.replay_window)
 
 
 def _replayed(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
@@ -165,6 +166,7 @@ class HomeAgent:
         self.rng = rng  # nothing random yet: nonce identifications (RFC 5944 5.7.2) would draw from it
         self.bindings = BindingTable(config.max_bindings)
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.wall_offset = 0.0  # time of day minus `now` (`now` is monotonic in the daemon)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -184,11 +186,16 @@ class HomeAgent:
         entry = self.config.mobile_nodes.get(message.home_address)
         if entry is None:
             return self._unknown_home_address(dgram, message)
-        rq = _Incoming(dgram, message, entry, now)
+        rq = _Incoming(dgram, message, entry, now, now + self.wall_offset)
         for reason, code, failed in _CHECKS:
             if failed(self.config, self.bindings, rq):
                 return self._deny(rq, reason, code)
         return self._accept(rq)
+
+    def set_wall_clock(self, wall_time: float, now: float) -> list:
+        """The time of day, for checking and resyncing timestamp identifications (RFC 5944 5.7.1)."""
+        self.wall_offset = wall_time - now
+        return []
 
     def get_timer(self) -> float | None:
         """When the next binding expires (None: nothing will)."""
@@ -258,7 +265,7 @@ class HomeAgent:
         self._count(reason)
         identification = rq.request.identification
         if code == codes.HA_IDENTIFICATION_MISMATCH:
-            identification = _resync_identification(identification, rq.now)
+            identification = _resync_identification(identification, rq.wall)
         reply = self._reply(rq.dgram, rq.request, code, identification=identification, rq=rq)
         return [reply, log("warning", reason, "denied %s -> %s from %s: %s" % (
             rq.home_address, rq.care_of, rq.dgram.src, codes.describe(code)),

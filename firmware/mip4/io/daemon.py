@@ -1,0 +1,302 @@
+"""mip4d: one Sans-IO machine (MN, HA or FA) on real sockets, rtnetlink and the kernel data plane.
+
+`now` is the event loop's monotonic clock; each batch of actions runs in order on one worker task,
+so a tunnel is up before the route into it. SIGTERM/SIGINT: the MN deregisters; then everything
+installed is removed (kernel.py journal) and the status file is deleted.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+
+from pyroute2 import AsyncIPRoute
+
+from ..core.actions import VPN, Gate, IkeDown, IkeUp, Log, SendIcmp, SendUdp, SetPath
+from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
+from ..core.foreign_agent import ForeignAgent
+from ..core.home_agent import HomeAgent
+from ..core.mobile_node import MobileNode
+from .dhcp import DhcpClients
+from .endpoints import IcmpEndpoint, UdpEndpoint
+from .kernel import KernelDataPlane
+from .netlink import LinkMonitor
+from .paths import RouterPaths
+from .plane import SOURCE_TABLE_BASE, AgentPlane
+from .settings import Settings, load
+
+PORT = 434
+ALL_ROUTERS = "224.0.0.2"
+DEREGISTRATION_WAIT = 3.0  # seconds SIGTERM waits for deregistration replies
+log = logging.getLogger("mip4d")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class _Reselect:
+    """Queue marker: a batch is done; the MN re-points the LAN route and the status file is written."""
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.get_running_loop()
+        rng = random.Random(settings.seed) if settings.seed is not None else random.SystemRandom()
+        m = settings.machine
+        self.machine: MobileNode | HomeAgent | ForeignAgent
+        if isinstance(m, MobileNodeConfig):
+            self.machine = MobileNode(m, rng)
+            self.machine.set_wall_clock(time.time(), self.now())
+        elif isinstance(m, HomeAgentConfig):
+            self.machine = HomeAgent(m, rng)
+            self.machine.set_wall_clock(time.time(), self.now())
+        else:
+            self.machine = ForeignAgent(m, rng)
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.timer: asyncio.TimerHandle | None = None
+        self.udp: dict[str, UdpEndpoint] = {}
+        self.icmp: dict[str, IcmpEndpoint] = {}
+        self.ipr = AsyncIPRoute()
+        self.kernel = KernelDataPlane(self.ipr)
+        self.paths: RouterPaths | None = None
+        self.plane: AgentPlane | None = None
+        self.links: LinkMonitor | None = None
+        self.dhcp: DhcpClients | None = None
+        self.started = time.monotonic()
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    # -- start and stop --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        _sysctl("net/ipv4/ip_forward", "1")  # every role forwards (RFC 5944 4.2)
+        m = self.settings.machine
+        if isinstance(m, MobileNodeConfig):
+            await self._start_mobile_node(m)
+        elif isinstance(m, HomeAgentConfig):
+            self.plane = AgentPlane(self.kernel, home_iface=m.home_iface)
+            await self.kernel.sweep(())
+            self.udp[""] = UdpEndpoint(self.loop, PORT, None, self._datagram)
+        else:
+            await self._start_foreign_agent(m)
+        self.loop.create_task(self._worker())
+        self.loop.create_task(self._status_every_second())
+        log.info("mip4d started as %s", self.settings.role)
+
+    async def _start_mobile_node(self, m: MobileNodeConfig) -> None:
+        o = self.settings.router
+        uplinks = sorted(m.uplinks)
+        self.paths = RouterPaths(self.kernel, o, uplinks)
+        await self.kernel.sweep(self.paths.all_tables())
+        for hoa in (m.i_hoa, m.x_hoa):  # sources of requests through an FA; the MR-HA tunnel's end (mode f)
+            await self.kernel.address(hoa, 32, "lo")
+        await self.paths.start()
+        for iface in uplinks:
+            self.udp[iface] = UdpEndpoint(self.loop, PORT, iface, self._datagram)
+            self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp)
+        if o.dhcp:
+            self.dhcp = DhcpClients(self.paths.tables)
+        self.links = LinkMonitor(uplinks, self._link, self._address)
+        await self.links.start()
+
+    async def _start_foreign_agent(self, m: ForeignAgentConfig) -> None:
+        self.plane = AgentPlane(self.kernel)
+        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)))
+        await self.ipr.link("set", index=await self.kernel.index("tunl0"), state="up")  # RFC 5944 4.2.2: decapsulate
+        for iface in m.links:
+            self.udp[iface] = UdpEndpoint(self.loop, PORT, iface, self._datagram)
+            self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp, groups=(ALL_ROUTERS,))
+        self.udp[m.core_iface] = UdpEndpoint(self.loop, PORT, m.core_iface, self._datagram)
+        assert isinstance(self.machine, ForeignAgent)
+        self.feed(self.machine.start(self.now()))
+
+    async def stop(self) -> None:
+        if isinstance(self.machine, MobileNode):
+            self.feed(self.machine.shutdown(self.now()))
+            deadline = self.now() + DEREGISTRATION_WAIT
+            while self.now() < deadline and any(c.outstanding for c in self.machine._clients()):
+                await asyncio.sleep(0.05)
+        await self.queue.join()
+        if self.timer:
+            self.timer.cancel()
+        if self.links:
+            self.links.close()
+        if self.dhcp:
+            await self.dhcp.close()
+        for ep in list(self.udp.values()) + list(self.icmp.values()):
+            ep.close()
+        await self.kernel.close()
+        self.ipr.close()
+        if self.settings.status_file:
+            try:
+                os.unlink(self.settings.status_file)
+            except FileNotFoundError:
+                pass
+        log.info("mip4d stopped; everything it installed is removed")
+
+    # -- events in -------------------------------------------------------------------------------
+
+    def _datagram(self, d) -> None:  # noqa: ANN001
+        self.feed(self.machine.receive_udp(d, self.now()))
+
+    def _icmp(self, m) -> None:  # noqa: ANN001
+        if hasattr(self.machine, "receive_icmp"):
+            self.feed(self.machine.receive_icmp(m, self.now()))
+
+    def _link(self, iface: str, up: bool) -> None:
+        assert isinstance(self.machine, MobileNode)
+        now = self.now()
+        self.feed(self.machine.link_up(iface, now) if up else self.machine.link_down(iface, now))
+        if self.dhcp:
+            self.queue.put_nowait(("dhcp", iface, up))
+
+    def _address(self, iface: str, address: str | None) -> None:
+        assert isinstance(self.machine, MobileNode)
+        now = self.now()
+        if address is None:
+            self.feed(self.machine.address_lost(iface, now))
+        else:
+            self.feed(self.machine.address_acquired(iface, address, now))
+
+    def feed(self, actions: list) -> None:
+        for a in actions:
+            self.queue.put_nowait(a)
+        self.queue.put_nowait(_Reselect())
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.timer:
+            self.timer.cancel()
+        when = self.machine.get_timer()
+        if when is not None:
+            self.timer = self.loop.call_at(max(when, self.now()), self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        self.feed(self.machine.handle_timer(self.now()))
+
+    # -- actions out -----------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            action = await self.queue.get()
+            try:
+                await self._do(action)
+            except Exception:
+                log.exception("action %r failed", action)
+                if self.paths:  # fail closed: no user data on a half-built path
+                    await self.paths.select(None)
+            finally:
+                self.queue.task_done()
+
+    async def _do(self, a: object) -> None:
+        if isinstance(a, Log):
+            log.log(_LEVELS.get(a.level, logging.INFO), "%s", a)
+        elif isinstance(a, SendUdp):
+            d = a.datagram
+            if d.iface == VPN:
+                log.warning("no VPN data plane yet: i-MIP request to %s not sent", d.dst)
+                return
+            ep = self.udp.get(d.iface) or self.udp.get("") or self.udp.get(self._core_iface())
+            if ep:
+                ep.send(d)
+        elif isinstance(a, SendIcmp):
+            ep_icmp = self.icmp.get(a.message.iface)
+            if ep_icmp:
+                ep_icmp.send(a.message)
+        elif isinstance(a, Gate) and self.paths:
+            await self.paths.gate(a)
+        elif isinstance(a, SetPath) and self.paths:
+            await self.paths.set_path(a)
+        elif isinstance(a, IkeUp | IkeDown):
+            log.warning("IKE is not wired to charon yet: %r", a)
+        elif isinstance(a, _Reselect):
+            if self.paths and isinstance(self.machine, MobileNode):
+                await self.paths.select(self.machine.primary)
+            self._write_status()
+        elif isinstance(a, tuple) and a[0] == "dhcp" and self.dhcp:
+            await self.dhcp.link(a[1], a[2])
+        elif self.plane is None or not await self.plane.apply(a):
+            log.debug("no handler for %r", a)
+
+    def _core_iface(self) -> str:
+        m = self.settings.machine
+        return m.core_iface if isinstance(m, ForeignAgentConfig) else ""
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        out = {"role": self.settings.role, "pid": os.getpid(), "time": time.time(),
+               "uptime": time.monotonic() - self.started, "status": self.machine.status(self.now())}
+        if self.paths:
+            out["lan_route"] = list(self.paths.lan) if self.paths.lan else None
+        out["installed"] = {"tunnels": sorted(self.kernel.tunnels), "routes": sorted(
+            "%s table %d" % (p, t) for t, p in self.kernel.routes), "rules": len(self.kernel.rules)}
+        return out
+
+    def _write_status(self) -> None:
+        path = self.settings.status_file
+        if not path:
+            return
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.status(), f, default=str)
+        os.replace(tmp, path)
+
+    async def _status_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._write_status()
+
+
+def _sysctl(name: str, value: str) -> None:
+    try:
+        with open("/proc/sys/" + name, "w") as f:
+            f.write(value)
+    except OSError as e:
+        log.warning("sysctl %s=%s: %s", name, value, e)
+
+
+async def run(settings: Settings) -> int:
+    daemon = Daemon(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await daemon.start()
+    except Exception:
+        log.exception("start failed; removing what was installed")
+        await daemon.stop()
+        return 1
+    await stopping.wait()
+    log.info("signal received: stopping")
+    await daemon.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
+    parser.add_argument("--config", required=True, help="JSON config file")
+    parser.add_argument("--role", choices=("mn", "ha", "fa"), help="must match the config file's role")
+    parser.add_argument("--log-level", default="info", choices=sorted(_LEVELS))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=_LEVELS[args.log_level], stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("pyroute2", "asyncio"):  # their debug output would drown ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = load(args.config)
+    except ConfigError as e:
+        print("mip4d: config error: %s" % e, file=sys.stderr)
+        return 2
+    if args.role and args.role != settings.role:
+        print("mip4d: --role %s but %s says role %s" % (args.role, args.config, settings.role), file=sys.stderr)
+        return 2
+    return asyncio.run(run(settings))

@@ -1,0 +1,65 @@
+"""DHCP for co-located care-of addresses: one udhcpc per uplink while it has carrier.
+
+udhcpc puts the address on the interface (udhcpc.script); the daemon learns it from rtnetlink
+like any other address. A link that goes down loses its lease state and its addresses at once:
+a vehicle that left a network must not keep using that network's address.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+
+log = logging.getLogger("mip4.dhcp")
+SCRIPT = os.path.join(os.path.dirname(__file__), "udhcpc.script")
+
+
+class DhcpClients:
+    def __init__(self, tables: dict[str, int], binary: str = "udhcpc") -> None:
+        self.tables = tables
+        self.binary = shutil.which(binary) or binary
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.readers: dict[str, asyncio.Task] = {}
+
+    async def link(self, iface: str, up: bool) -> None:
+        await self.stop(iface)
+        if up:
+            await self.start(iface)
+        else:
+            subprocess.run(["ip", "-4", "addr", "flush", "dev", iface], check=False)
+
+    async def start(self, iface: str) -> None:
+        env = dict(os.environ, MIP4_TABLE=str(self.tables[iface]))
+        # -f foreground, -t/-T/-A: retry quickly (a vehicle's networks change fast), -S: no syslog
+        argv = [self.binary, "-f", "-i", iface, "-s", SCRIPT, "-t", "10", "-T", "1", "-A", "2"]
+        proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        self.procs[iface] = proc
+        self.readers[iface] = asyncio.get_running_loop().create_task(self._read(iface, proc))
+        log.info("%s: udhcpc started (pid %d)", iface, proc.pid)
+
+    async def _read(self, iface: str, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            log.info("%s: %s", iface, line.decode(errors="replace").rstrip())
+
+    async def stop(self, iface: str) -> None:
+        proc = self.procs.pop(iface, None)
+        reader = self.readers.pop(iface, None)
+        if proc is None:
+            return
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 2)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if reader:
+            reader.cancel()
+
+    async def close(self) -> None:
+        for iface in list(self.procs):
+            await self.stop(iface)

@@ -1,0 +1,127 @@
+"""UDP 434 and ICMP router discovery sockets on an asyncio loop.
+
+A socket bound to one interface (SO_BINDTODEVICE) sends on-link even where the routing table
+knows no route (the kernel then assumes the destination is on that link): that is how an FA
+answers a visitor's home address and how an MN reaches an FA before it has an address.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import struct
+from collections.abc import Callable
+
+from ..core.actions import Datagram, Icmp
+
+SO_BINDTODEVICE = 25
+IP_PKTINFO = 8  # Linux; struct in_pktinfo {int ifindex; in_addr spec_dst; in_addr addr;}
+_PKTINFO = struct.Struct("=i4s4s")
+ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION = 9, 10  # RFC 1256, RFC 5944 2.1
+log = logging.getLogger("mip4.io")
+
+
+def _bind_device(sock: socket.socket, iface: str) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
+
+
+class UdpEndpoint:
+    """UDP `port` on one interface, or on all (iface None: IP_PKTINFO names the receiving one)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, port: int, iface: str | None,
+                 on_datagram: Callable[[Datagram], None]) -> None:
+        self.loop, self.iface, self.port, self.on_datagram = loop, iface, port, on_datagram
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        if iface is not None:
+            _bind_device(self.sock, iface)
+        self.sock.bind(("0.0.0.0", port))
+        self.sock.setblocking(False)
+        loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                data, anc, _flags, (src, sport) = self.sock.recvmsg(65535, socket.CMSG_SPACE(_PKTINFO.size))
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:  # e.g. ICMP port unreachable reported on the socket
+                log.debug("udp %s: %s", self.iface or "*", e)
+                continue
+            iface, dst = self.iface or "", "0.0.0.0"
+            for level, kind, value in anc:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    index, _spec, addr = _PKTINFO.unpack(value[: _PKTINFO.size])
+                    dst = socket.inet_ntoa(addr)
+                    if not iface:
+                        iface = _if_name(index)
+            self.on_datagram(Datagram(iface, src, sport, dst, self.port, data))
+
+    def send(self, d: Datagram) -> None:
+        """From `d.src` (when not 0.0.0.0) to d.dst:d.dport; our port is the bound one."""
+        src = d.src if d.src and d.src != "0.0.0.0" else "0.0.0.0"
+        info = _PKTINFO.pack(0, socket.inet_aton(src), bytes(4))
+        try:
+            self.sock.sendmsg([d.payload], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0, (d.dst, d.dport))
+        except OSError as e:
+            log.warning("udp send %s -> %s:%d on %s failed: %s", src, d.dst, d.dport, d.iface or "*", e)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+class IcmpEndpoint:
+    """ICMP router discovery on one interface (raw socket): agent advertisements and solicitations."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, iface: str, on_icmp: Callable[[Icmp], None],
+                 groups: tuple[str, ...] = ()) -> None:
+        self.loop, self.iface, self.on_icmp = loop, iface, on_icmp
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        _bind_device(self.sock, iface)
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+        index = socket.if_nametoindex(iface)
+        for group in groups:  # e.g. 224.0.0.2 on an FA's access link, for solicitations
+            mreqn = struct.pack("=4s4si", socket.inet_aton(group), bytes(4), index)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        self.sock.setblocking(False)
+        loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                packet = self.sock.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                log.debug("icmp %s: %s", self.iface, e)
+                continue
+            ihl = (packet[0] & 0x0F) * 4
+            if len(packet) <= ihl or packet[ihl] not in (ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION):
+                continue
+            src, dst = socket.inet_ntoa(packet[12:16]), socket.inet_ntoa(packet[16:20])
+            self.on_icmp(Icmp(self.iface, src, dst, packet[ihl:]))
+
+    def send(self, m: Icmp) -> None:
+        """IP_HDRINCL so that the source is exactly m.src (0.0.0.0 for a solicitation without an
+        address, RFC 1256); TTL 1 (RFC 5944 2.3.1, 2.4.2). The kernel fills in length, ID and checksum."""
+        dst = ipaddress.IPv4Address(m.dst)
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 1, socket.IPPROTO_ICMP, 0,
+                             socket.inet_aton(m.src or "0.0.0.0"), dst.packed)
+        try:
+            self.sock.sendto(header + m.payload, (m.dst, 0))
+        except OSError as e:
+            log.warning("icmp send %s -> %s on %s failed: %s", m.src, m.dst, self.iface, e)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+def _if_name(index: int) -> str:
+    try:
+        return socket.if_indextoname(index)
+    except OSError:
+        return ""

@@ -1,0 +1,226 @@
+"""The kernel data plane (rtnetlink via pyroute2): IP-in-IP tunnels, routes, policy rules, proxy ARP.
+
+Everything it installs is journalled, so close() removes exactly that (no stale tunnel, route or
+rule after SIGTERM); sweep() removes what a killed predecessor left. Blocking user data uses
+policy routing (`prohibit` routes in mip4's own tables), which behaves the same in the UML lab and
+on OpenWrt and stays out of the router's firewall.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl.ndmsg import NTF_PROXY
+
+from ..core.actions import Tunnel
+
+log = logging.getLogger("mip4.kernel")
+
+MAIN = 254
+OUR_METRIC = 10  # below static routes an operator may keep for "at home" (e.g. a LAN via the home address)
+# names of the tunnels mip4 creates: HA (mip-, mr-, mu-), FA (rt<i>-), MN (mip4-)
+OUR_TUNNELS = re.compile(r"^(mip-[0-9a-f]{8}|mr-[0-9a-f]{8}|mu-[0-9a-f]{12}|rt[0-9a-f]+-[0-9a-f]{8}|mip4-.+)$")
+
+
+def _net(prefix: str) -> tuple[str, int]:
+    n = ipaddress.IPv4Network(prefix, strict=False)
+    return str(n.network_address), n.prefixlen
+
+
+class KernelDataPlane:
+    """One network namespace's forwarding state as mip4 wants it."""
+
+    def __init__(self, ipr: AsyncIPRoute) -> None:
+        self.ipr = ipr
+        self.tunnels: dict[str, Tunnel] = {}
+        self.routes: dict[tuple[int, str], dict] = {}  # (table, prefix) -> the route as installed
+        self.rules: dict[tuple, dict] = {}  # key -> rule kwargs
+        self.proxies: set[tuple[str, str]] = set()  # (address, iface)
+        self.addresses: set[tuple[str, int, str]] = set()  # (address, prefixlen, iface)
+
+    # -- tunnels ---------------------------------------------------------------------------------
+
+    async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
+        """An ipip device `t.name` from t.local to t.remote (outer packets leave by `link` if given)."""
+        if t.name in self.tunnels and self.tunnels[t.name] == t:
+            return
+        await self.tunnel_down(t.name)
+        spec = dict(ifname=t.name, kind="ipip", ipip_local=t.local, ipip_remote=t.remote, ipip_ttl=64)
+        if link:
+            spec["ipip_link"] = await self.index(link)
+        await self.ipr.link("add", **spec)
+        await self.ipr.link("set", index=await self.index(t.name), state="up")
+        self.tunnels[t.name] = t
+        log.info("tunnel %s up: %s -> %s%s", t.name, t.local, t.remote, " via %s" % link if link else "")
+
+    async def mtu(self, iface: str) -> int:
+        (link,) = await self.ipr.link("get", index=await self.index(iface))
+        return int(link.get("mtu"))
+
+    async def set_mtu(self, iface: str, mtu: int) -> None:
+        await self.ipr.link("set", index=await self.index(iface), mtu=mtu)
+        log.info("%s: mtu %d", iface, mtu)
+
+    async def tunnel_down(self, name: str) -> None:
+        known = self.tunnels.pop(name, None)
+        for key in [k for k, r in self.routes.items() if r.get("device") == name]:
+            self.routes.pop(key)  # the kernel removes them with the device
+        try:
+            await self.ipr.link("del", index=await self.index(name))
+        except (NetlinkError, LookupError):
+            return
+        if known:
+            log.info("tunnel %s down", name)
+
+    # -- routes ----------------------------------------------------------------------------------
+
+    async def route(self, prefix: str, *, table: int = MAIN, device: str | None = None,
+                    gateway: str | None = None, kind: str = "unicast", onlink: bool = False,
+                    metric: int | None = None) -> None:
+        """Install or replace a route of ours: into `device` (optionally via `gateway`), or prohibit."""
+        dst, plen = _net(prefix)
+        spec: dict = dict(dst=dst, dst_len=plen, table=table, type=kind)
+        if metric is not None:
+            spec["priority"] = metric
+        if device is not None:
+            spec["oif"] = await self.index(device)
+        if gateway is not None:
+            spec["gateway"] = gateway
+        if onlink:
+            spec["flags"] = 4  # RTNH_F_ONLINK
+        old = self.routes.get((table, prefix))
+        if old == dict(spec, device=device):
+            return
+        if old is not None and old.get("priority") != spec.get("priority"):
+            await self._route_del(old)
+        await self.ipr.route("replace", **spec)
+        self.routes[(table, prefix)] = dict(spec, device=device)
+
+    async def route_down(self, prefix: str, table: int = MAIN) -> None:
+        spec = self.routes.pop((table, prefix), None)
+        if spec is not None:
+            await self._route_del(spec)
+
+    async def _route_del(self, spec: dict) -> None:
+        spec = {k: v for k, v in spec.items() if k not in ("device", "flags")}
+        try:
+            await self.ipr.route("del", **spec)
+        except NetlinkError as e:
+            if e.code != 3:  # ESRCH: already gone (its device went away)
+                raise
+
+    async def table_route(self, table: int, prefix: str = "0.0.0.0/0") -> dict | None:
+        """The kernel's route for `prefix` in `table`, whoever installed it (e.g. udhcpc's default)."""
+        dst, plen = _net(prefix)
+        async for r in await self.ipr.route("dump", table=table):
+            if r.get("dst_len") == plen and (r.get("dst") or "0.0.0.0") == dst:
+                return {"gateway": r.get("gateway"), "oif": r.get("oif"), "type": r.get("type")}
+        return None
+
+    # -- policy rules ----------------------------------------------------------------------------
+
+    async def rule(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None) -> None:
+        key = (priority, table, src, oif)
+        if key in self.rules:
+            return
+        spec: dict = dict(priority=priority, table=table)
+        if src is not None:
+            spec["src"], spec["src_len"] = _net(src)
+        if oif is not None:
+            spec["oifname"] = oif
+        try:
+            await self.ipr.rule("add", **spec)
+        except NetlinkError as e:
+            if e.code != 17:  # EEXIST: left by a predecessor; it is ours now
+                raise
+        self.rules[key] = spec
+
+    async def rule_down(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None) -> None:
+        spec = self.rules.pop((priority, table, src, oif), None)
+        if spec is not None:
+            try:
+                await self.ipr.rule("del", **spec)
+            except NetlinkError as e:
+                log.warning("rule %s: %s", spec, e)
+
+    # -- neighbours and addresses ----------------------------------------------------------------
+
+    async def proxy_arp(self, address: str, iface: str, enable: bool) -> None:
+        """RFC 5944 4.6: answer ARP for `address` on `iface` while it is away."""
+        key = (address, iface)
+        if enable == (key in self.proxies):
+            return
+        spec = dict(dst=address, ifindex=await self.index(iface), flags=NTF_PROXY)
+        try:
+            await self.ipr.neigh("add" if enable else "del", **spec)
+        except NetlinkError as e:
+            if e.code not in (17, 2):
+                raise
+        (self.proxies.add if enable else self.proxies.discard)(key)
+
+    async def address(self, address: str, prefixlen: int, iface: str) -> None:
+        key = (address, prefixlen, iface)
+        if key in self.addresses:
+            return
+        try:
+            await self.ipr.addr("add", index=await self.index(iface), address=address, prefixlen=prefixlen)
+        except NetlinkError as e:
+            if e.code != 17:
+                raise
+        self.addresses.add(key)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def index(self, iface: str) -> int:
+        found = await self.ipr.link_lookup(ifname=iface)
+        if not found:
+            raise LookupError("no interface %r" % iface)
+        return found[0]
+
+    async def sweep(self, tables: tuple[int, ...]) -> None:
+        """Remove what a killed predecessor left: our tunnels, and every rule and route of our tables."""
+        async for link in await self.ipr.get_links():
+            name = link.get("ifname") or ""
+            if OUR_TUNNELS.match(name):
+                log.warning("removing stale tunnel %s", name)
+                await self.ipr.link("del", index=link["index"])
+        async for r in await self.ipr.get_rules(family=2):
+            if r.get("table") in tables or r.get("FRA_TABLE") in tables:
+                spec = dict(priority=r.get("FRA_PRIORITY", 0), table=r.get("FRA_TABLE") or r.get("table"))
+                try:
+                    await self.ipr.rule("del", **spec)
+                    log.warning("removed stale rule %s", spec)
+                except NetlinkError:
+                    pass
+        for table in tables:
+            async for r in await self.ipr.route("dump", table=table):
+                try:
+                    await self.ipr.route("del", table=table, dst=r.get("dst") or "0.0.0.0", dst_len=r["dst_len"])
+                except NetlinkError:
+                    pass
+
+    async def close(self) -> None:
+        """Remove everything we installed, newest kind first."""
+        for (table, prefix) in list(self.routes):
+            await self._quietly(self.route_down(prefix, table))
+        for key in list(self.rules):
+            await self._quietly(self.rule_down(*key[:2], src=key[2], oif=key[3]))
+        for name in list(self.tunnels):
+            await self._quietly(self.tunnel_down(name))
+        for address, iface in list(self.proxies):
+            await self._quietly(self.proxy_arp(address, iface, False))
+        for address, plen, iface in list(self.addresses):
+            try:
+                await self.ipr.addr("del", index=await self.index(iface), address=address, prefixlen=plen)
+            except (NetlinkError, LookupError) as e:
+                log.warning("address %s/%d on %s: %s", address, plen, iface, e)
+        self.addresses.clear()
+
+    async def _quietly(self, coro) -> None:  # noqa: ANN001
+        try:
+            await coro
+        except (NetlinkError, LookupError) as e:
+            log.warning("cleanup: %s", e)

@@ -10,7 +10,7 @@ test: $(STAMP) lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check firmware tests
+	$(PY) -m ruff check firmware tests board
 
 # Longer coverage-guided fuzzing of the wire decoder; new inputs are kept in tests/wire/corpus.
 fuzz: $(STAMP)

@@ -88,7 +88,7 @@ class Lab:
                 root.append("link add %s type veth peer name %s netns %s" % (port, ifname, name))
                 root.append("link set %s master br-%s" % (port, where))
                 root.append("link set %s up" % port)
-            for ifname, mac in node.get("uplinks", {}).items():
+            for ifname in node.get("uplinks", {}):
                 port = "%s-%s" % (name, ifname)  # the MR's uplinks: the lab plugs them in (move())
                 root.append("link add %s type veth peer name %s netns %s" % (port, ifname, name))
         batch(root)
@@ -262,8 +262,8 @@ class Lab:
         snap = self.snapshot()
         s = snap["stream"]
         resumed = _resumed_after(s, attached)
-        ok = bool(reached) and progressed and s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0 \
-            and resumed is not None
+        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        ok = bool(reached) and progressed and clean and resumed is not None
         result = dict(step=index, network=network, expect=expect, mode=snap["mode"], ok=ok,
                       mode_after_s=None if reached is None else round(reached - attached, 3),
                       data_after_s=None if resumed is None else round(resumed - attached, 3),

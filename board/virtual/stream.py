@@ -74,7 +74,7 @@ def follow(host: str, port: int, status_path: str) -> None:
         while True:
             try:
                 data = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 save()
                 continue
             except OSError as e:

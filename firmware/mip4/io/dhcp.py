@@ -54,7 +54,7 @@ class DhcpClients:
             proc.terminate()
             try:
                 await asyncio.wait_for(proc.wait(), 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
                 await proc.wait()
         if reader:

@@ -240,12 +240,21 @@ class Lab:
         batch(["link set %s master br-%s" % (port, bridge), "link set %s up" % port])
         return time.monotonic()
 
-    def step(self, index: int, network: str) -> dict:
+    def flap(self) -> float:
+        """Carrier down and up again on the same network (a loose cable, a radio fade)."""
+        port = "mr-" + UPLINK
+        batch(["link set %s down" % port])
+        time.sleep(0.2)
+        batch(["link set %s up" % port])
+        return time.monotonic()
+
+    def step(self, index: int, network: str, flap: bool = False) -> dict:
         expect = self.topo["networks"][network]["expect"]
         before = self.read(self.stream_file())
         detached = time.monotonic()
-        attached = self.move(network)
-        emit("moving", step=index, network=network, expect=expect)
+        attached = self.flap() if flap else self.move(network)
+        wall = time.time() - (time.monotonic() - attached)
+        emit("moving", step=index, network=network, expect=expect, flap=flap, wall=wall)
         deadline = attached + STEP_TIMEOUT
         reached, progressed = None, False
         while time.monotonic() < deadline:
@@ -264,7 +273,7 @@ class Lab:
         resumed = _resumed_after(s, attached)
         clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
         ok = bool(reached) and progressed and clean and resumed is not None
-        result = dict(step=index, network=network, expect=expect, mode=snap["mode"], ok=ok,
+        result = dict(step=index, network=network, expect=expect, mode=snap["mode"], ok=ok, flap=flap, wall=wall,
                       mode_after_s=None if reached is None else round(reached - attached, 3),
                       data_after_s=None if resumed is None else round(resumed - attached, 3),
                       outage_s=None if resumed is None else round(resumed - detached, 3),
@@ -359,7 +368,7 @@ def main() -> int:
         while True:
             rounds += 1
             for i, step in enumerate(tour[1:], 1):
-                results.append(lab.step(i, step["network"]))
+                results.append(lab.step(i, step["network"], step.get("flap", False)))
                 end = time.monotonic() + DWELL
                 while time.monotonic() < end:
                     emit("status", **lab.snapshot())

@@ -1,5 +1,5 @@
 # mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
-.PHONY: test lint fuzz clean
+.PHONY: test lint fuzz clean lab
 
 PY := .venv/bin/python
 STAMP := .deps/setup.stamp
@@ -8,6 +8,10 @@ FUZZ_SECONDS ?= 600
 
 test: $(STAMP) lint
 	$(PY) -m pytest
+
+# Boot the UML lab and watch the mobile router roam (live on a terminal; once, checked, without one).
+lab: $(STAMP)
+	$(PY) -m board.virtual.tour
 
 lint: $(STAMP)
 	$(PY) -m ruff check firmware tests board

@@ -1,0 +1,87 @@
+"""`make lab`: boot the lab and watch the mobile router roam.
+
+On a terminal: a live status panel, the tour repeating until Ctrl-C (which tears the lab down).
+Without one (CI, a pipe): the tour once, one line per step, exit 0 only if every step held
+(expected mode reached, the TCP stream alive with nothing lost or duplicated).
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from board.virtual.boot import Lab
+
+CLEAR = "\x1b[H\x1b[J"
+
+
+def describe(step: dict) -> str:
+    s = step.get("stream", {})
+    return ("step %d: %-4s%s -> mode %-4s (expected %s) %s  data again after %s s, stream %d records, "
+            "lost %d, duplicated %d, reconnects %d" % (
+                step["step"], step["network"], " (carrier flap)" if step.get("flap") else "", step["mode"],
+                step["expect"], "OK  " if step["ok"] else "FAIL", step.get("data_after_s"), s.get("received", 0),
+                s.get("gaps", 0), s.get("duplicates", 0), s.get("reconnects", 0)))
+
+
+def panel(status: dict, network: str, steps: list[str], started: float) -> str:
+    s = status.get("stream", {})
+    last = s.get("last_rx")
+    age = "%.1f s ago" % max(0.0, status["t"] - last) if last else "-"
+    bindings = ", ".join("%s -> %s (%d s left)" % tuple(b) for b in status.get("i_ha_bindings", [])) or "none"
+    left = status.get("t_monitor_left")
+    lines = [
+        "mip4 lab: a mobile router roaming the RFC 5265 figure 1 network    (Ctrl-C stops)   %4.0f s"
+        % (time.monotonic() - started), "",
+        "  uplink wan attached to : %s" % network,
+        "  detection              : %s" % status.get("state"),
+        "  mode                   : %s" % status.get("mode"),
+        "  care-of address        : %s%s" % (status.get("care_of"), "  (via FA %s)" % status["fa"]
+                                              if status.get("fa") else ""),
+        "  user data gate         : %s" % (status.get("gate") or "BLOCKED"),
+        "  LAN route              : %s" % " ".join(status.get("lan_route") or ["-"]),
+        "  T_MONITOR left         : %s" % ("%.0f s" % left if left is not None else "-"),
+        "  i-HA bindings          : %s" % bindings,
+        "  TCP stream LAN host->CN: %d records, lost %d, duplicated %d, reconnects %d, last data %s" % (
+            s.get("received", 0), s.get("gaps", 0), s.get("duplicates", 0), s.get("reconnects", 0), age),
+        "", "  moves:"] + ["    " + line for line in steps[-8:]]
+    return CLEAR + "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    live = sys.stdout.isatty()
+    print("mip4 lab: booting the UML lab kernel (about a minute before the first move)...", flush=True)
+    lab = Lab(loop=live, dwell=4.0 if live else 1.0)
+    started = time.monotonic()
+    network, steps, done, ok_steps = "-", [], None, []
+    try:
+        for ev in lab.events(timeout=1e9 if live else 900):
+            kind = ev["event"]
+            if kind == "moving":
+                network = ev["network"]
+            elif kind == "step":
+                steps.append(describe(ev))
+                ok_steps.append(ev["ok"])
+                if not live:
+                    print(steps[-1], flush=True)
+            elif kind == "status" and live:
+                sys.stdout.write(panel(ev, network, steps, started))
+                sys.stdout.flush()
+            elif kind in ("registered", "stream", "topology", "daemons") and not live:
+                print("%-10s at %.1f s" % (kind, ev["host_s"]), flush=True)
+            elif kind == "error":
+                print("lab error: %s" % ev["message"], flush=True)
+            elif kind == "done":
+                done = ev
+    except KeyboardInterrupt:
+        print("\nstopping: tearing the lab down", flush=True)
+        return 0
+    finally:
+        lab.close()
+    held = bool(done and done["ok"] and ok_steps and all(ok_steps))
+    print("tour %s: %d steps, leftovers %s" % ("held" if held else "FAILED", len(ok_steps),
+                                                (done or {}).get("leftovers")))
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

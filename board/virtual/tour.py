@@ -6,6 +6,7 @@ Without one (CI, a pipe): the tour once, one line per step, exit 0 only if every
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -47,7 +48,13 @@ def panel(status: dict, network: str, steps: list[str], started: float) -> str:
     return CLEAR + "\n".join(lines) + "\n"
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM or a closed terminal: tear down like Ctrl-C
+
+
 def main() -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     live = sys.stdout.isatty()
     print("mip4 lab: booting the UML lab kernel (about a minute before the first move)...", flush=True)
     lab = Lab(loop=live, dwell=4.0 if live else 1.0)

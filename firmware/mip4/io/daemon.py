@@ -300,3 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print("mip4d: --role %s but %s says role %s" % (args.role, args.config, settings.role), file=sys.stderr)
         return 2
     return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

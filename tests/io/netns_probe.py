@@ -1,0 +1,94 @@
+"""Runs inside a test's network namespace (see test_host_kernel.py); prints one JSON line of findings.
+
+  probe.py peer   -- the far end: echoes UDP 434 on vb, answers a solicitation with an advertisement
+  probe.py agent  -- UdpEndpoint/IcmpEndpoint on va, then KernelDataPlane and RouterPaths; cleans up
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+from mip4.core.actions import Datagram, Gate, Icmp, SetPath
+from mip4.io.endpoints import IcmpEndpoint, UdpEndpoint
+from mip4.io.kernel import KernelDataPlane
+from mip4.io.paths import RouterPaths
+from mip4.io.settings import RouterOptions
+from mip4.wire.icmp import AgentSolicitation
+
+ADVERT = bytes([9, 0, 0xF6, 0xFF, 0, 0, 0, 0])  # an empty router advertisement, checksum included
+
+
+def ip(cmd: str) -> str:
+    return subprocess.run("ip " + cmd, shell=True, capture_output=True, text=True).stdout
+
+
+async def peer() -> None:
+    loop = asyncio.get_running_loop()
+    udp: list = []
+    icmp: list = []
+    udp.append(UdpEndpoint(loop, 434, "vb", lambda d: udp[0].send(
+        Datagram("vb", d.dst, 434, d.src, d.sport, b"echo:" + d.payload))))
+    icmp.append(IcmpEndpoint(loop, "vb", lambda m: m.payload[0] == 10 and icmp[0].send(
+        Icmp("vb", "192.0.2.2", "224.0.0.1", ADVERT)), groups=("224.0.0.2",)))
+    print("ready", flush=True)
+    await asyncio.sleep(30)
+
+
+async def agent() -> dict:
+    loop = asyncio.get_running_loop()
+    got: dict = {}
+    done = asyncio.Event()
+
+    def on_udp(d: Datagram) -> None:
+        got["udp"] = [d.iface, d.src, d.dst, d.payload.decode()]
+        done.set()
+
+    def on_icmp(m: Icmp) -> None:
+        got["icmp"] = [m.iface, m.src, m.dst, m.payload[0]]
+
+    udp = UdpEndpoint(loop, 434, "va", on_udp)
+    icmp = IcmpEndpoint(loop, "va", on_icmp)
+    icmp.send(Icmp("va", "0.0.0.0", "224.0.0.2", AgentSolicitation().encode()))  # no address needed (RFC 1256)
+    # 192.0.2.2 is not routed here (va has only 10.99.0.1/32): bound to the device, it goes on-link
+    udp.send(Datagram("va", "10.99.0.1", 434, "192.0.2.2", 434, b"hello"))
+    await asyncio.wait_for(done.wait(), 5)
+    await asyncio.sleep(0.3)
+    udp.close()
+    icmp.close()
+
+    from pyroute2 import AsyncIPRoute
+    ipr = AsyncIPRoute()
+    k = KernelDataPlane(ipr)
+    before = (ip("rule"), ip("route show table all"), ip("neigh show proxy"))
+    paths = RouterPaths(k, RouterOptions(networks=("192.168.77.0/24",)), ["va"])
+    await paths.start()
+    await k.proxy_arp("10.1.0.10", "va", True)
+    await k.address("10.1.0.10", 32, "lo")
+    await k.route("10.9.0.0/24", device="va", metric=10)
+    got["lan_blocked"] = ip("route show table 4").strip()
+    got["rules"] = ip("rule").strip().splitlines()
+    # at home: the LAN table follows the uplink's DHCP gateway once the gate opens (mode "home")
+    await k.route("0.0.0.0/0", table=paths.tables["va"], device="va", gateway="192.0.2.2", onlink=True)
+    await paths.gate(Gate("va", "plain", "test"))
+    await paths.set_path(SetPath("va", "home", "10.1.0.10", ()))
+    await paths.select("va")
+    got["lan_home"] = ip("route show table 4").strip()
+    await paths.gate(Gate("va", None, "test"))
+    await paths.set_path(SetPath("va", None))
+    await paths.select("va")
+    got["lan_closed"] = ip("route show table 4").strip()
+    got["proxy"] = ip("neigh show proxy").strip()
+    await k.close()
+    got["clean"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
+    got["lo"] = ip("-4 addr show dev lo").count("10.1.0.10")
+    ipr.close()
+    return got
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "peer":
+        asyncio.run(peer())
+    else:
+        print(json.dumps(asyncio.run(agent())))

@@ -29,8 +29,11 @@ class Lab:
     """One boot of the lab kernel. Iterate events(); close() always."""
 
     def __init__(self, scenario: str = "tour", loop: bool = False, dwell: float = 2.0, mem: str = "1G",
-                 python: str | None = None) -> None:
+                 python: str | None = None, netem: dict[str, str] | None = None) -> None:
+        """netem: lab port (NODE-IFACE, the bridge side) -> netem arguments, e.g. {"iha-core": "delay 20ms"}."""
         self.dir = tempfile.mkdtemp(prefix="mip4-lab-")
+        with open(os.path.join(self.dir, "params.json"), "w") as f:
+            json.dump({"netem": netem or {}}, f)
         self.started = time.monotonic()
         self.console: list[str] = []
         py = python or os.path.join(REPO, ".venv", "bin", "python")

@@ -106,6 +106,14 @@ class Lab:
             for ifname, d in node.get("dhcp", {}).items():
                 self._dnsmasq(name, ifname, d)
 
+    def impair(self, netem: dict[str, str]) -> dict[str, str]:
+        """netem on bridge-side ports (traffic towards that node): delay, loss, as a test asks."""
+        shown = {}
+        for port, args in netem.items():
+            sh("tc qdisc replace dev %s root netem %s" % (port, args))
+            shown[port] = sh("tc qdisc show dev %s" % port).strip()
+        return shown
+
     def _sysctls(self, ns: str) -> None:
         """Every node forwards; no reverse path filter (tunnels deliver from any source).
 
@@ -350,7 +358,9 @@ def main() -> int:
     ok = False
     try:
         lab.build()
-        emit("topology", seconds=round(time.monotonic() - t0, 3), nodes=len(topo["nodes"]))
+        params = lab.read(os.path.join(LABDIR, "params.json"))
+        emit("topology", seconds=round(time.monotonic() - t0, 3), nodes=len(topo["nodes"]),
+             netem=lab.impair(params.get("netem", {})))
         lab.start_capture()
         lab.start_daemons()
         wait_for(lambda: all(lab.status(n) for n in topo["daemons"]), 120, "daemons did not start")

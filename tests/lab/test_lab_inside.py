@@ -15,6 +15,7 @@ from board.virtual.boot import Lab, topology, uml_processes
 
 I_HA, I_HOA, X_HA, I_FA = "10.1.0.1", "10.1.0.10", "198.51.100.1", "10.4.0.1"
 LAN_HOST, CN = "192.168.77.2", "10.0.0.10"
+NETEM_MS = 20  # one way, on the link into the i-HA
 
 
 def _netns() -> str:
@@ -24,7 +25,7 @@ def _netns() -> str:
 @pytest.fixture(scope="module")
 def tour():
     before_ns, before_uml = _netns(), uml_processes()
-    lab = Lab(scenario="tour")
+    lab = Lab(scenario="tour", netem={"iha-core": "delay %dms" % NETEM_MS})
     events = []
     try:
         for ev in lab.events(timeout=900):
@@ -145,3 +146,18 @@ def test_carrier_flap_sends_the_registration_pair_at_once(tour):
     print("carrier up -> i-HA and x-HA requests on the wire: %.0f ms" % (delay * 1000))
     assert abs(first[I_HA] - first[X_HA]) < 0.5  # R-3.3-a: the pair leaves together
     assert delay < topology()["daemons"]["mr"]["mn"]["t_monitor"] / 10
+
+
+def test_netem_delay_on_the_i_ha_link_shows_in_every_registration(tour):
+    """The lab impairs links where a test asks: here 20 ms into the i-HA, seen in each request/reply pair."""
+    lab, events = tour
+    assert "delay 20ms" in _event(events, "topology")["netem"]["iha-core"]
+    wan = lab.path("captures", "mr-wan.pcapng")
+    rows = tshark(wan, "mip && mip.haaddr == %s && ip.dst != %s" % (I_HA, I_FA), "frame.time_epoch", "mip.type",
+                  "mip.ident")
+    sent = {ident: float(t) for t, kind, ident in rows if kind == "1"}
+    rtts = [float(t) - sent[ident] for t, kind, ident in rows if kind == "3" and ident in sent]
+    # UML's timers are coarse: a 20 ms netem delay is seen as 19 ms or more; without netem it is ~1 ms
+    assert rtts and min(rtts) >= 0.75 * NETEM_MS / 1000
+    print("i-HA registration round trips with %d ms netem: min %.0f ms, max %.0f ms"
+          % (NETEM_MS, min(rtts) * 1000, max(rtts) * 1000))

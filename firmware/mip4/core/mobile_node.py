@@ -198,7 +198,7 @@ class MobileNode:
     def handle_timer(self, now: float) -> list:
         actions: list = []
         if self.stopped:  # only the deregistrations' retransmissions
-            for client in self._clients():
+            for client in self.clients():
                 timer = client.get_timer()
                 if timer is not None and timer <= now:
                     actions += client.handle_timer(now)
@@ -529,7 +529,7 @@ class MobileNode:
         return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t,
                                   wall=self._wall, taken=self.taken)
 
-    def _clients(self) -> list[RegistrationClient]:
+    def clients(self) -> list[RegistrationClient]:
         return [self.vpn_client] + [cl for up in self.uplinks.values() for cl in (up.i_client, up.x_client)]
 
     def _wall(self, now: float) -> float:
@@ -545,7 +545,7 @@ class MobileNode:
         c = self.config
         primary = self.uplinks.get(self.primary or "")
         counters = dict(self.counters)
-        for cl in self._clients():
+        for cl in self.clients():
             for k, v in cl.counters.items():
                 counters[k] = counters.get(k, 0) + v
         return {

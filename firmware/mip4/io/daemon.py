@@ -120,7 +120,7 @@ class Daemon:
         if isinstance(self.machine, MobileNode):
             self.feed(self.machine.shutdown(self.now()))
             deadline = self.now() + DEREGISTRATION_WAIT
-            while self.now() < deadline and any(c.outstanding for c in self.machine._clients()):
+            while self.now() < deadline and any(c.outstanding for c in self.machine.clients()):
                 await asyncio.sleep(0.05)
         await self.queue.join()
         if self.timer:

@@ -83,6 +83,11 @@ async def agent() -> dict:
     await k.close()
     got["clean"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
     got["lo"] = ip("-4 addr show dev lo").count("10.1.0.10")
+    # a killed predecessor's leftovers: a fresh data plane sweeps its tables clean before starting
+    ip("rule add from 192.168.77.0/24 lookup 4 priority 1000")
+    ip("route add prohibit default table 4")
+    await KernelDataPlane(ipr).sweep((4,))
+    got["swept"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
     ipr.close()
     return got
 

@@ -60,3 +60,4 @@ def test_endpoints_and_kernel_plane_in_a_namespace(pair):
     assert got["lan_closed"].startswith("prohibit default")
     assert "10.1.0.10 dev va proxy" in got["proxy"]
     assert got["clean"] and got["lo"] == 0
+    assert got["swept"]

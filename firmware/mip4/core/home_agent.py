@@ -398,11 +398,9 @@ class HomeAgent:
         """
         devices = self._devices(bindings)
         entry = self.config.mobile_nodes.get(hoa)
-        if not devices or entry is None or not entry.networks:
-            return devices, devices
-        if all(b.co_located for b in bindings):
-            return devices, devices
-        return devices, (mobile_router_tunnel_name(hoa),)
+        if devices and entry is not None and entry.networks and not all(b.co_located for b in bindings):
+            return devices, (mobile_router_tunnel_name(hoa),)
+        return devices, devices
 
     def _routes(self, hoa: str, bindings: list[Binding]) -> list:
         """The home address and a mobile router's networks into their tunnels, or their routes removed."""

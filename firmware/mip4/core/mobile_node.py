@@ -198,16 +198,10 @@ class MobileNode:
     def handle_timer(self, now: float) -> list:
         actions: list = []
         if self.stopped:  # only the deregistrations' retransmissions
-            for client in self.clients():
-                timer = client.get_timer()
-                if timer is not None and timer <= now:
-                    actions += client.handle_timer(now)
-            return actions
+            return _client_timers(self.clients(), now)
         for up in list(self.uplinks.values()):
             actions += self._uplink_timers(up, now)
-        vpn_timer = self.vpn_client.get_timer()
-        if vpn_timer is not None and vpn_timer <= now:
-            actions += self.vpn_client.handle_timer(now)
+        actions += _client_timers([self.vpn_client], now)
         return actions + self._reconcile(now)
 
     def _uplink_timers(self, up: Uplink, now: float) -> list:
@@ -228,11 +222,7 @@ class MobileNode:
         if up.monitor_at is not None and up.monitor_at <= now:
             up.monitor_at = None
             actions += self._monitor(up, now)
-        for client in (up.i_client, up.x_client):
-            timer = client.get_timer()
-            if timer is not None and timer <= now:
-                actions += client.handle_timer(now)
-        return actions
+        return actions + _client_timers([up.i_client, up.x_client], now)
 
     # -- detection ---------------------------------------------------------------------------
 
@@ -567,3 +557,13 @@ class MobileNode:
             "t_monitor_left": None if deadline is None else max(0.0, deadline - now),
             "x_ha_registered": up.x_client.registered(now),
         }
+
+
+def _client_timers(clients: list[RegistrationClient], now: float) -> list:
+    """Run the timers of those clients that are due."""
+    actions: list = []
+    for client in clients:
+        timer = client.get_timer()
+        if timer is not None and timer <= now:
+            actions += client.handle_timer(now)
+    return actions

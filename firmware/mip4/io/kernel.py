@@ -20,6 +20,7 @@ from ..core.actions import Tunnel
 log = logging.getLogger("mip4.kernel")
 
 MAIN = 254
+IPIP_HEADER = 20  # octets an IP-in-IP layer adds
 OUR_METRIC = 10  # below static routes an operator may keep for "at home" (e.g. a LAN via the home address)
 # names of the tunnels mip4 creates: HA (mip-, mr-, mu-), FA (rt<i>-), MN (mip4-)
 OUR_TUNNELS = re.compile(r"^(mip-[0-9a-f]{8}|mr-[0-9a-f]{8}|mu-[0-9a-f]{12}|rt[0-9a-f]+-[0-9a-f]{8}|mip4-.+)$")

@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 
 from ..core.actions import Gate, SetPath
-from .kernel import KernelDataPlane
+from .kernel import IPIP_HEADER, KernelDataPlane
 from .settings import RouterOptions
 
 log = logging.getLogger("mip4.paths")
-IPIP_HEADER = 20
 FA_TABLE_OFFSET = 50
 
 

@@ -8,13 +8,12 @@ import logging
 
 from ..core.actions import GratuitousArp, ProxyArp, RouteDown, RouteUp, SourceRoute, TunnelDown, TunnelUp
 from .arp import gratuitous_arp
-from .kernel import OUR_METRIC, KernelDataPlane
+from .kernel import IPIP_HEADER, OUR_METRIC, KernelDataPlane
 
 log = logging.getLogger("mip4.plane")
 
 SOURCE_TABLE_BASE = 1000  # FA: one table per reverse tunnel, for the source rules (RFC 3024 5.2)
 SOURCE_RULE_PRIORITY = 500
-IPIP_HEADER = 20
 
 
 class AgentPlane:

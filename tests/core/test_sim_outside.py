@@ -179,3 +179,29 @@ def test_equal_home_agent_addresses_skip_detection():
     assert all(rq.home_address == X_HOA for _, rq in w.requests() if rq.care_of_address == "10.2.0.5")
     assert w.timed(IkeUp) and w.state("wan") == "outside"
     assert w.logs("equal-home-agents")
+
+
+def test_x_mip_path_is_built_before_ike_and_user_data_waits_for_the_vpn():
+    """R-2.3-c: IKE runs through the x-MIP tunnel, so that layer is set up first; the gate opens
+    only with all three layers (R-3.2.2-c), and the inner tunnel starts at the VPN-TIA."""
+    w = build(detection_period=0.0)
+    go_cvc(w)
+    paths = [(t, a) for t, a in w.timed(SetPath) if a.iface == "wan" and a.mode == "cvc"]
+    (t_ike, _), = w.timed(IkeUp)
+    first = paths[0]
+    assert first[0] <= t_ike and [t.name for t in first[1].tunnels] == ["mip4-x-wan"]
+    last = paths[-1][1]
+    assert [(t.name, t.local, t.remote) for t in last.tunnels] == [
+        ("mip4-x-wan", "198.18.0.5", X_HA), ("mip4-i-wan", VPN_TIA, I_HA)]
+    assert w.gate_opened_at("wan", "vpn") > t_ike
+
+
+def test_failed_ike_is_retried_with_a_doubling_backoff():
+    """A VPN gateway that does not answer: IKE attempts space out (2, 4, 8 s...), data stays blocked."""
+    w = build(detection_period=0.0)
+    w.sim.vpns["mn"].possible = lambda: False
+    go_cvc(w, seconds=40)
+    times = [t for t, _ in w.timed(IkeUp)]
+    gaps = [round(b - a, 1) for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 4 and gaps[:3] == [2.2, 4.2, 8.2]  # backoff after each 0.2 s attempt
+    assert w.gate("wan") is None and w.mn.status(w.now)["ike_retry_in"] is not None

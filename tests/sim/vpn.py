@@ -58,4 +58,4 @@ class Vpn:
             return
         self.state = "down"
         self.sim.note("ike-failed", self.node, why)
-        self.sim.call(self.node, "ike_closed", "ike-failed: " + why)
+        self.sim.call(self.node, "ike_failed", why)

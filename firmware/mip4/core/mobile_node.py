@@ -20,6 +20,7 @@ from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
 
 ALL_ROUTERS = "224.0.0.2"  # RFC 5944 2.4.2 / RFC 1256: agent solicitations
+IKE_RETRY_INITIAL, IKE_RETRY_MAX = 2.0, 60.0  # seconds between IKE attempts after a failure (doubling)
 
 
 class MobileNode:
@@ -29,6 +30,9 @@ class MobileNode:
         self.uplinks: dict[str, Uplink] = {}
         self.ike = "down"  # down, connecting, up
         self.vpn_tia: str | None = None
+        self.ike_retry_at: float | None = None  # after a failed IKE attempt: when to try again
+        self.ike_backoff = IKE_RETRY_INITIAL
+        self.ike_reason = ""  # why the IKE SA is in its state (status)
         self.primary: str | None = None
         self.counters: dict[str, int] = {}
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
@@ -87,14 +91,26 @@ class MobileNode:
         actions = [log("info", "ike-up", "IKE SA up, VPN-TIA %s" % vpn_tia)]
         if self.vpn_tia != vpn_tia:  # R-4.2-c: a new VPN-TIA is registered at once
             self.vpn_client.reset()
-        self.ike, self.vpn_tia = "up", vpn_tia
+        self.ike, self.vpn_tia, self.ike_reason = "up", vpn_tia, "established"
+        self.ike_retry_at, self.ike_backoff = None, IKE_RETRY_INITIAL
         return actions + self._reconcile(now)
 
     def ike_closed(self, reason: str, now: float) -> list:
-        """IKE SA gone (DPD, crash, delete): data through the VPN stops (R-4.1-e)."""
-        self.ike, self.vpn_tia = "down", None
+        """IKE SA gone (DPD, crash, delete): data through the VPN stops (R-4.1-e); IKE starts again."""
+        return self._ike_gone(reason, now, failed=False)
+
+    def ike_failed(self, reason: str, now: float) -> list:
+        """An IKE attempt did not establish: try again after a backoff that doubles while it keeps failing."""
+        return self._ike_gone(reason, now, failed=True)
+
+    def _ike_gone(self, reason: str, now: float, failed: bool) -> list:
+        self.ike, self.vpn_tia, self.ike_reason = "down", None, reason
         self.vpn_client.reset()
-        return [log("warning", "ike-down", "IKE SA closed: %s" % reason)] + self._reconcile(now)
+        self.ike_retry_at = now + (self.ike_backoff if failed else 0.0)
+        if failed:
+            self.ike_backoff = min(self.ike_backoff * 2, IKE_RETRY_MAX)
+        what = "IKE SA not established" if failed else "IKE SA closed"
+        return [log("warning", "ike-down", "%s: %s" % (what, reason))] + self._reconcile(now)
 
     def set_wall_clock(self, wall_time: float, now: float) -> list:
         """The time of day changed (NTP step, RTC set). Only identifications use it (RFC 5944 5.7.1);
@@ -187,7 +203,7 @@ class MobileNode:
     # -- timers ------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        times = [self.vpn_client.get_timer()]
+        times = [self.vpn_client.get_timer(), self.ike_retry_at]
         for up in self.uplinks.values():
             times += [up.i_client.get_timer(), up.x_client.get_timer(), up.detection_deadline,
                       up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None]
@@ -199,6 +215,8 @@ class MobileNode:
         actions: list = []
         if self.stopped:  # only the deregistrations' retransmissions
             return _client_timers(self.clients(), now)
+        if self.ike_retry_at is not None and self.ike_retry_at <= now:
+            self.ike_retry_at = None  # _reconcile tries IKE again if an outside uplink is usable
         for up in list(self.uplinks.values()):
             actions += self._uplink_timers(up, now)
         actions += _client_timers([self.vpn_client], now)
@@ -439,11 +457,14 @@ class MobileNode:
             if self.ike == "down":
                 return []
             self.ike, self.vpn_tia = "down", None  # R-3.3-l, R-1.1-a: inside, IPsec is dormant
+            self.ike_reason, self.ike_retry_at = "inside on %s" % primary.iface, None
             self.vpn_client.reset()
             return [IkeDown("inside on %s (RFC 5265 3.3)" % primary.iface)]
         actions: list = []
         if self.ike == "down":  # R-2.3-c: IKE from the x-HoA, through x-MIP
-            self.ike = "connecting"
+            if self.ike_retry_at is not None and now < self.ike_retry_at:
+                return []
+            self.ike, self.ike_retry_at, self.ike_reason = "connecting", None, "initiating"
             actions.append(IkeUp(c.x_hoa, c.vpn_gateway))
         elif self.ike == "up" and self.vpn_tia and self.vpn_client.route is None:
             # R-2.3-e, R-2.3-f: i-MIP through the tunnel, CoA = VPN-TIA, D and T set
@@ -453,16 +474,18 @@ class MobileNode:
 
     def _gate(self, up: Uplink, now: float) -> list:
         path: str | None = None
+        outside = up.state == OUTSIDE and up.x_client.registered(now)
         if up.fresh(now, self.config.t_monitor):
             path = "plain"  # R-2.1-a, R-2.2-a: only after a qualifying TNC reply here
-        elif (up.state == OUTSIDE and up.x_client.registered(now) and self.ike == "up"
-              and self.vpn_client.registered(now)):
+        elif outside and self.ike == "up" and self.vpn_client.registered(now) and up.iface == self.primary:
             path = "vpn"  # R-3.2.2-c: x-MIP, IKE and i-MIP all in place
         actions: list = []
         if path != up.gate:
             up.gate = path
             actions.append(Gate(up.iface, path, "mode %s" % self._mode(up) if path else "not ready"))
-        wanted = (self._mode(up), up.care_of, self._tunnels(up)) if path else None
+        # R-2.3-c: outside, the x-MIP layer is assembled before IKE, which runs through it;
+        # user data still waits for the gate.
+        wanted = (self._mode(up), up.care_of, self._tunnels(up)) if path or outside else None
         if wanted != up.path:
             up.path = wanted
             actions.append(SetPath(up.iface, *wanted) if wanted else SetPath(up.iface, None))
@@ -480,7 +503,9 @@ class MobileNode:
     def _tunnels(self, up: Uplink) -> tuple[Tunnel, ...]:
         """RFC 5265 5.6, R-5.6-b: the layer stack of this uplink, outermost first."""
         c, mode, coa = self.config, self._mode(up), up.care_of
-        inner = (Tunnel("mip4-i-" + up.iface[:8], self.vpn_tia or "", c.i_ha),)
+        inner: tuple[Tunnel, ...] = ()
+        if self.ike == "up" and self.vpn_tia and up.iface == self.primary:  # one IKE SA, on the primary
+            inner = (Tunnel("mip4-i-" + up.iface[:8], self.vpn_tia, c.i_ha),)
         if mode == "c":
             return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha),)
         if mode == "cvc":
@@ -504,6 +529,7 @@ class MobileNode:
         if new == up.state and event not in ("status-change",):
             return []
         old, up.state = up.state, new
+        up.reason, up.changed_at = event, now
         return [log("info", "state", "%s: %s -> %s (%s)" % (up.iface, old, new, event), iface=up.iface)]
 
     def _uplink(self, iface: str) -> Uplink:
@@ -542,7 +568,10 @@ class MobileNode:
             "mode": self._mode(primary) if primary else None,
             "primary": self.primary,
             "ike": self.ike,
+            "ike_reason": self.ike_reason,
+            "ike_retry_in": None if self.ike_retry_at is None else max(0.0, self.ike_retry_at - now),
             "vpn_tia": self.vpn_tia,
+            "vpn_registration": _registration(self.vpn_client, now),
             "t_monitor": c.t_monitor,
             "interfaces": {up.iface: self._uplink_status(up, now) for up in self.uplinks.values()},
             "counters": counters,
@@ -556,7 +585,18 @@ class MobileNode:
             "hints": dict(up.hints), "priority": up.priority,
             "t_monitor_left": None if deadline is None else max(0.0, deadline - now),
             "x_ha_registered": up.x_client.registered(now),
+            "detection": {"verdict": up.state, "reason": up.reason,
+                          "since": None if up.changed_at is None else round(now - up.changed_at, 3)},
+            "registrations": {"i_ha": _registration(up.i_client, now), "x_ha": _registration(up.x_client, now)},
         }
+
+
+def _registration(client: RegistrationClient, now: float) -> dict:
+    """A registration as the status shows it: where to, via which care-of, how long it has left."""
+    route = client.route
+    return {"registered": client.registered(now), "pending": client.pending,
+            "care_of": route.care_of if route else None,
+            "lifetime_left": None if client.expires_at is None else round(max(0.0, client.expires_at - now), 1)}
 
 
 def _client_timers(clients: list[RegistrationClient], now: float) -> list:

@@ -72,6 +72,8 @@ class Uplink:
     stale: bool = False  # idle mode: T_MONITOR passed with no traffic (R-3.2.4-f)
     last_traffic: float | None = None
     hints: dict[str, str] = field(default_factory=dict)  # kind -> "inside"/"outside" (R-3.5-d)
+    reason: str = "start"  # the event behind the current state (status: why this verdict)
+    changed_at: float | None = None
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
 

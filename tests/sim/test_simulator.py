@@ -53,7 +53,7 @@ class Machine:
         return lambda *args: self.calls.append((name, *args)) or []
 
 
-HOOKS = {"link_up", "link_down", "address_acquired", "address_lost", "ike_established", "ike_closed", "hint"}
+HOOKS = {"link_up", "link_down", "address_acquired", "address_lost", "ike_established", "ike_closed", "ike_failed", "hint"}
 
 
 class Echo(Machine):
@@ -502,7 +502,7 @@ def test_ike_fails_when_impossible_or_to_the_wrong_gateway():
     sim, n = vpn_world(possible=lambda: ok[0])
     sim.call("mn", "ike", True)
     sim.run_for(1)
-    assert n["mn"].machine.calls == [("ike_closed", "ike-failed: gateway unreachable from 198.51.100.10",
+    assert n["mn"].machine.calls == [("ike_failed", "gateway unreachable from 198.51.100.10",
                                       START + 0.2)]
     ok[0] = True
     sim.call("mn", "ike", True, remote="192.0.2.99")

@@ -161,9 +161,37 @@ class Lab:
             sys.stderr.flush()
             os._exit(code)
 
+    def start_charons(self) -> None:
+        """strongSwan charon on the VPN gateway (answers, static swanctl config) and on the MR (driven
+        by mip4d over VICI): one per namespace, each with a private /run for its pid file."""
+        ipsec = self.topo["ipsec"]
+        for role in ("gateway", "mr"):
+            node = ipsec[role]["node"]
+            conf_dir = os.path.join(LABDIR, "etc", "ipsec-" + node)
+            os.makedirs(conf_dir, exist_ok=True)
+            with open(os.path.join(conf_dir, "strongswan.conf"), "w") as f:
+                f.write(_strongswan_conf(self.vici(node), os.path.join(self.log_dir, "charon-%s.log" % node),
+                                         self.topo["nodes"][node].get("uplinks", {}) if role == "mr" else {}))
+            log = open(os.path.join(self.log_dir, "charon-%s.out" % node), "w")
+            self.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", node, "unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /run && "
+                 "STRONGSWAN_CONF=%s/strongswan.conf exec /usr/lib/ipsec/charon" % conf_dir],
+                stdout=log, stderr=subprocess.STDOUT))
+        gw = ipsec["gateway"]["node"]
+        conf = os.path.join(LABDIR, "etc", "ipsec-" + gw, "swanctl.conf")
+        with open(conf, "w") as f:
+            f.write(_swanctl_gateway(ipsec))
+        wait_for(lambda: os.path.exists(self.vici(gw)), 30, "charon on %s did not start" % gw)
+        sh("ip netns exec %s swanctl --load-all --uri unix://%s --file %s" % (gw, self.vici(gw), conf))
+
+    def vici(self, node: str) -> str:
+        return os.path.join(self.run_dir, "charon-%s.vici" % node)
+
     def start_daemons(self) -> None:
         for name, cfg in self.topo["daemons"].items():
             cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
+            if "vpn" in cfg:
+                cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
             path = os.path.join(LABDIR, "etc", name + ".json")
             with open(path, "w") as f:
                 json.dump(cfg, f, indent=1)
@@ -223,7 +251,9 @@ class Lab:
 
     def snapshot(self) -> dict:
         """What the live view shows: the MR, the i-HA's bindings, the stream."""
-        mr = self.status("mr").get("status", {})
+        mr_all = self.status("mr")
+        mr = mr_all.get("status", {})
+        ipsec = mr_all.get("ipsec") or {}
         iha = self.status("iha").get("status", {})
         wan = mr.get("interfaces", {}).get(UPLINK, {})
         return {
@@ -233,6 +263,8 @@ class Lab:
             "i_ha_bindings": [(b["home_address"], b["care_of"], round(b["remaining"] or 0))
                               for b in iha.get("bindings", [])],
             "stream": {k: v for k, v in self.read(self.stream_file()).items() if k != "errors"},
+            "ike": mr.get("ike"), "vpn_tia": mr.get("vpn_tia"),
+            "ike_sa": ipsec.get("ike_sa"), "child_sa": ipsec.get("child_sa"),
         }
 
     # -- moving ----------------------------------------------------------------------------------
@@ -326,6 +358,76 @@ class Lab:
         return codes
 
 
+def _strongswan_conf(vici: str, log: str, uplinks: dict) -> str:
+    """RFC 5265 2.3 on the MR: charon routes nothing itself (mip4 owns the routing), puts the VPN-TIA
+    on lo, and ignores mip4's tunnels so it never roams into its own x-MIP tunnel."""
+    ignore = ", ".join("mip4-%s-%s" % (k, u[:8]) for u in uplinks for k in ("x", "i"))
+    return """charon {
+  load = random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+  install_routes = no
+  install_virtual_ip_on = lo
+  %s
+  retransmit_timeout = 2.0
+  retransmit_tries = 3
+  plugins {
+    vici {
+      socket = unix://%s
+    }
+  }
+  filelog {
+    lab {
+      path = %s
+      default = 1
+      time_format = %%T
+    }
+  }
+}
+""" % ("interfaces_ignore = " + ignore if ignore else "", vici, log)
+
+
+def _swanctl_gateway(ipsec: dict) -> str:
+    gw, mr = ipsec["gateway"], ipsec["mr"]
+    return """connections {
+  mr {
+    version = 2
+    local_addrs = %s
+    pools = vpn
+    proposals = %s
+    mobike = no
+    dpd_delay = 10s
+    local {
+      auth = psk
+      id = %s
+    }
+    remote {
+      auth = psk
+      id = %s
+    }
+    children {
+      mr {
+        local_ts = %s
+        esp_proposals = %s
+        dpd_action = clear
+      }
+    }
+  }
+}
+pools {
+  vpn {
+    addrs = %s
+  }
+}
+secrets {
+  ike-mr {
+    id-1 = %s
+    id-2 = %s
+    secret = "%s"
+  }
+}
+""" % (gw["address"], ipsec["proposals"], gw["id"], mr["id"], ",".join(ipsec["intranet"]), ipsec["esp_proposals"],
+       ipsec["pool"], gw["id"], mr["id"], ipsec["psk"])
+
+
 def _resumed_after(s: dict, attached: float) -> float | None:
     """When stream data flowed again after plugging in: the end of the stall around the move."""
     for start, end in reversed(s.get("stalls", [])):
@@ -362,6 +464,7 @@ def main() -> int:
         emit("topology", seconds=round(time.monotonic() - t0, 3), nodes=len(topo["nodes"]),
              netem=lab.impair(params.get("netem", {})))
         lab.start_capture()
+        lab.start_charons()
         lab.start_daemons()
         wait_for(lambda: all(lab.status(n) for n in topo["daemons"]), 120, "daemons did not start")
         emit("daemons", seconds=round(time.monotonic() - t0, 3), pids=lab.pids)

@@ -25,6 +25,8 @@ from ..core.home_agent import HomeAgent
 from ..core.mobile_node import MobileNode
 from .dhcp import DhcpClients
 from .endpoints import IcmpEndpoint, UdpEndpoint
+from .guard import LeakGuard
+from .ike import IkeClient
 from .kernel import KernelDataPlane
 from .netlink import LinkMonitor
 from .paths import RouterPaths
@@ -67,6 +69,11 @@ class Daemon:
         self.plane: AgentPlane | None = None
         self.links: LinkMonitor | None = None
         self.dhcp: DhcpClients | None = None
+        self.guard: LeakGuard | None = None
+        self.ike: IkeClient | None = None
+        self.ike_ready = asyncio.Event()
+        self.vpn_endpoint: UdpEndpoint | None = None
+        self.tasks: set[asyncio.Task] = set()
         self.started = time.monotonic()
 
     def now(self) -> float:
@@ -94,12 +101,19 @@ class Daemon:
         uplinks = sorted(m.uplinks)
         self.paths = RouterPaths(self.kernel, o, uplinks)
         await self.kernel.sweep(self.paths.all_tables())
+        # RFC 5265 1.1: outside, nothing of the enterprise in clear; closed on every uplink until proven inside
+        self.guard = LeakGuard((*o.networks, m.i_hoa + "/32"), uplinks)
+        await self.guard.start()
         for hoa in (m.i_hoa, m.x_hoa):  # sources of requests through an FA; the MR-HA tunnel's end (mode f)
             await self.kernel.address(hoa, 32, "lo")
-        await self.paths.start()
+        await self.paths.start(m.x_hoa)
         for iface in uplinks:
-            self.udp[iface] = UdpEndpoint(self.loop, PORT, iface, self._datagram)
+            self.udp[iface] = UdpEndpoint(self.loop, PORT, iface, self._datagram, bypass=True)
             self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp)
+        if self.settings.vpn is not None:
+            self.ike = IkeClient(self.loop, self.settings.vpn, m.x_hoa, m.vpn_gateway, self._ike_up,
+                                 self._ike_down, self._ike_failed)
+            self._spawn(self._start_ike())
         if o.dhcp:
             self.dhcp = DhcpClients(self.paths.tables)
         self.links = LinkMonitor(uplinks, self._link, self._address)
@@ -116,6 +130,21 @@ class Daemon:
         assert isinstance(self.machine, ForeignAgent)
         self.feed(self.machine.start(self.now()))
 
+    async def _start_ike(self) -> None:
+        assert self.ike is not None
+        await self.ike.start()
+        self.ike_ready.set()
+
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task failed: %r", task.exception())
+
     async def stop(self) -> None:
         if isinstance(self.machine, MobileNode):
             self.feed(self.machine.shutdown(self.now()))
@@ -123,6 +152,11 @@ class Daemon:
             while self.now() < deadline and any(c.outstanding for c in self.machine.clients()):
                 await asyncio.sleep(0.05)
         await self.queue.join()
+        if self.ike:
+            await self.ike.close()
+        await self._vpn_down()
+        for task in list(self.tasks):
+            task.cancel()
         if self.timer:
             self.timer.cancel()
         if self.links:
@@ -132,6 +166,8 @@ class Daemon:
         for ep in list(self.udp.values()) + list(self.icmp.values()):
             ep.close()
         await self.kernel.close()
+        if self.guard:  # last: nothing of ours routes anywhere any more
+            await self.guard.close()
         self.ipr.close()
         if self.settings.status_file:
             try:
@@ -163,6 +199,52 @@ class Daemon:
             self.feed(self.machine.address_lost(iface, now))
         else:
             self.feed(self.machine.address_acquired(iface, address, now))
+
+    # IKE (ike.py calls these on the loop)
+
+    def _ike_up(self, vpn_tia: str) -> None:
+        assert isinstance(self.machine, MobileNode)
+        self.queue.put_nowait(("vpn-up", vpn_tia))  # guard, rule and socket before the i-MIP request
+        self.feed(self.machine.ike_established(vpn_tia, self.now()))
+
+    def _ike_down(self, reason: str) -> None:
+        assert isinstance(self.machine, MobileNode)
+        self.feed(self.machine.ike_closed(reason, self.now()))
+        self.queue.put_nowait(("vpn-down",))
+
+    def _ike_failed(self, reason: str) -> None:
+        assert isinstance(self.machine, MobileNode)
+        self.feed(self.machine.ike_failed(reason, self.now()))
+
+    async def _ike_request(self, a: IkeUp | IkeDown) -> None:
+        if self.ike is None:
+            if isinstance(a, IkeUp):
+                log.warning("outside, but no vpn section is configured: no IKE, user data stays blocked")
+                self._ike_failed("no vpn section in the config")
+            return
+        if isinstance(a, IkeUp):
+            await self.ike_ready.wait()
+            await self.ike.up()
+        else:
+            await self.ike.down(a.reason)
+            self.queue.put_nowait(("vpn-down",))
+
+    async def _vpn_up(self, vpn_tia: str) -> None:
+        """RFC 5265 2.3: the VPN-TIA leaves only through the CHILD_SA; i-MIP is bound to it."""
+        assert self.guard is not None and self.paths is not None
+        await self.guard.only_through_ipsec(vpn_tia)
+        await self.paths.vpn_source(vpn_tia)
+        if self.vpn_endpoint is None or self.vpn_endpoint.sock.getsockname()[0] != vpn_tia:
+            if self.vpn_endpoint:
+                self.vpn_endpoint.close()
+            self.vpn_endpoint = UdpEndpoint(self.loop, PORT, None, self._datagram, address=vpn_tia, label=VPN)
+
+    async def _vpn_down(self) -> None:
+        if self.vpn_endpoint:
+            self.vpn_endpoint.close()
+            self.vpn_endpoint = None
+        if self.paths:
+            await self.paths.vpn_source(None)
 
     def feed(self, actions: list) -> None:
         for a in actions:
@@ -201,7 +283,10 @@ class Daemon:
         elif isinstance(a, SendUdp):
             d = a.datagram
             if d.iface == VPN:
-                log.warning("no VPN data plane yet: i-MIP request to %s not sent", d.dst)
+                if self.vpn_endpoint is None:
+                    log.warning("no VPN-TIA socket: i-MIP request to %s not sent", d.dst)
+                else:
+                    self.vpn_endpoint.send(d)
                 return
             ep = self.udp.get(d.iface) or self.udp.get("") or self.udp.get(self._core_iface())
             if ep:
@@ -211,17 +296,27 @@ class Daemon:
             if ep_icmp:
                 ep_icmp.send(a.message)
         elif isinstance(a, Gate) and self.paths:
+            if self.guard and a.path != "plain":  # close before anything else changes
+                await self.guard.shut(a.iface)
             await self.paths.gate(a)
+            if self.guard and a.path == "plain":  # R-3.2.3-a: proven inside
+                await self.guard.lift(a.iface)
         elif isinstance(a, SetPath) and self.paths:
             await self.paths.set_path(a)
         elif isinstance(a, IkeUp | IkeDown):
-            log.warning("IKE is not wired to charon yet: %r", a)
+            if isinstance(a, IkeUp) and self.paths and isinstance(self.machine, MobileNode):
+                await self.paths.select(self.machine.primary)  # R-2.3-c: the x-MIP path first
+            self._spawn(self._ike_request(a))  # seconds long: the worker goes on meanwhile
         elif isinstance(a, _Reselect):
             if self.paths and isinstance(self.machine, MobileNode):
                 await self.paths.select(self.machine.primary)
             self._write_status()
         elif isinstance(a, tuple) and a[0] == "dhcp" and self.dhcp:
             await self.dhcp.link(a[1], a[2])
+        elif isinstance(a, tuple) and a[0] == "vpn-up":
+            await self._vpn_up(a[1])
+        elif isinstance(a, tuple) and a[0] == "vpn-down":
+            await self._vpn_down()
         elif self.plane is None or not await self.plane.apply(a):
             log.debug("no handler for %r", a)
 
@@ -236,6 +331,12 @@ class Daemon:
                "uptime": time.monotonic() - self.started, "status": self.machine.status(self.now())}
         if self.paths:
             out["lan_route"] = list(self.paths.lan) if self.paths.lan else None
+        if self.ike:
+            out["ipsec"] = self.ike.status()
+        if self.guard:
+            out["guard"] = self.guard.status()
+        if self.links:
+            out["networks"] = {i: self.links.network(i) for i in sorted(self.links.ifaces)}
         out["installed"] = {"tunnels": sorted(self.kernel.tunnels), "routes": sorted(
             "%s table %d" % (p, t) for t, p in self.kernel.routes), "rules": len(self.kernel.rules)}
         return out
@@ -252,6 +353,8 @@ class Daemon:
     async def _status_every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
+            if self.ike:
+                await self.ike.refresh()
             self._write_status()
 
 

@@ -18,6 +18,9 @@ from ..core.actions import Datagram, Icmp
 SO_BINDTODEVICE = 25
 IP_PKTINFO = 8  # Linux; struct in_pktinfo {int ifindex; in_addr spec_dst; in_addr addr;}
 _PKTINFO = struct.Struct("=i4s4s")
+IP_XFRM_POLICY = 17  # Linux; a per-socket IPsec policy (struct xfrm_userpolicy_info)
+_XFRM_USERPOLICY_INFO = 168  # sizeof on Linux (selector 56, lifetimes 96, priority, index, dir, action, ...)
+_XFRM_DIR, _XFRM_ACTION, _XFRM_FAMILY = 160, 161, 40  # offsets; action 0 = allow
 ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION = 9, 10  # RFC 1256, RFC 5944 2.1
 log = logging.getLogger("mip4.io")
 
@@ -26,18 +29,35 @@ def _bind_device(sock: socket.socket, iface: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
 
 
+def bypass_ipsec(sock: socket.socket) -> None:
+    """Per-socket "allow" policies in and out, as charon sets on its IKE sockets: registrations on an
+    uplink are plaintext by design (RFC 5265 3.3) and must pass the leak guard's block policies."""
+    for direction in (0, 1):  # XFRM_POLICY_IN, XFRM_POLICY_OUT
+        info = bytearray(_XFRM_USERPOLICY_INFO)
+        struct.pack_into("=H", info, _XFRM_FAMILY, socket.AF_INET)
+        info[_XFRM_DIR], info[_XFRM_ACTION] = direction, 0
+        sock.setsockopt(socket.IPPROTO_IP, IP_XFRM_POLICY, bytes(info))
+
+
 class UdpEndpoint:
-    """UDP `port` on one interface, or on all (iface None: IP_PKTINFO names the receiving one)."""
+    """UDP `port` on one interface, or on all (iface None: IP_PKTINFO names the receiving one).
+
+    `address` binds one local address instead (the VPN-TIA: i-MIP through the IPsec tunnel, whose
+    datagrams are reported as received on `label`); `bypass` exempts the socket from IPsec policies."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, port: int, iface: str | None,
-                 on_datagram: Callable[[Datagram], None]) -> None:
+                 on_datagram: Callable[[Datagram], None], *, address: str = "0.0.0.0", label: str | None = None,
+                 bypass: bool = False) -> None:
         self.loop, self.iface, self.port, self.on_datagram = loop, iface, port, on_datagram
+        self.label = label
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         if iface is not None:
             _bind_device(self.sock, iface)
-        self.sock.bind(("0.0.0.0", port))
+        if bypass:
+            bypass_ipsec(self.sock)
+        self.sock.bind((address, port))
         self.sock.setblocking(False)
         loop.add_reader(self.sock.fileno(), self._readable)
 
@@ -50,7 +70,7 @@ class UdpEndpoint:
             except OSError as e:  # e.g. ICMP port unreachable reported on the socket
                 log.debug("udp %s: %s", self.iface or "*", e)
                 continue
-            iface, dst = self.iface or "", "0.0.0.0"
+            iface, dst = self.label or self.iface or "", "0.0.0.0"
             for level, kind, value in anc:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
                     index, _spec, addr = _PKTINFO.unpack(value[: _PKTINFO.size])

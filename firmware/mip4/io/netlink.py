@@ -6,6 +6,7 @@ back until the carrier returns (the core treats an address as a point of attachm
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ class LinkMonitor:
         self.on_link, self.on_address = on_link, on_address
         self.index: dict[int, str] = {}
         self.carrier: dict[str, bool] = {}
+        self.prefixlen: dict[str, int] = {}
         self.addresses: dict[str, set[str]] = {i: set() for i in ifaces}
         self.reported: dict[str, str | None] = {}
         self.ipr: AsyncIPRoute | None = None
@@ -73,6 +75,7 @@ class LinkMonitor:
             return
         address = msg.get("address")
         if present:
+            self.prefixlen[address] = msg.get("prefixlen", 32)
             self.addresses[name].add(address)
         else:
             self.addresses[name].discard(address)
@@ -84,6 +87,13 @@ class LinkMonitor:
         if current != self.reported.get(name):
             self.reported[name] = current
             self.on_address(name, current)
+
+    def network(self, name: str) -> str | None:
+        """The subnet of the interface's reported address (status: which network it is on)."""
+        address = self.reported.get(name)
+        if address is None:
+            return None
+        return str(ipaddress.IPv4Interface("%s/%d" % (address, self.prefixlen.get(address, 32))).network)
 
     def close(self) -> None:
         if self.task:

@@ -31,8 +31,43 @@ class RouterOptions:
     networks: tuple[str, ...] = ()  # LAN prefixes routed through the mobile IP path (mobile router)
     dhcp: bool = True  # run udhcpc on each uplink for a co-located care-of address
     lan_table: int = 4  # policy routing table for traffic from `networks` (path or prohibit)
+    ike_table: int = 5  # outside: IKE and ESP from the x-HoA, i-MIP from the VPN-TIA (x-MIP or prohibit)
     uplink_table_base: int = 100  # uplink i gets table base + i
     rule_priority: int = 1000
+
+
+@dataclass(frozen=True)
+class VpnOptions:
+    """How the MN drives its own charon over VICI for the IKE SA to the VPN gateway (RFC 5265 2.3)."""
+
+    vici: str = "unix:///var/run/charon.vici"  # charon's VICI socket
+    local_id: str = ""  # IKE identity of the MR
+    remote_id: str = ""  # IKE identity of the VPN gateway
+    psk: str = ""  # pre-shared key (IKEv2 PSK)
+    intranet: tuple[str, ...] = ("10.0.0.0/8",)  # remote traffic selectors: what the VPN reaches
+    proposals: str = "aes128-sha256-modp2048"
+    esp_proposals: str = "aes128gcm16"
+    timeout: float = 20.0  # seconds one IKE attempt may take
+    dpd_delay: int = 10  # seconds (dead peer detection through x-MIP)
+
+    def __post_init__(self) -> None:
+        if not self.vici.startswith("unix://"):
+            raise ConfigError("vici: %r is not a unix:// socket URI" % (self.vici,))
+        for name in ("local_id", "remote_id", "psk"):
+            if not getattr(self, name):
+                raise ConfigError("%s: must be set for the IKE SA to the VPN gateway" % name)
+        if len(self.psk) < 16:  # RFC 5265 6.2: whoever has it can join the VPN
+            raise ConfigError("psk: %d characters; at least 16 are required" % len(self.psk))
+        if not self.intranet:
+            raise ConfigError("intranet: at least one prefix (the VPN's remote traffic selectors)")
+        for prefix in self.intranet:
+            _prefix("intranet", prefix)
+        if not 1 <= self.timeout <= 300:
+            raise ConfigError("timeout: %r must be 1..300 seconds" % (self.timeout,))
+
+    @property
+    def vici_path(self) -> str:
+        return self.vici[len("unix://"):]
 
 
 @dataclass(frozen=True)
@@ -40,6 +75,7 @@ class Settings:
     role: str
     machine: MobileNodeConfig | HomeAgentConfig | ForeignAgentConfig
     router: RouterOptions = field(default_factory=RouterOptions)
+    vpn: VpnOptions | None = None  # MN only; without it the MN never goes to cvc/fvc (no IKE)
     status_file: str | None = None
     seed: int | None = None  # fixed random seed (lab reproducibility); None: the OS's randomness
 
@@ -61,7 +97,7 @@ def load(path: str) -> Settings:
 def parse(raw: Any) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError("the file must hold one JSON object")
-    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router"))
+    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router", "vpn"))
     role = raw.get("role")
     if role not in ROLES:
         raise ConfigError("role: %r is not one of %s" % (role, ", ".join(ROLES)))
@@ -73,13 +109,18 @@ def parse(raw: Any) -> Settings:
     router = _dataclass("router", RouterOptions, raw.get("router", {}))
     for prefix in router.networks:
         _prefix("router.networks", prefix)
+    vpn = None
+    if "vpn" in raw:
+        if role != "mn":
+            raise ConfigError("vpn: only a mobile node (role mn) runs IKE")
+        vpn = _dataclass("vpn", VpnOptions, raw["vpn"])
     status_file = raw.get("status_file")
     if status_file is not None and not isinstance(status_file, str):
         raise ConfigError("status_file: %r is not a path" % (status_file,))
     seed = raw.get("seed")
     if seed is not None and not isinstance(seed, int):
         raise ConfigError("seed: %r is not an integer" % (seed,))
-    return Settings(role, machine, router, status_file, seed)
+    return Settings(role, machine, router, vpn, status_file, seed)
 
 
 def _mobile_node(s: dict) -> MobileNodeConfig:

@@ -1,0 +1,100 @@
+"""The leak auditor: tshark reads every capture of an external link; every packet must be one that
+RFC 5265 lets cross the outside (section 1.1: outside, enterprise traffic only inside IPsec).
+
+Allowed: ESP; IKE (UDP 500/4500); Mobile IP registration (UDP 434); IP-in-IP carrying ESP or IKE
+(the x-MIP tunnel); DHCP; ARP; ICMP router discovery. Anything else is a leak, and so is any packet
+that shows an address of the LAN host or the CN in clear, at any layer tshark can read.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+
+FIELDS = ("frame.number", "frame.time_epoch", "eth.type", "ip.src", "ip.dst", "ip.proto", "udp.srcport",
+          "udp.dstport", "icmp.type", "_ws.col.Info")
+IKE_PORTS, MIP_PORT, DHCP_PORTS = {500, 4500}, 434, {67, 68}
+ETH_ARP, ETH_IPV4 = "0x0806", "0x0800"
+
+
+@dataclass(frozen=True)
+class Packet:
+    capture: str
+    number: int
+    time: float
+    src: tuple[str, ...]  # every IP header, outermost first
+    dst: tuple[str, ...]
+    protos: tuple[int, ...]
+    ports: tuple[int, ...]
+    info: str
+
+    def __str__(self) -> str:
+        return "%s #%d %s -> %s proto %s ports %s: %s" % (
+            self.capture, self.number, ",".join(self.src), ",".join(self.dst),
+            ",".join(map(str, self.protos)), ",".join(map(str, self.ports)), self.info)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v, 0) for v in text.split(",") if v)
+
+
+def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icmp_types: tuple[int, ...]) -> str | None:
+    """The allowed kind of one frame, or None for a leak."""
+    if eth_type == ETH_ARP:
+        return "arp"
+    if eth_type != ETH_IPV4 or not protos:
+        return None
+    outer = protos[0]
+    inner = protos[1:] if outer == 4 else ()  # IP-in-IP: judge what it carries
+    kind = inner[0] if outer == 4 and inner else outer
+    if kind == 50:
+        return "ipip-esp" if outer == 4 else "esp"
+    if kind == 17 and ports and set(ports[:2]) & IKE_PORTS:
+        return "ipip-ike" if outer == 4 else "ike"
+    if outer == 4:
+        return None  # x-MIP carries only IPsec
+    if kind == 17 and MIP_PORT in ports[:2]:
+        return "mip-registration"
+    if kind == 17 and set(ports[:2]) <= DHCP_PORTS and ports:
+        return "dhcp"
+    if kind == 1 and icmp_types and icmp_types[0] in (9, 10):
+        return "router-discovery"
+    return None
+
+
+def read(path: str) -> list[tuple[Packet, str, tuple[int, ...]]]:
+    argv = ["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]
+    for f in FIELDS:
+        argv += ["-e", f]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    name = os.path.basename(path).rsplit(".", 1)[0]
+    rows = []
+    for line in out.splitlines():
+        cols = line.split("\t")
+        cols += [""] * (len(FIELDS) - len(cols))
+        num, t, eth, src, dst, proto, sport, dport, icmp, info = cols[:10]
+        ports = tuple(p for pair in zip(_ints(sport), _ints(dport), strict=False) for p in pair)
+        pkt = Packet(name, int(num), float(t or 0), tuple(s for s in src.split(",") if s),
+                     tuple(d for d in dst.split(",") if d), _ints(proto), ports, info)
+        rows.append((pkt, eth.split(",")[0], _ints(icmp)))
+    return rows
+
+
+def audit(captures: list[str], secret: set[str]) -> dict:
+    """Judge every packet of `captures`; `secret` are addresses that must never show in clear."""
+    kinds: Counter = Counter()
+    leaks: list[str] = []
+    per_capture: dict[str, int] = {}
+    for path in captures:
+        rows = read(path)
+        per_capture[os.path.basename(path)] = len(rows)
+        for pkt, eth, icmp in rows:
+            kind = classify(eth, pkt.protos, pkt.ports, icmp)
+            shown = secret & set(pkt.src + pkt.dst)
+            if kind is None or shown:
+                why = "address %s in clear" % ",".join(sorted(shown)) if shown else "not allowed outside"
+                leaks.append("%s (%s)" % (pkt, why))
+            else:
+                kinds[kind] += 1
+    return {"packets": sum(per_capture.values()), "per_capture": per_capture, "kinds": dict(kinds), "leaks": leaks}

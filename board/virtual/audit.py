@@ -2,8 +2,10 @@
 RFC 5265 lets cross the outside (section 1.1: outside, enterprise traffic only inside IPsec).
 
 Allowed: ESP; IKE (UDP 500/4500); Mobile IP registration (UDP 434); IP-in-IP carrying ESP or IKE
-(the x-MIP tunnel); DHCP; ARP; ICMP router discovery. Anything else is a leak, and so is any packet
-that shows an address of the LAN host or the CN in clear, at any layer tshark can read.
+(the x-MIP tunnel); DHCP; ARP; ICMP router discovery, with the FA's IGMP join of the all-routers
+group it listens on (RFC 1256 5); ICMP errors that quote an allowed packet (path MTU discovery for
+ESP). Anything else is a leak, and so is any packet that shows an address of the LAN host or the
+CN in clear, at any layer tshark can read.
 """
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 FIELDS = ("frame.number", "frame.time_epoch", "eth.type", "ip.src", "ip.dst", "ip.proto", "udp.srcport",
-          "udp.dstport", "icmp.type", "_ws.col.Info")
+          "udp.dstport", "icmp.type", "igmp.maddr", "_ws.col.Info")
 IKE_PORTS, MIP_PORT, DHCP_PORTS = {500, 4500}, 434, {67, 68}
 ETH_ARP, ETH_IPV4 = "0x0806", "0x0800"
+ALL_ROUTERS = "224.0.0.2"
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v, 0) for v in text.split(",") if v)
 
 
-def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icmp_types: tuple[int, ...]) -> str | None:
-    """The allowed kind of one frame, or None for a leak."""
+def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icmp_types: tuple[int, ...],
+             dst: tuple[str, ...] = ()) -> str | None:
+    """The allowed kind of one frame, or None for a leak. Lists hold every header, outermost first."""
     if eth_type == ETH_ARP:
         return "arp"
     if eth_type != ETH_IPV4 or not protos:
@@ -60,10 +64,15 @@ def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icm
         return "dhcp"
     if kind == 1 and icmp_types and icmp_types[0] in (9, 10):
         return "router-discovery"
+    if kind == 2 and dst[1:] and set(dst[1:]) <= {ALL_ROUTERS}:  # IGMPv3 report: group records only
+        return "router-discovery"
+    if kind == 1 and icmp_types and icmp_types[0] in (3, 11) and len(protos) > 1:  # quotes protos[1:]
+        quoted = classify(eth_type, protos[1:], ports, icmp_types[1:], dst[1:])
+        return "icmp-error" if quoted in ("esp", "ike", "mip-registration", "ipip-esp", "ipip-ike") else None
     return None
 
 
-def read(path: str) -> list[tuple[Packet, str, tuple[int, ...]]]:
+def read(path: str) -> list[tuple[Packet, str, tuple[int, ...], tuple[str, ...]]]:
     argv = ["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]
     for f in FIELDS:
         argv += ["-e", f]
@@ -73,11 +82,11 @@ def read(path: str) -> list[tuple[Packet, str, tuple[int, ...]]]:
     for line in out.splitlines():
         cols = line.split("\t")
         cols += [""] * (len(FIELDS) - len(cols))
-        num, t, eth, src, dst, proto, sport, dport, icmp, info = cols[:10]
+        num, t, eth, src, dst, proto, sport, dport, icmp, groups, info = cols[:11]
         ports = tuple(p for pair in zip(_ints(sport), _ints(dport), strict=False) for p in pair)
         pkt = Packet(name, int(num), float(t or 0), tuple(s for s in src.split(",") if s),
                      tuple(d for d in dst.split(",") if d), _ints(proto), ports, info)
-        rows.append((pkt, eth.split(",")[0], _ints(icmp)))
+        rows.append((pkt, eth.split(",")[0], _ints(icmp), tuple(g for g in groups.split(",") if g)))
     return rows
 
 
@@ -89,8 +98,8 @@ def audit(captures: list[str], secret: set[str]) -> dict:
     for path in captures:
         rows = read(path)
         per_capture[os.path.basename(path)] = len(rows)
-        for pkt, eth, icmp in rows:
-            kind = classify(eth, pkt.protos, pkt.ports, icmp)
+        for pkt, eth, icmp, groups in rows:
+            kind = classify(eth, pkt.protos, pkt.ports, icmp, pkt.dst[:1] + groups)
             shown = secret & set(pkt.src + pkt.dst)
             if kind is None or shown:
                 why = "address %s in clear" % ",".join(sorted(shown)) if shown else "not allowed outside"
@@ -98,3 +107,9 @@ def audit(captures: list[str], secret: set[str]) -> dict:
             else:
                 kinds[kind] += 1
     return {"packets": sum(per_capture.values()), "per_capture": per_capture, "kinds": dict(kinds), "leaks": leaks}
+
+
+def audit_lab(lab_dir: str, topo: dict) -> dict:
+    """The lab's external captures, judged; the LAN host and the CN are the secrets."""
+    paths = [os.path.join(lab_dir, "captures", name + ".pcapng") for name in topo["audit"]["captures"]]
+    return audit([p for p in paths if os.path.exists(p)], {topo["lan"]["host"], topo["cn"]["address"]})

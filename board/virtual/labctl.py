@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import mip4.io.daemon  # noqa: E402  (the heavy import, once)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import rogue  # noqa: E402
 import stream  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
@@ -197,6 +199,13 @@ class Lab:
                 json.dump(cfg, f, indent=1)
             self.spawn("mip4d-" + name, name, mip4.io.daemon.main, ["--config", path, "--log-level", "debug"])
 
+    def start_rogue(self) -> None:
+        r = self.topo.get("rogue")
+        if r:
+            batch(["addr add %s/32 dev lo" % r["address"]], r["node"])
+            status = os.path.join(self.run_dir, "rogue.json")
+            self.spawn("rogue", r["node"], rogue.serve, r["address"], r["spi"], status)
+
     def start_stream(self) -> None:
         cn = self.topo["cn"]
         self.spawn("stream-server", "cn", stream.serve, cn["port"])
@@ -263,7 +272,8 @@ class Lab:
             "i_ha_bindings": [(b["home_address"], b["care_of"], round(b["remaining"] or 0))
                               for b in iha.get("bindings", [])],
             "stream": {k: v for k, v in self.read(self.stream_file()).items() if k != "errors"},
-            "ike": mr.get("ike"), "vpn_tia": mr.get("vpn_tia"),
+            "ike": mr.get("ike"), "vpn_tia": mr.get("vpn_tia"), "counters": mr.get("counters", {}),
+            "detection": wan.get("detection"), "rogue": self.read(os.path.join(self.run_dir, "rogue.json")),
             "ike_sa": ipsec.get("ike_sa"), "child_sa": ipsec.get("child_sa"),
         }
 
@@ -288,11 +298,38 @@ class Lab:
         batch(["link set %s up" % port])
         return time.monotonic()
 
-    def step(self, index: int, network: str, flap: bool = False) -> dict:
+    def cut(self, index: int, port: str) -> dict:
+        """Drop everything towards `port` (the i-HA unreachable): the MR must close the gate once
+        T_MONITOR has passed without a good registration (RFC 5265 3.2.4, R-3.2.4-b)."""
+        sh("tc qdisc replace dev %s root netem loss 100%%" % port)
+        cut_at = time.monotonic()
+        emit("moving", step=index, cut=port, wall=time.time())
+        t_monitor = self.topo["daemons"]["mr"]["mn"]["t_monitor"]
+        blocked = None
+        while time.monotonic() < cut_at + t_monitor + 15:
+            snap = self.snapshot()
+            if snap["gate"] is None and snap["lan_route"] == ["prohibit"]:
+                blocked = time.monotonic()
+                break
+            emit("status", **snap)
+            time.sleep(0.25)
+        snap = self.snapshot()
+        result = dict(step=index, network=None, cut=port, expect="blocked", mode=snap["mode"], ok=blocked is not None,
+                      flap=False, blocked_after_s=None if blocked is None else round(blocked - cut_at, 3),
+                      t_monitor=t_monitor, state=snap["state"], detection=snap["detection"], stream=snap["stream"],
+                      mode_after_s=None, data_after_s=None, outage_s=None, care_of=snap["care_of"])
+        emit("step", **result)
+        return result
+
+    def restore(self, index: int, port: str, network: str) -> dict:
+        sh("tc qdisc del dev %s root" % port)
+        return self.step(index, network, restored=True)
+
+    def step(self, index: int, network: str, flap: bool = False, restored: bool = False) -> dict:
         expect = self.topo["networks"][network]["expect"]
         before = self.read(self.stream_file())
         detached = time.monotonic()
-        attached = self.flap() if flap else self.move(network)
+        attached = detached if restored else self.flap() if flap else self.move(network)
         wall = time.time() - (time.monotonic() - attached)
         emit("moving", step=index, network=network, expect=expect, flap=flap, wall=wall)
         deadline = attached + STEP_TIMEOUT
@@ -317,9 +354,19 @@ class Lab:
                       mode_after_s=None if reached is None else round(reached - attached, 3),
                       data_after_s=None if resumed is None else round(resumed - attached, 3),
                       outage_s=None if resumed is None else round(resumed - detached, 3),
-                      care_of=snap["care_of"], stream=s)
+                      care_of=snap["care_of"], stream=s, restored=restored, ike=snap["ike"],
+                      ike_sa=snap["ike_sa"], child_sa=snap["child_sa"], counters=snap["counters"], rogue=snap["rogue"])
+        self.keep_status(index)
         emit("step", **result)
         return result
+
+    def keep_status(self, index: int) -> None:
+        """The MR's status model as it stood at the end of a step (tests render it with `mip4 status`)."""
+        try:
+            shutil.copy(os.path.join(self.run_dir, "mr.status.json"),
+                        os.path.join(self.run_dir, "mr-step-%d.json" % index))
+        except OSError:
+            pass
 
     # -- teardown --------------------------------------------------------------------------------
 
@@ -334,8 +381,10 @@ class Lab:
                      if not any(t in line for t in ("lookup local", "lookup main", "lookup default"))]
             routes = [line for line in sh("ip -n %s route show table all" % ns).splitlines()
                       if "proto static" in line and ("metric 10 " in line or line.endswith("metric 10"))]
-            if tunnels or rules or routes:
-                out[ns] = {"tunnels": tunnels, "rules": rules, "routes": routes}
+            xfrm = [line for line in sh("ip -n %s xfrm policy; ip -n %s xfrm state" % (ns, ns)).splitlines()
+                    if line.startswith("src ")]  # guards, CHILD_SAs: none once mip4d has terminated IKE
+            if tunnels or rules or routes or xfrm:
+                out[ns] = {"tunnels": tunnels, "rules": rules, "routes": routes, "xfrm": xfrm}
         return out
 
     def shutdown(self) -> dict:
@@ -464,6 +513,7 @@ def main() -> int:
         emit("topology", seconds=round(time.monotonic() - t0, 3), nodes=len(topo["nodes"]),
              netem=lab.impair(params.get("netem", {})))
         lab.start_capture()
+        lab.start_rogue()
         lab.start_charons()
         lab.start_daemons()
         wait_for(lambda: all(lab.status(n) for n in topo["daemons"]), 120, "daemons did not start")
@@ -480,8 +530,15 @@ def main() -> int:
         rounds = 0
         while True:
             rounds += 1
+            where = tour[0]["network"]
             for i, step in enumerate(tour[1:], 1):
-                results.append(lab.step(i, step["network"], step.get("flap", False)))
+                if "cut" in step:
+                    results.append(lab.cut(i, step["cut"]))
+                elif "restore" in step:
+                    results.append(lab.restore(i, step["restore"], where))
+                else:
+                    where = step["network"]
+                    results.append(lab.step(i, where, step.get("flap", False)))
                 end = time.monotonic() + DWELL
                 while time.monotonic() < end:
                     emit("status", **lab.snapshot())

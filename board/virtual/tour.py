@@ -10,13 +10,18 @@ import signal
 import sys
 import time
 
-from board.virtual.boot import Lab
+from board.virtual.audit import audit_lab
+from board.virtual.boot import Lab, topology
 
 CLEAR = "\x1b[H\x1b[J"
 
 
 def describe(step: dict) -> str:
     s = step.get("stream", {})
+    if step.get("cut"):
+        return "step %d: i-HA cut off (%s) -> user data blocked after %s s (T_MONITOR %s s) %s" % (
+            step["step"], step["cut"], step.get("blocked_after_s"), step.get("t_monitor"),
+            "OK" if step["ok"] else "FAIL")
     return ("step %d: %-4s%s -> mode %-4s (expected %s) %s  data again after %s s, stream %d records, "
             "lost %d, duplicated %d, reconnects %d" % (
                 step["step"], step["network"], " (carrier flap)" if step.get("flap") else "", step["mode"],
@@ -41,11 +46,22 @@ def panel(status: dict, network: str, steps: list[str], started: float) -> str:
         "  user data gate         : %s" % (status.get("gate") or "BLOCKED"),
         "  LAN route              : %s" % " ".join(status.get("lan_route") or ["-"]),
         "  T_MONITOR left         : %s" % ("%.0f s" % left if left is not None else "-"),
+        "  IKE / CHILD SA         : %s" % _ipsec(status),
         "  i-HA bindings          : %s" % bindings,
         "  TCP stream LAN host->CN: %d records, lost %d, duplicated %d, reconnects %d, last data %s" % (
             s.get("received", 0), s.get("gaps", 0), s.get("duplicates", 0), s.get("reconnects", 0), age),
         "", "  moves:"] + ["    " + line for line in steps[-8:]]
     return CLEAR + "\n".join(lines) + "\n"
+
+
+def _ipsec(status: dict) -> str:
+    ike, child = status.get("ike_sa"), status.get("child_sa")
+    if not ike:
+        return "%s" % (status.get("ike") or "down")
+    text = "%s %s_i %s_r, VPN-TIA %s" % (ike["state"], ike["spi_i"], ike["spi_r"], ike["vpn_tia"])
+    if child:
+        text += "; CHILD %s %s_i %s_o" % (child["state"], child["spi_in"], child["spi_out"])
+    return text
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -64,7 +80,7 @@ def main() -> int:
         for ev in lab.events(timeout=1e9 if live else 900):
             kind = ev["event"]
             if kind == "moving":
-                network = ev["network"]
+                network = ev.get("network") or network
             elif kind == "step":
                 steps.append(describe(ev))
                 ok_steps.append(ev["ok"])
@@ -79,12 +95,17 @@ def main() -> int:
                 print("lab error: %s" % ev["message"], flush=True)
             elif kind == "done":
                 done = ev
+        leaks = audit_lab(lab.dir, topology())  # RFC 5265 1.1: nothing in clear outside
     except KeyboardInterrupt:
         print("\nstopping: tearing the lab down", flush=True)
         return 0
     finally:
         lab.close()
-    held = bool(done and done["ok"] and ok_steps and all(ok_steps))
+    for line in leaks["leaks"][:20]:
+        print("LEAK " + line)
+    held = bool(done and done["ok"] and ok_steps and all(ok_steps)) and not leaks["leaks"]
+    print("leak audit: %d packets on external links, %d leaks (%s)" % (
+        leaks["packets"], len(leaks["leaks"]), ", ".join("%s %d" % kv for kv in sorted(leaks["kinds"].items()))))
     print("tour %s: %d steps, leftovers %s" % ("held" if held else "FAILED", len(ok_steps),
                                                 (done or {}).get("leftovers")))
     return 0 if held else 1

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 
 from mip4.core.actions import Datagram, Gate, Icmp, SetPath
-from mip4.io.endpoints import IcmpEndpoint, UdpEndpoint
+from mip4.io.endpoints import IcmpEndpoint, UdpEndpoint, bypass_ipsec
+from mip4.io.guard import LeakGuard
 from mip4.io.kernel import KernelDataPlane
 from mip4.io.paths import RouterPaths
 from mip4.io.settings import RouterOptions
@@ -63,7 +65,7 @@ async def agent() -> dict:
     k = KernelDataPlane(ipr)
     before = (ip("rule"), ip("route show table all"), ip("neigh show proxy"))
     paths = RouterPaths(k, RouterOptions(networks=("192.168.77.0/24",)), ["va"])
-    await paths.start()
+    await paths.start("198.51.100.10")
     await k.proxy_arp("10.1.0.10", "va", True)
     await k.address("10.1.0.10", 32, "lo")
     await k.route("10.9.0.0/24", device="va", metric=10)
@@ -80,6 +82,7 @@ async def agent() -> dict:
     await paths.select("va")
     got["lan_closed"] = ip("route show table 4").strip()
     got["proxy"] = ip("neigh show proxy").strip()
+    got["guard"] = await guard_probe()
     await k.close()
     got["clean"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
     got["lo"] = ip("-4 addr show dev lo").count("10.1.0.10")
@@ -90,6 +93,43 @@ async def agent() -> dict:
     got["swept"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
     ipr.close()
     return got
+
+
+def _send(src: str, bypass: bool = False) -> str:
+    """One UDP datagram from `src` out of va to the peer: "sent" or the error the kernel gave."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 25, b"va")
+        if bypass:
+            bypass_ipsec(sock)
+        sock.bind((src, 0))
+        sock.sendto(b"x", ("192.0.2.2", 9))
+        return "sent"
+    except OSError as e:
+        return e.strerror or str(e)
+    finally:
+        sock.close()
+
+
+async def guard_probe() -> dict:
+    """The leak guard on the real kernel's XFRM: block, bypass, lift, the VPN-TIA guard, close, sweep."""
+    out: dict = {}
+    guard = LeakGuard(("192.168.77.0/24", "10.1.0.10/32"), ["va"])
+    await guard.start()
+    out["policies"] = ip("xfrm policy").count("action block")
+    out["guarded"] = _send("10.1.0.10")  # the i-HoA in clear on an uplink not proven inside
+    out["bypass"] = _send("10.1.0.10", bypass=True)  # a registration socket
+    out["other"] = _send("10.99.0.1")  # not an enterprise source
+    await guard.only_through_ipsec("10.99.0.1")  # as if it were the VPN-TIA
+    out["vpn_tia"] = _send("10.99.0.1")
+    await guard.lift("va")
+    out["lifted"] = _send("10.1.0.10")
+    await guard.close()
+    out["after_close"] = ip("xfrm policy").strip()
+    ip("xfrm policy add src 10.1.0.10/32 dst 0.0.0.0/1 dev va dir out action block priority 2147483632")
+    await LeakGuard((), []).sweep()  # a killed predecessor's guard
+    out["swept"] = ip("xfrm policy").strip()
+    return out
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ class Machine:
         return lambda *args: self.calls.append((name, *args)) or []
 
 
-HOOKS = {"link_up", "link_down", "address_acquired", "address_lost", "ike_established", "ike_closed", "ike_failed", "hint"}
+HOOKS = {"link_up", "link_down", "address_acquired", "address_lost", "ike_established", "ike_closed", "ike_failed",
+         "hint"}
 
 
 class Echo(Machine):

@@ -1,0 +1,160 @@
+"""Outside in the UML lab (RFC 5265 2.3): x-MIP, IKE through it with real charons, i-MIP inside IPsec,
+modes cvc and fvc, secure detection against a rogue i-HA and a cut-off i-HA, and the leak auditor
+over every external link for the whole tour (the same boot as the inside tests, conftest.py).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from board.virtual.audit import audit_lab, classify
+from board.virtual.boot import topology
+
+from .conftest import CN, I_HOA, LAN_HOST, VPN_GW, X_FA, X_HA, X_HOA, _event, steps, tshark
+
+POOL = "10.5.0."  # the VPN gateway's pool: VPN-TIAs
+
+
+def _one(events: list, network: str) -> dict:
+    found = [s for s in steps(events, network) if not s.get("restored")]
+    assert found, network
+    return found[0]
+
+
+def test_moving_out_and_back_keeps_the_tcp_session(tour):
+    """c -> cvc -> cvc (new network) -> fvc -> c: modes reached, the LAN host's stream never breaks
+    (no byte lost or duplicated: the stream counts every record; TCP never reconnects)."""
+    lab, events = tour
+    order = [(s.get("network"), s["mode"]) for s in steps(events) if s.get("network") in ("net2", "ext1", "ext2",
+                                                                                       "xfa", "net1")]
+    assert order[order.index(("net2", "c")):][:5] == [("net2", "c"), ("ext1", "cvc"), ("ext2", "cvc"),
+                                                      ("xfa", "fvc"), ("net1", "c")]
+    for s in steps(events):
+        assert s["ok"], s
+    stream = _event(events, "done")["stream"]
+    assert (stream["reconnects"], stream["gaps"], stream["duplicates"]) == (0, 0, 0)
+
+
+def test_no_ike_renegotiation_between_outside_networks(tour):
+    """R-1.7-a: a new x-MIP care-of, the same IKE SA and CHILD_SA (SPIs unchanged), also via the x-FA."""
+    lab, events = tour
+    ext1, ext2, xfa = _one(events, "ext1"), _one(events, "ext2"), _one(events, "xfa")
+    assert ext1["care_of"] != ext2["care_of"] and xfa["care_of"] == X_FA
+    for s in (ext1, ext2, xfa):
+        assert s["ike"] == "up" and s["ike_sa"]["state"] == "ESTABLISHED" and s["child_sa"]["state"] == "INSTALLED"
+        assert s["ike_sa"]["local"] == X_HOA and s["ike_sa"]["remote"] == VPN_GW  # R-2.3-c: from the x-HoA
+        assert s["ike_sa"]["vpn_tia"].startswith(POOL)
+    key = lambda s: (s["ike_sa"]["spi_i"], s["ike_sa"]["spi_r"], s["child_sa"]["spi_in"], s["child_sa"]["spi_out"])  # noqa: E731
+    assert key(ext1) == key(ext2) == key(xfa)
+    print("one IKE SA across ext1, ext2 and the x-FA: %s" % (key(ext1),))
+
+
+def test_back_inside_ipsec_is_torn_down(tour):
+    """R-3.3-l, R-1.1-a: inside again, the IKE SA is gone and the i-HA binds the intranet care-of."""
+    lab, events = tour
+    after = [s for s in steps(events, "net1")][-1]
+    assert after["mode"] == "c" and after["ike"] == "down" and after["ike_sa"] is None and after["child_sa"] is None
+    assert "IKE SA down: inside on wan" in lab.log("mip4d-mr")
+    assert "IKE_SA mip4-vpn" in lab.log("charon-mr") and "deleting IKE_SA" in lab.log("charon-mr")
+
+
+def test_i_mip_registers_the_vpn_tia_inside_ipsec_and_the_i_ha_adds_tnc(tour):
+    """R-2.3-e, R-4.3-h, R-3.2.3-c: the i-HA trusts the pool and sends TNC through the VPN; the MR
+    notes it as no evidence of being inside."""
+    lab, events = tour
+    core = lab.path("captures", "iha-core.pcapng")
+    rows = tshark(core, "mip.type == 1 && ip.src matches \"^10\\\\.5\\\\.0\\\\.\"", "ip.src", "mip.homeaddr", "mip.coa",
+                  "mip.d", "mip.t")
+    assert rows and all(r[0] == r[2] and r[1] == I_HOA and r[3] == "1" and r[4] == "1" for r in rows)
+    replies = tshark(core, "mip.type == 3 && ip.dst matches \"^10\\\\.5\\\\.0\\\\.\"", "mip.code", "mip.ext.type")
+    assert replies and all(code == "0" and "149" in ext.split(",") for code, ext in replies)
+    assert "tnc-via-vpn" in lab.log("mip4d-mr")
+    # on the Internet the same registration is ESP only: tshark finds no Mobile IP from the VPN-TIA there
+    assert not tshark(lab.path("captures", "fw-out.pcapng"), "mip && ip.addr matches \"^10\\\\.5\"", "ip.src")
+
+
+def test_ike_and_esp_travel_inside_x_mip(tour):
+    """R-2.3-c: on the external networks, IKE and ESP of the x-HoA are inside the x-MIP tunnel
+    (co-located care-of) or reverse-tunnelled by the x-FA; never from the care-of in clear."""
+    lab, events = tour
+    for cap in ("isp-ext1", "isp-ext2"):
+        path = lab.path("captures", cap + ".pcapng")
+        assert tshark(path, "ip.proto == 4 && esp", "ip.src"), cap  # x-MIP carrying ESP
+        assert tshark(path, "ip.proto == 4 && isakmp", "ip.src"), cap  # IKE through it too
+        assert not tshark(path, "(esp || isakmp) && !(ip.proto == 4)", "ip.src"), cap
+    xfa_inet = lab.path("captures", "xfa-inet.pcapng")  # RFC 3024: the x-FA reverse tunnels to the x-HA
+    assert tshark(xfa_inet, "ip.proto == 4 && ip.dst == %s && esp" % X_HA, "ip.src")
+
+
+def test_leak_auditor_finds_nothing_on_any_external_link(tour):
+    """RFC 5265 1.1: every frame on ext1, ext2, the x-FA link, the Internet and the x-HA's home link,
+    during the whole tour (moves out and in, detection windows, the cut-off i-HA), is allowed."""
+    lab, events = tour
+    result = audit_lab(lab.dir, topology())
+    print("leak audit: %d packets: %s" % (result["packets"], result["kinds"]))
+    assert not result["leaks"], "\n".join(result["leaks"][:30])
+    assert result["kinds"].get("ipip-esp", 0) > 100 and result["kinds"].get("esp", 0) > 100
+    assert len(result["per_capture"]) == len(topology()["audit"]["captures"])
+
+
+def test_leak_auditor_flags_plaintext_and_unexpected_traffic():
+    """The auditor can fail: plain TCP from the LAN host, an ICMP echo, IP-in-IP with TCP inside."""
+    assert classify("0x0800", (6,), (40000, 5000), ()) is None
+    assert classify("0x0800", (1,), (), (8,)) is None
+    assert classify("0x0800", (4, 6), (40000, 5000), ()) is None
+    assert classify("0x86dd", (), (), ()) is None
+    assert classify("0x0800", (4, 50), (), ()) == "ipip-esp"
+    assert classify("0x0800", (17,), (500, 500), ()) == "ike"
+    assert classify("0x0800", (1, 50), (), (3,)) == "icmp-error"  # PMTU for ESP
+    assert classify("0x0800", (1, 6), (), (3,)) is None  # an ICMP error quoting plain TCP
+
+
+def test_rogue_i_ha_outside_never_makes_the_mr_inside(tour):
+    """RFC 5265 6.1, R-3.2.3-a: on ext1 a rogue owns the i-HA's address and accepts with TNC, without
+    the key: the MR rejects the authenticator and stays in cvc."""
+    lab, events = tour
+    ext1 = _one(events, "ext1")
+    assert ext1["mode"] == "cvc" and ext1["rogue"].get("answered", 0) >= 1
+    assert ext1["counters"].get("bad-authenticator", 0) >= 1
+
+
+def test_i_ha_cut_off_inside_blocks_user_data_after_t_monitor(tour):
+    """R-3.2.4-b, R-3.3-i: inside, the i-HA unreachable: once T_MONITOR passes without a good
+    registration, user data is blocked (LAN route prohibit); back, it is inside again, same session."""
+    lab, events = tour
+    (cut,) = [s for s in steps(events) if s.get("cut")]
+    t_monitor = topology()["daemons"]["mr"]["mn"]["t_monitor"]
+    assert cut["ok"] and 0 < cut["blocked_after_s"] <= t_monitor + 2
+    assert cut["state"] != "inside"
+    (back,) = [s for s in steps(events) if s.get("restored")]
+    assert back["ok"] and back["mode"] == "c" and back["stream"]["reconnects"] == 0
+    assert "T_MONITOR" in lab.log("mip4d-mr")
+
+
+def test_mip4_status_shows_the_outside_state(tour):
+    """`mip4 status` renders the one status model: mode, interface, registrations, IKE/CHILD SA, guard."""
+    lab, events = tour
+    ext2 = _one(events, "ext2")
+    path = lab.path("run", "mr-step-%d.json" % ext2["step"])
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "firmware"))
+    out = subprocess.run([sys.executable, "-m", "mip4", "status", "--file", path], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    print(out)
+    assert "mode cvc on wan" in out and "outside" in out and ext2["care_of"] in out
+    assert "x-HA registered via %s" % ext2["care_of"] in out
+    assert "IKE SA ESTABLISHED %s_i" % ext2["ike_sa"]["spi_i"] in out and "VPN-TIA 10.5.0." in out
+    assert "CHILD SA INSTALLED spi in %s" % ext2["child_sa"]["spi_in"] in out
+    assert "i-MIP through the VPN: registered via 10.5.0." in out
+    assert "leak guard: 192.168.77.0/24 on wan" in out
+    missing = subprocess.run([sys.executable, "-m", "mip4", "status", "--file", path + ".none"], env=env,
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "is it running" in missing.stderr
+
+
+def test_cn_and_lan_host_never_seen_in_clear_outside(tour):
+    """The same judgement as the auditor, asked of tshark directly on the Internet-side captures."""
+    lab, events = tour
+    for cap in topology()["audit"]["captures"]:
+        assert not tshark(lab.path("captures", cap + ".pcapng"), "ip.addr == %s || ip.addr == %s" % (LAN_HOST, CN),
+                          "frame.number"), cap

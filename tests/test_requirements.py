@@ -19,8 +19,8 @@ def test_the_script_notices_a_missing_citation(tmp_path, monkeypatch):
     """It can fail: pretend the tests cite nothing."""
     monkeypatch.setattr(uncited, "cited_ids", lambda root: set())
     missing = uncited.uncited()
-    assert "R-3.2.3-a" in missing and "R-1.7-a" not in missing  # R-1.7-a waits for the lab (later.txt)
-    assert "R-1.7-a" in uncited.uncited(all_ids=True)
+    assert "R-3.2.3-a" in missing and "R-2-b" not in missing  # R-2-b waits for a lab variant (later.txt)
+    assert "R-2-b" in uncited.uncited(all_ids=True)
 
 
 def test_later_list_names_only_real_ids():

@@ -117,7 +117,8 @@ class Lab:
         return shown
 
     def _sysctls(self, ns: str) -> None:
-        """Every node forwards; no reverse path filter (tunnels deliver from any source).
+        """Every node forwards; no reverse path filter (tunnels deliver from any source); IPv4 only,
+        so that no IPv6 router solicitation or MLD report crosses a link the leak auditor judges.
 
         Written from this process after entering the namespace: /proc/sys/net is per namespace."""
         setns(ns, flags=0)
@@ -125,6 +126,8 @@ class Lab:
             settings = {"/proc/sys/net/ipv4/ip_forward": "1"}
             for conf in os.listdir("/proc/sys/net/ipv4/conf"):
                 settings["/proc/sys/net/ipv4/conf/%s/rp_filter" % conf] = "0"
+            for conf in os.listdir("/proc/sys/net/ipv6/conf"):
+                settings["/proc/sys/net/ipv6/conf/%s/disable_ipv6" % conf] = "1"
             for path, value in settings.items():
                 with open(path, "w") as f:
                     f.write(value)

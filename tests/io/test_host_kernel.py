@@ -61,7 +61,8 @@ def test_endpoints_and_kernel_plane_in_a_namespace(pair):
     assert "10.1.0.10 dev va proxy" in got["proxy"]
     assert got["clean"] and got["lo"] == 0
     assert got["swept"]
-    # RFC 5265 1.1: the XFRM leak guard, on this kernel (the same policies the lab's MR installs)
+    # RFC 5265 1.1, R-2.3-g: the XFRM leak guard drops i-HoA packets outside IPsec on this kernel
+    # (the same policies the lab's MR installs)
     g = got["guard"]
     assert g["policies"] == 4  # two sources, each as two halves of the address space, on va
     assert g["guarded"] == "Operation not permitted" and g["vpn_tia"] == "Operation not permitted"

@@ -37,7 +37,9 @@ def test_moving_out_and_back_keeps_the_tcp_session(tour):
 
 
 def test_no_ike_renegotiation_between_outside_networks(tour):
-    """R-1.7-a: a new x-MIP care-of, the same IKE SA and CHILD_SA (SPIs unchanged), also via the x-FA."""
+    """R-1.7-a: a new x-MIP care-of, the same IKE SA and CHILD_SA (SPIs unchanged), also via the x-FA.
+    R-4.1-d: the CHILD_SA covers the intranet prefixes. R-2-d: the x-HA answered on every external
+    attachment, and the gateway's peer is the x-HoA."""
     lab, events = tour
     ext1, ext2, xfa = _one(events, "ext1"), _one(events, "ext2"), _one(events, "xfa")
     assert ext1["care_of"] != ext2["care_of"] and xfa["care_of"] == X_FA
@@ -45,6 +47,8 @@ def test_no_ike_renegotiation_between_outside_networks(tour):
         assert s["ike"] == "up" and s["ike_sa"]["state"] == "ESTABLISHED" and s["child_sa"]["state"] == "INSTALLED"
         assert s["ike_sa"]["local"] == X_HOA and s["ike_sa"]["remote"] == VPN_GW  # R-2.3-c: from the x-HoA
         assert s["ike_sa"]["vpn_tia"].startswith(POOL)
+        assert s["child_sa"]["remote_ts"] == topology()["daemons"]["mr"]["vpn"]["intranet"]
+    assert "established between 172.16.0.2[vpn.example.net]...%s[mr.example.net]" % X_HOA in lab.log("charon-vpngw")
     key = lambda s: (s["ike_sa"]["spi_i"], s["ike_sa"]["spi_r"], s["child_sa"]["spi_in"], s["child_sa"]["spi_out"])  # noqa: E731
     assert key(ext1) == key(ext2) == key(xfa)
     print("one IKE SA across ext1, ext2 and the x-FA: %s" % (key(ext1),))
@@ -61,12 +65,13 @@ def test_back_inside_ipsec_is_torn_down(tour):
 
 def test_i_mip_registers_the_vpn_tia_inside_ipsec_and_the_i_ha_adds_tnc(tour):
     """R-2.3-e, R-4.3-h, R-3.2.3-c: the i-HA trusts the pool and sends TNC through the VPN; the MR
-    notes it as no evidence of being inside."""
+    notes it as no evidence of being inside. R-2.3-d: the care-of is charon's virtual IP (VICI)."""
     lab, events = tour
     core = lab.path("captures", "iha-core.pcapng")
     rows = tshark(core, "mip.type == 1 && ip.src matches \"^10\\\\.5\\\\.0\\\\.\"", "ip.src", "mip.homeaddr", "mip.coa",
                   "mip.d", "mip.t")
     assert rows and all(r[0] == r[2] and r[1] == I_HOA and r[3] == "1" and r[4] == "1" for r in rows)
+    assert _one(events, "ext1")["ike_sa"]["vpn_tia"] in {r[2] for r in rows}
     replies = tshark(core, "mip.type == 3 && ip.dst matches \"^10\\\\.5\\\\.0\\\\.\"", "mip.code", "mip.ext.type")
     assert replies and all(code == "0" and "149" in ext.split(",") for code, ext in replies)
     assert "tnc-via-vpn" in lab.log("mip4d-mr")
@@ -88,14 +93,18 @@ def test_ike_and_esp_travel_inside_x_mip(tour):
 
 
 def test_leak_auditor_finds_nothing_on_any_external_link(tour):
-    """RFC 5265 1.1: every frame on ext1, ext2, the x-FA link, the Internet and the x-HA's home link,
-    during the whole tour (moves out and in, detection windows, the cut-off i-HA), is allowed."""
+    """RFC 5265 1.1, R-2.3-h: every frame on ext1, ext2, the x-FA link, the Internet and the x-HA's home
+    link, during the whole tour (moves out and in, detection windows, the cut-off i-HA), is allowed;
+    intranet addresses and the i-HoA show only in registrations (the plaintext detection probes)."""
     lab, events = tour
     result = audit_lab(lab.dir, topology())
     print("leak audit: %d packets: %s" % (result["packets"], result["kinds"]))
     assert not result["leaks"], "\n".join(result["leaks"][:30])
     assert result["kinds"].get("ipip-esp", 0) > 100 and result["kinds"].get("esp", 0) > 100
     assert len(result["per_capture"]) == len(topology()["audit"]["captures"])
+    for cap in topology()["audit"]["captures"]:
+        assert not tshark(lab.path("captures", cap + ".pcapng"), "ip.addr == 10.0.0.0/8 && !(udp.port == 434)",
+                          "frame.number"), cap
 
 
 def test_leak_auditor_flags_plaintext_and_unexpected_traffic():

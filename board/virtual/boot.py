@@ -97,6 +97,10 @@ class Lab:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        deadline = time.monotonic() + 10  # until the host has reaped them all
+        while time.monotonic() < deadline and subprocess.run(["pgrep", "-g", str(self.proc.pid)],
+                                                              capture_output=True).returncode == 0:
+            time.sleep(0.1)
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -282,9 +282,9 @@ class Lab:
 
     # -- moving ----------------------------------------------------------------------------------
 
-    def move(self, network: str | None) -> float:
+    def move(self, network: str | None, uplink: str = UPLINK) -> float:
         """Unplug the uplink (carrier loss) and plug it into `network`; returns the time of the plug-in."""
-        port = "mr-" + UPLINK
+        port = "mr-" + uplink
         batch(["link set %s down" % port, "link set %s nomaster" % port])
         if network is None:
             return time.monotonic()
@@ -300,6 +300,67 @@ class Lab:
         time.sleep(0.2)
         batch(["link set %s up" % port])
         return time.monotonic()
+
+    def second_uplink(self, index: int, uplink: str, network: str | None) -> dict:
+        """Plug another uplink into `network` (or unplug it): it is judged on its own (RFC 5265 3.2.1),
+        while the primary uplink keeps its mode and the stream keeps flowing."""
+        before = self.snapshot()
+        self.move(network, uplink)
+        emit("moving", step=index, uplink=uplink, network=network, wall=time.time())
+        want = topology_state(self.topo, network)
+        verdict, deadline = None, time.monotonic() + STEP_TIMEOUT
+        while time.monotonic() < deadline:
+            other = self.status("mr").get("status", {}).get("interfaces", {}).get(uplink, {})
+            if other.get("state") == want and (want != "outside" or other.get("x_ha_registered")):
+                verdict = other
+                break
+            emit("status", **self.snapshot())
+            time.sleep(0.25)
+        time.sleep(2.0)  # the primary uplink must not notice
+        snap = self.snapshot()
+        s = snap["stream"]
+        progressed = s.get("received", 0) >= before["stream"].get("received", 0) + 25
+        ok = verdict is not None and snap["mode"] == before["mode"] and snap["gate"] == before["gate"] and progressed
+        result = dict(step=index, network=network, uplink=uplink, expect=want, mode=snap["mode"], ok=ok, flap=False,
+                      other=verdict, primary=snap["primary"], stream=s, mode_after_s=None, data_after_s=None,
+                      outage_s=None, care_of=snap["care_of"])
+        self.keep_status(index)
+        emit("step", **result)
+        return result
+
+    def gateway(self, index: int, action: str) -> dict:
+        """The VPN gateway re-keys the CHILD_SA or deletes the IKE SA while the MR is outside: user data
+        pauses (blocked, never in clear, while IKE is down) and resumes over the new SAs."""
+        before = self.snapshot()
+        node = self.topo["ipsec"]["gateway"]["node"]
+        verb = "--rekey --child mr" if action == "rekey" else "--terminate --ike mr"
+        started = time.monotonic()
+        sh("ip netns exec %s swanctl %s --uri unix://%s" % (node, verb, self.vici(node)))
+        emit("moving", step=index, gateway=action, wall=time.time())
+        old = (before["child_sa"] or {}).get("spi_in")
+        deadline, renewed = started + STEP_TIMEOUT, None
+        while time.monotonic() < deadline:
+            snap = self.snapshot()
+            s = snap["stream"]
+            fresh = (snap["child_sa"] or {}).get("spi_in") not in (None, old)
+            if fresh and snap["gate"] == "vpn" and s.get("received", 0) >= before["stream"].get("received", 0) + 25 \
+                    and (s.get("last_rx") or 0) > started:
+                renewed = time.monotonic()
+                break
+            emit("status", **snap)
+            time.sleep(0.25)
+        snap = self.snapshot()
+        s = snap["stream"]
+        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        result = dict(step=index, network=None, gateway=action, expect=before["mode"], mode=snap["mode"],
+                      ok=renewed is not None and clean and snap["mode"] == before["mode"], flap=False,
+                      renewed_after_s=None if renewed is None else round(renewed - started, 3), stream=s,
+                      ike_before=before["ike_sa"], child_before=before["child_sa"], ike_sa=snap["ike_sa"],
+                      child_sa=snap["child_sa"], mode_after_s=None, data_after_s=None, outage_s=None,
+                      care_of=snap["care_of"])
+        self.keep_status(index)
+        emit("step", **result)
+        return result
 
     def cut(self, index: int, port: str) -> dict:
         """Drop everything towards `port` (the i-HA unreachable): the MR must close the gate once
@@ -480,6 +541,13 @@ secrets {
        ipsec["pool"], gw["id"], mr["id"], ipsec["psk"])
 
 
+def topology_state(topo: dict, network: str | None) -> str:
+    """The detection state an uplink must reach on `network`: inside, outside, or down (unplugged)."""
+    if network is None:
+        return "down"
+    return "outside" if topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"
+
+
 def _resumed_after(s: dict, attached: float) -> float | None:
     """When stream data flowed again after plugging in: the end of the stall around the move."""
     for start, end in reversed(s.get("stalls", [])):
@@ -537,6 +605,10 @@ def main() -> int:
             for i, step in enumerate(tour[1:], 1):
                 if "cut" in step:
                     results.append(lab.cut(i, step["cut"]))
+                elif "gateway" in step:
+                    results.append(lab.gateway(i, step["gateway"]))
+                elif "uplink" in step:
+                    results.append(lab.second_uplink(i, step["uplink"], step.get("network")))
                 elif "restore" in step:
                     results.append(lab.restore(i, step["restore"], where))
                 else:

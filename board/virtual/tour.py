@@ -18,6 +18,15 @@ CLEAR = "\x1b[H\x1b[J"
 
 def describe(step: dict) -> str:
     s = step.get("stream", {})
+    if step.get("uplink"):
+        other = step.get("other") or {}
+        return "step %d: uplink %s -> %s: judged %s, primary %s stays in mode %s %s" % (
+            step["step"], step["uplink"], step.get("network") or "unplugged", other.get("state"), step.get("primary"),
+            step["mode"], "OK" if step["ok"] else "FAIL")
+    if step.get("gateway"):
+        return "step %d: VPN gateway %s -> data over new SAs after %s s, mode %s %s" % (
+            step["step"], "re-keys the CHILD_SA" if step["gateway"] == "rekey" else "deletes the IKE SA",
+            step.get("renewed_after_s"), step["mode"], "OK" if step["ok"] else "FAIL")
     if step.get("cut"):
         return "step %d: i-HA cut off (%s) -> user data blocked after %s s (T_MONITOR %s s) %s" % (
             step["step"], step["cut"], step.get("blocked_after_s"), step.get("t_monitor"),
@@ -79,7 +88,7 @@ def main() -> int:
     try:
         for ev in lab.events(timeout=1e9 if live else 900):
             kind = ev["event"]
-            if kind == "moving":
+            if kind == "moving" and not ev.get("uplink"):
                 network = ev.get("network") or network
             elif kind == "step":
                 steps.append(describe(ev))

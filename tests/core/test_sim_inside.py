@@ -241,3 +241,16 @@ def test_mode_f_path_is_the_mr_ha_tunnel_from_the_home_address():
     assert w.mode() == "f"
     (path,) = [a for a in w.actions(SetPath) if a.mode == "f"][-1:]
     assert [(t.local, t.remote) for t in path.tunnels] == [(I_HOA, I_HA)]
+
+
+def test_an_unplugged_uplink_stays_down_when_its_address_goes_after_the_carrier():
+    """R-3.2.1-a: netlink reports the carrier loss, then the address loss; the uplink stays down
+    (not "waiting"), the other uplink keeps its mode."""
+    w = build()
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.connect("wwan", "ext2", "198.18.2.5")
+    w.run(10)
+    assert w.mode() == "c" and w.state("wwan") == "outside"
+    w.sim.call("mn", "link_down", "wwan")
+    w.sim.call("mn", "address_lost", "wwan")
+    assert w.state("wwan") == "down" and w.mode() == "c" and w.gate("wan") == "plain"

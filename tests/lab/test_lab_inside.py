@@ -64,8 +64,9 @@ def test_tshark_sees_mode_c_registrations_and_ip_in_ip(tour):
     rrq = tshark(wan, "mip.type == 1 && mip.haaddr == %s && mip.life > 0" % I_HA, "mip.homeaddr", "mip.coa", "mip.d")
     for coa in coas:
         assert [I_HOA, coa, "1"] in rrq
-    replies = tshark(wan, "mip.type == 3 && mip.haaddr == %s" % I_HA, "mip.code")
-    assert replies and all(code == "0" for (code,) in replies)
+    for coa in coas:  # the i-HA's answers to those care-of addresses: all accepted
+        replies = tshark(wan, "mip.type == 3 && mip.haaddr == %s && ip.dst == %s" % (I_HA, coa), "mip.code")
+        assert replies and all(code == "0" for (code,) in replies), (coa, replies)
     for coa in coas:  # both directions of the stream, each inside IP-in-IP between the i-HA and the co-CoA
         rows = tshark(wan, "ip.proto == 4 && ip.addr == %s && tcp" % coa, "ip.src", "ip.dst")
         assert [I_HA + "," + CN, coa + "," + LAN_HOST] in rows

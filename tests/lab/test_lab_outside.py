@@ -88,7 +88,7 @@ def test_ike_and_esp_travel_inside_x_mip(tour):
         assert tshark(path, "ip.proto == 4 && esp", "ip.src"), cap  # x-MIP carrying ESP
         assert not tshark(path, "(esp || isakmp) && !(ip.proto == 4)", "ip.src"), cap
     # IKE_SA_INIT and IKE_AUTH on ext1, through x-MIP; none on ext2: the SA moved along (R-1.7-a)
-    assert tshark(lab.path("captures", "isp-ext1.pcapng"), "ip.proto == 4 && isakmp.exch_type == 34", "ip.src")
+    assert tshark(lab.path("captures", "isp-ext1.pcapng"), "ip.proto == 4 && isakmp.exchangetype == 34", "ip.src")
     xfa_inet = lab.path("captures", "xfa-inet.pcapng")  # RFC 3024: the x-FA reverse tunnels to the x-HA
     assert tshark(xfa_inet, "ip.proto == 4 && ip.dst == %s && esp" % X_HA, "ip.src")
 

@@ -80,6 +80,8 @@ class MobileNode:
         up = self._uplink(iface)
         before = (up.care_of, up.using_fa)
         up.address = None
+        if up.state == DOWN:  # the link went first: nothing more to leave
+            return []
         if up.care_of is None:
             return self._leave(up, "care-of-lost", "address lost", now)
         if (up.care_of, up.using_fa) != before:  # now through the FA: a new point of attachment

@@ -109,7 +109,7 @@ class Daemon:
         await self.paths.start(m.x_hoa)
         for iface in uplinks:
             self.udp[iface] = UdpEndpoint(self.loop, PORT, iface, self._datagram, bypass=True)
-            self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp)
+            self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp, bypass=True)
         if self.settings.vpn is not None:
             self.ike = IkeClient(self.loop, self.settings.vpn, m.x_hoa, m.vpn_gateway, self._ike_up,
                                  self._ike_down, self._ike_failed)

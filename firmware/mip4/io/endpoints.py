@@ -97,10 +97,12 @@ class IcmpEndpoint:
     """ICMP router discovery on one interface (raw socket): agent advertisements and solicitations."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, iface: str, on_icmp: Callable[[Icmp], None],
-                 groups: tuple[str, ...] = ()) -> None:
+                 groups: tuple[str, ...] = (), bypass: bool = False) -> None:
         self.loop, self.iface, self.on_icmp = loop, iface, on_icmp
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         _bind_device(self.sock, iface)
+        if bypass:  # XFRM judges the route's source (any address of ours), not the header's 0.0.0.0
+            bypass_ipsec(self.sock)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
         index = socket.if_nametoindex(iface)
         for group in groups:  # e.g. 224.0.0.2 on an FA's access link, for solicitations

@@ -171,14 +171,16 @@ class IkeClient:
 
     async def refresh(self) -> None:
         """Re-read our SA for the status (state, SPIs, rekeys); cheap, called every few seconds."""
-        if self.current is None:
+        current = self.current
+        if current is None:
             return
         try:
             sas = await self._call(lambda: list(self._session(5.0).list_sas({"ike": CONN})))
         except Exception as e:  # noqa: BLE001
             log.debug("list-sas: %s", e)
             return
-        self.sa = next((sa[CONN] for sa in sas if CONN in sa), {})
+        if self.current == current:  # not torn down or replaced meanwhile
+            self.sa = next((sa[CONN] for sa in sas if CONN in sa), {})
 
     def status(self) -> dict:
         """IKE and CHILD SA as the status model shows them (states, SPIs, addresses)."""

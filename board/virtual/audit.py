@@ -5,10 +5,12 @@ Allowed: ESP; IKE (UDP 500/4500); Mobile IP registration (UDP 434); IP-in-IP car
 (the x-MIP tunnel); DHCP; ARP; ICMP router discovery, with the FA's IGMP join of the all-routers
 group it listens on (RFC 1256 5); ICMP errors that quote an allowed packet (path MTU discovery for
 ESP). Anything else is a leak, and so is any packet that shows an address of the LAN host or the
-CN in clear, at any layer tshark can read.
+CN in clear, at any layer tshark can read, or an intranet address (the i-HoA, the i-HA) anywhere
+but in a Mobile IP registration (the plaintext detection probes of RFC 5265 3.3).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 from collections import Counter
@@ -90,8 +92,17 @@ def read(path: str) -> list[tuple[Packet, str, tuple[int, ...], tuple[str, ...]]
     return rows
 
 
-def audit(captures: list[str], secret: set[str]) -> dict:
-    """Judge every packet of `captures`; `secret` are addresses that must never show in clear."""
+def _inside(address: str, prefixes: list[ipaddress.IPv4Network]) -> bool:
+    try:
+        return any(ipaddress.IPv4Address(address) in p for p in prefixes)
+    except ValueError:
+        return False
+
+
+def audit(captures: list[str], secret: set[str], intranet: tuple[str, ...] = ()) -> dict:
+    """Judge every packet of `captures`; `secret` are addresses that must never show in clear, and
+    addresses in `intranet` may show only in registrations."""
+    nets = [ipaddress.IPv4Network(p) for p in intranet]
     kinds: Counter = Counter()
     leaks: list[str] = []
     per_capture: dict[str, int] = {}
@@ -101,6 +112,8 @@ def audit(captures: list[str], secret: set[str]) -> dict:
         for pkt, eth, icmp, groups in rows:
             kind = classify(eth, pkt.protos, pkt.ports, icmp, pkt.dst[:1] + groups)
             shown = secret & set(pkt.src + pkt.dst)
+            if kind != "mip-registration":
+                shown |= {a for a in pkt.src + pkt.dst if _inside(a, nets)}
             if kind is None or shown:
                 why = "address %s in clear" % ",".join(sorted(shown)) if shown else "not allowed outside"
                 leaks.append("%s (%s)" % (pkt, why))
@@ -112,4 +125,5 @@ def audit(captures: list[str], secret: set[str]) -> dict:
 def audit_lab(lab_dir: str, topo: dict) -> dict:
     """The lab's external captures, judged; the LAN host and the CN are the secrets."""
     paths = [os.path.join(lab_dir, "captures", name + ".pcapng") for name in topo["audit"]["captures"]]
-    return audit([p for p in paths if os.path.exists(p)], {topo["lan"]["host"], topo["cn"]["address"]})
+    return audit([p for p in paths if os.path.exists(p)], {topo["lan"]["host"], topo["cn"]["address"]},
+                 tuple(topo["ipsec"]["intranet"]))

@@ -32,7 +32,9 @@ async def peer() -> None:
     icmp: list = []
     udp.append(UdpEndpoint(loop, 434, "vb", lambda d: udp[0].send(
         Datagram("vb", d.dst, 434, d.src, d.sport, b"echo:" + d.payload))))
-    icmp.append(IcmpEndpoint(loop, "vb", lambda m: m.payload[0] == 10 and icmp[0].send(
+    # answers only a solicitation whose source is really 0.0.0.0 (RFC 1256), never one with an address
+    # the kernel chose (the agent has 10.99.0.1 on its link)
+    icmp.append(IcmpEndpoint(loop, "vb", lambda m: m.payload[0] == 10 and m.src == "0.0.0.0" and icmp[0].send(
         Icmp("vb", "192.0.2.2", "224.0.0.1", ADVERT)), groups=("224.0.0.2",)))
     print("ready", flush=True)
     await asyncio.sleep(30)
@@ -63,7 +65,7 @@ async def agent() -> dict:
     from pyroute2 import AsyncIPRoute
     ipr = AsyncIPRoute()
     k = KernelDataPlane(ipr)
-    before = (ip("rule"), ip("route show table all"), ip("neigh show proxy"))
+    before = (ip("rule"), ip("-4 route show table all"), ip("neigh show proxy"))
     paths = RouterPaths(k, RouterOptions(networks=("192.168.77.0/24",)), ["va"])
     await paths.start("198.51.100.10")
     await k.proxy_arp("10.1.0.10", "va", True)
@@ -84,13 +86,13 @@ async def agent() -> dict:
     got["proxy"] = ip("neigh show proxy").strip()
     got["guard"] = await guard_probe()
     await k.close()
-    got["clean"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
+    got["clean"] = (ip("rule"), ip("-4 route show table all"), ip("neigh show proxy")) == before
     got["lo"] = ip("-4 addr show dev lo").count("10.1.0.10")
     # a killed predecessor's leftovers: a fresh data plane sweeps its tables clean before starting
     ip("rule add from 192.168.77.0/24 lookup 4 priority 1000")
     ip("route add prohibit default table 4")
     await KernelDataPlane(ipr).sweep((4,))
-    got["swept"] = (ip("rule"), ip("route show table all"), ip("neigh show proxy")) == before
+    got["swept"] = (ip("rule"), ip("-4 route show table all"), ip("neigh show proxy")) == before
     ipr.close()
     return got
 

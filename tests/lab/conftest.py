@@ -3,6 +3,7 @@ i-HA cut off, and home again), with its events, captures and logs kept until the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -31,7 +32,7 @@ def tour():
                 print("lab:", json.dumps({k: v for k, v in ev.items() if k not in ("stream", "steps", "trace")}))
         yield lab, events
     finally:
-        lab.close()
+        lab.close(keep=os.environ.get("MIP4_LAB_KEEP") == "1")  # keep its logs and captures to debug
         # nothing left on the host: the lab's namespaces and processes lived inside UML
         assert uml_processes() == before_uml
         assert _netns() == before_ns

@@ -131,8 +131,15 @@ class Daemon:
         self.feed(self.machine.start(self.now()))
 
     async def _start_ike(self) -> None:
+        """charon may start after us or restart: keep trying; IKE requests wait until it answers."""
         assert self.ike is not None
-        await self.ike.start()
+        while True:
+            try:
+                await self.ike.start()
+                break
+            except Exception as e:  # noqa: BLE001
+                log.error("charon not reachable over VICI (%s); outside, user data stays blocked", e)
+                await asyncio.sleep(5.0)
         self.ike_ready.set()
 
     def _spawn(self, coro) -> None:  # noqa: ANN001

@@ -22,6 +22,7 @@ IP_XFRM_POLICY = 17  # Linux; a per-socket IPsec policy (struct xfrm_userpolicy_
 _XFRM_USERPOLICY_INFO = 168  # sizeof on Linux (selector 56, lifetimes 96, priority, index, dir, action, ...)
 _XFRM_DIR, _XFRM_ACTION, _XFRM_FAMILY = 160, 161, 40  # offsets; action 0 = allow
 ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION = 9, 10  # RFC 1256, RFC 5944 2.1
+ETH_P_IP = 0x0800
 log = logging.getLogger("mip4.io")
 
 
@@ -127,8 +128,13 @@ class IcmpEndpoint:
             self.on_icmp(Icmp(self.iface, src, dst, packet[ihl:]))
 
     def send(self, m: Icmp) -> None:
-        """IP_HDRINCL so that the source is exactly m.src (0.0.0.0 for a solicitation without an
-        address, RFC 1256); TTL 1 (RFC 5944 2.3.1, 2.4.2). The kernel fills in length, ID and checksum."""
+        """IP_HDRINCL so that the source is exactly m.src; TTL 1 (RFC 5944 2.3.1, 2.4.2). The kernel
+        fills in length, ID and checksum. An unspecified source (a solicitation before any address,
+        RFC 1256) goes out as a link-layer frame: given 0.0.0.0, the kernel would put in an address
+        of its own choosing, and that may be the i-HoA, which must never show outside."""
+        if not m.src or m.src == "0.0.0.0":
+            self._send_unnumbered(m)
+            return
         dst = ipaddress.IPv4Address(m.dst)
         header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 1, socket.IPPROTO_ICMP, 0,
                              socket.inet_aton(m.src or "0.0.0.0"), dst.packed)
@@ -137,9 +143,33 @@ class IcmpEndpoint:
         except OSError as e:
             log.warning("icmp send %s -> %s on %s failed: %s", m.src, m.dst, self.iface, e)
 
+    def _send_unnumbered(self, m: Icmp) -> None:
+        dst = ipaddress.IPv4Address(m.dst)
+        if dst.is_multicast:  # RFC 1112 6.4: 01:00:5e and the low 23 bits of the group
+            mac = b"\x01\x00\x5e" + (int(dst) & 0x7FFFFF).to_bytes(3, "big")
+        else:
+            mac = b"\xff" * 6
+        header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(m.payload), 0, 0, 1, socket.IPPROTO_ICMP,
+                                       0, bytes(4), dst.packed))
+        struct.pack_into("!H", header, 10, _checksum(bytes(header)))
+        try:
+            with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+                s.bind((self.iface, ETH_P_IP))
+                s.send(mac + s.getsockname()[4] + struct.pack("!H", ETH_P_IP) + bytes(header) + m.payload)
+        except OSError as e:
+            log.warning("icmp send 0.0.0.0 -> %s on %s failed: %s", m.dst, self.iface, e)
+
     def close(self) -> None:
         self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
+
+
+def _checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of an even-length header."""
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 
 def _if_name(index: int) -> str:

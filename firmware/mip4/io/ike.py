@@ -128,7 +128,8 @@ class IkeClient:
     def _terminate(self) -> None:
         s = self._session(10.0)
         if any(CONN in sa for sa in s.list_sas({"ike": CONN})):
-            for _ in s.terminate({"ike": CONN, "timeout": 5000, "force": "yes"}):
+            # forced and not awaited: inside, the path to the gateway may already be gone
+            for _ in s.terminate({"ike": CONN, "timeout": -1, "force": "yes"}):
                 pass
 
     async def close(self) -> None:

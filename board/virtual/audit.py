@@ -49,7 +49,7 @@ def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icm
     """The allowed kind of one frame, or None for a leak. Lists hold every header, outermost first."""
     if eth_type == ETH_ARP:
         return "arp"
-    if eth_type != ETH_IPV4 or not protos:
+    if eth_type not in (ETH_IPV4, "") or not protos:  # "": a capture without link layer
         return None
     outer = protos[0]
     inner = protos[1:] if outer == 4 else ()  # IP-in-IP: judge what it carries

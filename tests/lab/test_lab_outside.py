@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from board.virtual.audit import audit_lab, classify
+from board.virtual.audit import audit, audit_lab, classify
 from board.virtual.boot import topology
 
 from .conftest import CN, I_HOA, LAN_HOST, VPN_GW, X_FA, X_HA, X_HOA, _event, steps, tshark
@@ -118,6 +118,19 @@ def test_leak_auditor_flags_plaintext_and_unexpected_traffic():
     assert classify("0x0800", (17,), (500, 500), ()) == "ike"
     assert classify("0x0800", (1, 50), (), (3,)) == "icmp-error"  # PMTU for ESP
     assert classify("0x0800", (1, 6), (), (3,)) is None  # an ICMP error quoting plain TCP
+
+
+def test_leak_auditor_reads_a_capture_and_flags_the_i_hoa_outside_registrations(tmp_path):
+    """A router solicitation from the i-HoA (what the kernel sends for a 0.0.0.0 source when it picks
+    the address) is a leak; the same address in a registration through an FA is not."""
+    from tests.wire.pcap import PROTO_ICMP, PROTO_UDP, ipv4, udp, write_pcap
+    path = tmp_path / "ext.pcap"
+    write_pcap(path, [ipv4(I_HOA, "224.0.0.2", PROTO_ICMP, bytes([10, 0, 0xF5, 0xFF, 0, 0, 0, 0]), ttl=1),
+                      ipv4(I_HOA, X_FA, PROTO_UDP, udp(434, 434, bytes(24))),
+                      ipv4(LAN_HOST, "192.0.2.9", 6, bytes(20))])
+    result = audit([str(path)], {LAN_HOST, CN}, ("10.0.0.0/8",))
+    assert result["kinds"] == {"mip-registration": 1} and len(result["leaks"]) == 2
+    assert "address 10.1.0.10 in clear" in result["leaks"][0] and "192.168.77.2" in result["leaks"][1]
 
 
 def test_rogue_i_ha_outside_never_makes_the_mr_inside(tour):

@@ -96,14 +96,14 @@ class RouterPaths:
     async def _unroute(self, device: str) -> None:
         """Before a tunnel goes: a table whose default route is that tunnel prohibits first, so that
         no packet falls through to a later rule (and the main table) in between (fail closed)."""
-        o, k = self.options, self.kernel
+        o = self.options
         if self.ike == ("dev", device) or (self.ike and self.ike[0] == "via" and self.ike[1] == device):
             self.ike = None
-            await k.route("0.0.0.0/0", table=o.ike_table, kind="prohibit")
+            await self._default(o.ike_table, ("prohibit",))
             self.ike = ("prohibit",)
         if self.lan == ("dev", device):
             self.lan = None
-            await k.route("0.0.0.0/0", table=o.lan_table, kind="prohibit")
+            await self._default(o.lan_table, ("prohibit",))
             self.lan = ("prohibit",)
 
     async def vpn_source(self, vpn_tia: str | None) -> None:
@@ -122,20 +122,25 @@ class RouterPaths:
         want = await self._lan_route(primary)
         if want == self.lan:
             return
-        k, table = self.kernel, self.options.lan_table
+        table = self.options.lan_table
         try:
-            if want[0] == "dev":
-                await k.route("0.0.0.0/0", table=table, device=want[1])
-            elif want[0] == "via":
-                await k.route("0.0.0.0/0", table=table, device=want[1], gateway=want[2], onlink=True)
-            else:
-                await k.route("0.0.0.0/0", table=table, kind="prohibit")
+            self.lan = None
+            await self._default(table, want)
             self.lan = want
         except Exception:
-            self.lan = None
-            await k.route("0.0.0.0/0", table=table, kind="prohibit")
+            await self._default(table, ("prohibit",))
             raise
         log.info("LAN traffic: %s", " ".join(str(w) for w in want))
+
+    async def _default(self, table: int, want: tuple) -> None:
+        """The table's default route: ("dev", tunnel), ("via", uplink, gateway) or ("prohibit",)."""
+        k = self.kernel
+        if want[0] == "dev":
+            await k.route("0.0.0.0/0", table=table, device=want[1])
+        elif want[0] == "via":
+            await k.route("0.0.0.0/0", table=table, device=want[1], gateway=want[2], onlink=True)
+        else:
+            await k.route("0.0.0.0/0", table=table, kind="prohibit")
 
     async def _select_ike(self, primary: str | None) -> None:
         p = self.paths.get(primary or "")
@@ -146,14 +151,8 @@ class RouterPaths:
             want = ("via", p.iface, p.care_of)
         if want == self.ike:
             return
-        k, table = self.kernel, self.options.ike_table
         self.ike = None
-        if want[0] == "dev":
-            await k.route("0.0.0.0/0", table=table, device=want[1])
-        elif want[0] == "via":
-            await k.route("0.0.0.0/0", table=table, device=want[1], gateway=want[2], onlink=True)
-        else:
-            await k.route("0.0.0.0/0", table=table, kind="prohibit")
+        await self._default(self.options.ike_table, want)
         self.ike = want
         log.info("IKE and ESP from the x-HoA: %s", " ".join(str(w) for w in want))
 

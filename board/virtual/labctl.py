@@ -366,7 +366,7 @@ class Lab:
         """Drop everything towards `port` (the i-HA unreachable): the MR must close the gate once
         T_MONITOR has passed without a good registration (RFC 5265 3.2.4, R-3.2.4-b)."""
         sh("tc qdisc replace dev %s root netem loss 100%%" % port)
-        cut_at = time.monotonic()
+        cut_at, wall = time.monotonic(), time.time()
         emit("moving", step=index, cut=port, wall=time.time())
         t_monitor = self.topo["daemons"]["mr"]["mn"]["t_monitor"]
         blocked = None
@@ -378,7 +378,8 @@ class Lab:
             emit("status", **snap)
             time.sleep(0.25)
         snap = self.snapshot()
-        result = dict(step=index, network=None, cut=port, expect="blocked", mode=snap["mode"], ok=blocked is not None,
+        result = dict(step=index, network=None, cut=port, wall=wall, expect="blocked", mode=snap["mode"],
+                      ok=blocked is not None,
                       flap=False, blocked_after_s=None if blocked is None else round(blocked - cut_at, 3),
                       t_monitor=t_monitor, state=snap["state"], detection=snap["detection"], stream=snap["stream"],
                       mode_after_s=None, data_after_s=None, outage_s=None, care_of=snap["care_of"])

@@ -11,7 +11,7 @@ import sys
 from board.virtual.audit import audit, audit_lab, classify
 from board.virtual.boot import topology
 
-from .conftest import CN, I_HOA, LAN_HOST, VPN_GW, X_FA, X_HA, X_HOA, _event, steps, tshark
+from .conftest import CN, I_HA, I_HOA, LAN_HOST, VPN_GW, X_FA, X_HA, X_HOA, _event, steps, tshark
 
 POOL = "10.5.0."  # the VPN gateway's pool: VPN-TIAs
 
@@ -182,6 +182,26 @@ def test_i_ha_cut_off_inside_blocks_user_data_after_t_monitor(tour):
     (back,) = [s for s in steps(events) if s.get("restored")]
     assert back["ok"] and back["mode"] == "c" and back["stream"]["reconnects"] == 0
     assert "T_MONITOR" in lab.log("mip4d-mr")
+
+
+def test_inside_the_mr_re_registers_every_t_monitor_minus_n(tour):
+    """R-3.2.4-a: inside, the next i-HA registration leaves T_MONITOR - N after the last good one,
+    unprompted; with the i-HA cut off it finds no answer, and the block follows at T_MONITOR."""
+    lab, events = tour
+    (cut,) = [s for s in steps(events) if s.get("cut")]
+    mn = topology()["daemons"]["mr"]["mn"]
+    wan = lab.path("captures", "mr-wan.pcapng")
+    sent = [float(t) for (t,) in tshark(wan, "mip.type == 1 && ip.dst == %s && mip.life > 0" % I_HA,
+                                        "frame.time_epoch")]
+    good = [float(t) for (t,) in tshark(wan, "mip.type == 3 && ip.src == %s && mip.code == 0" % I_HA,
+                                        "frame.time_epoch")]
+    last_good = max(t for t in good if t < cut["wall"])
+    monitor = min(t for t in sent if t > last_good)
+    interval = mn["t_monitor"] - mn["t_monitor_grace"]
+    print("monitoring re-registration %.2f s after the last good reply (T_MONITOR - N = %g s)"
+          % (monitor - last_good, interval))
+    assert interval - 1.0 <= monitor - last_good <= interval + 1.0
+    assert monitor < cut["wall"] + cut["blocked_after_s"]
 
 
 def test_mip4_status_shows_the_outside_state(tour):

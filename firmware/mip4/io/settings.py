@@ -33,6 +33,15 @@ class RouterOptions:
     lan_table: int = 4  # policy routing table for traffic from `networks` (path or prohibit)
     uplink_table_base: int = 100  # uplink i gets table base + i
     rule_priority: int = 1000
+    netifd: dict[str, str] = field(default_factory=dict)  # OpenWrt: netifd interface (wan) -> device (eth1)
+
+
+@dataclass(frozen=True)
+class IkeOptions:
+    """The IKEv2 identities towards the VPN gateway (RFC 5265 2.3); the IKE adapter uses them."""
+
+    identity: str = ""
+    remote_identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class Settings:
     router: RouterOptions = field(default_factory=RouterOptions)
     status_file: str | None = None
     seed: int | None = None  # fixed random seed (lab reproducibility); None: the OS's randomness
+    ike: IkeOptions = field(default_factory=IkeOptions)
+    control_socket: str | None = None  # unix socket (JSON lines): status, reregister, log (io/control.py)
 
 
 def load(path: str) -> Settings:
@@ -61,7 +72,7 @@ def load(path: str) -> Settings:
 def parse(raw: Any) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError("the file must hold one JSON object")
-    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router"))
+    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router", "ike", "control_socket"))
     role = raw.get("role")
     if role not in ROLES:
         raise ConfigError("role: %r is not one of %s" % (role, ", ".join(ROLES)))
@@ -79,7 +90,11 @@ def parse(raw: Any) -> Settings:
     seed = raw.get("seed")
     if seed is not None and not isinstance(seed, int):
         raise ConfigError("seed: %r is not an integer" % (seed,))
-    return Settings(role, machine, router, status_file, seed)
+    ike = _dataclass("ike", IkeOptions, raw.get("ike", {}))
+    control = raw.get("control_socket")
+    if control is not None and not isinstance(control, str):
+        raise ConfigError("control_socket: %r is not a path" % (control,))
+    return Settings(role, machine, router, status_file, seed, ike, control)
 
 
 def _mobile_node(s: dict) -> MobileNodeConfig:

@@ -137,6 +137,18 @@ class MobileNode:
             return self._monitor(up, now)
         return []
 
+    def reregister(self, now: float) -> list:
+        """An operator asks (ubus, console) to register again: every uplink with a care-of address gets a
+        status change (RFC 5265 3.2.2): its gate closes at once, then the i-HA/x-HA pair goes out again."""
+        if self.stopped:
+            return []
+        ups = [up for up in self.uplinks.values() if up.state != DOWN and up.care_of is not None]
+        actions = [log("info", "reregister", "re-registration requested: %s" % (
+            ", ".join(up.iface for up in ups) or "no uplink has a care-of address"))]
+        for up in ups:
+            actions += self._status_change(up, "re-registration requested", now)
+        return actions
+
     # -- packets -----------------------------------------------------------------------------
 
     def receive_udp(self, dgram: Datagram, now: float) -> list:

@@ -25,6 +25,7 @@ class ControlServer:
         self.path = path
         self.source = source
         self.server: asyncio.AbstractServer | None = None
+        self.clients: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -41,6 +42,9 @@ class ControlServer:
     async def close(self) -> None:
         if self.server:
             self.server.close()
+            for task in list(self.clients):
+                task.cancel()
+            await asyncio.gather(*self.clients, return_exceptions=True)
             await self.server.wait_closed()
             self.server = None
         try:
@@ -49,6 +53,9 @@ class ControlServer:
             pass
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.clients.add(task)
         try:
             while line := await reader.readline():
                 writer.write((json.dumps(self.answer(line), default=str) + "\n").encode())
@@ -56,6 +63,7 @@ class ControlServer:
         except (ConnectionError, ValueError) as e:  # ValueError: a line over MAX_LINE
             log.warning("control client dropped: %s", e)
         finally:
+            self.clients.discard(task)
             writer.close()
 
     def answer(self, line: bytes) -> dict:

@@ -24,7 +24,7 @@ class LiveNode:
         self.sim_start, self.t0, self.wall0 = self.w.sim.now, time.monotonic(), time.time()
         sim, invoke = self.w.sim, self.w.sim._invoke
 
-        def recorded(node, method, *args, **kwargs):  # noqa: ANN001, ANN202: as mip4d's feed() records
+        def recorded(node, method, *args, **kwargs):  # as mip4d's feed() records
             actions = invoke(node, method, *args, **kwargs)
             if node.name == "mn":
                 self.model.record(actions, sim.now, self.wall(sim.now))

@@ -83,6 +83,7 @@ class Daemon:
     # -- start and stop --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop.create_task(self._worker())  # first: stop() after a failed start waits on the queue
         _sysctl("net/ipv4/ip_forward", "1")  # every role forwards (RFC 5944 4.2)
         m = self.settings.machine
         if isinstance(m, MobileNodeConfig):
@@ -93,7 +94,6 @@ class Daemon:
             self.udp[""] = UdpEndpoint(self.loop, PORT, None, self._datagram)
         else:
             await self._start_foreign_agent(m)
-        self.loop.create_task(self._worker())
         self.loop.create_task(self._status_every_second())
         if self.settings.control_socket:
             self.control = ControlServer(self.settings.control_socket, self)

@@ -115,3 +115,24 @@ def test_bad_control_lines_get_an_error_line(node, tmp_path):
         s.close()
     finally:
         server.close()
+
+
+def test_mip4_status_command(node, tmp_path):
+    path = str(tmp_path / "control.sock")
+    server = ThreadedControl(path, node)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"))
+    try:
+        p = subprocess.run([sys.executable, "-m", "mip4", "status", "--socket", path], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert "mode c, inside (wan: " in p.stdout and "primary wan, IKE down" in p.stdout
+        row = next(line for line in p.stdout.splitlines() if line.startswith("wan "))
+        assert row.split()[:5] == ["wan", "inside", "c", "10.2.0.5", "plain"] and "i-ha " in row
+        js = subprocess.run([sys.executable, "-m", "mip4", "status", "--socket", path, "--json"], capture_output=True,
+                            text=True, env=env, timeout=60)
+        assert json.loads(js.stdout)["status"]["interfaces"]["wan"]["care_of"] == "10.2.0.5"
+    finally:
+        server.close()
+    p = subprocess.run([sys.executable, "-m", "mip4", "status", "--socket", path], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 1 and "mip4d is not answering on %s" % path in p.stderr

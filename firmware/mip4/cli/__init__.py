@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from mip4 import __version__
-from mip4.cli import config, wire
+from mip4.cli import config, status, wire
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     wire.add_parser(sub)
     config.add_parser(sub)
+    status.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,63 @@
+"""`mip4 status`: what mip4d says over its control socket, for people (or --json)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from mip4.io.control import DEFAULT_PATH, ControlClient, ControlError
+
+EXIT_NO_DAEMON = 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="the running mip4d's status (control socket)")
+    p.add_argument("--socket", default=os.environ.get("MIP4_CONTROL", DEFAULT_PATH))
+    p.add_argument("--json", action="store_true", help="the raw status model")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    client = ControlClient(args.socket)
+    try:
+        top = client.call("status")
+    except ControlError as e:
+        print("mip4 status: %s" % e, file=sys.stderr)
+        return EXIT_NO_DAEMON
+    finally:
+        client.close()
+    print(json.dumps(top, indent=2, default=str) if args.json else summary(top))
+    return 0
+
+
+def _secs(x: float | None) -> str:
+    return "-" if x is None else "%.0fs" % x
+
+
+def summary(top: dict) -> str:
+    s = top.get("status", {})
+    lines = ["role %s, pid %s, up %s" % (top.get("role"), top.get("pid"), _secs(top.get("uptime")))]
+    if "interfaces" not in s:
+        if "bindings" in s:
+            lines.append("%s %s, %d binding(s)" % (s.get("role"), s.get("address"), len(s["bindings"])))
+            for b in s["bindings"]:
+                lines.append("  %s" % json.dumps(b, default=str))
+        return "\n".join(lines)
+    lines.append("mode %s, %s (%s)" % (s.get("mode") or "-", s.get("verdict"), s.get("verdict_reason") or "-"))
+    lines.append("primary %s, IKE %s, CHILD_SA %s, VPN-TIA %s, T_MONITOR %gs" % (
+        s.get("primary") or "-", s.get("ike"), s.get("child_sa"), s.get("vpn_tia") or "-", s.get("t_monitor")))
+    lines.append(interfaces(s))
+    return "\n".join(lines)
+
+
+def interfaces(s: dict) -> str:
+    rows = ["%-8s %-17s %-5s %-15s %-6s %-9s %s" % ("uplink", "state", "mode", "care-of", "gate", "t_monitor",
+                                                   "registrations")]
+    for name, u in sorted(s.get("interfaces", {}).items(), key=lambda kv: kv[1].get("priority", 0)):
+        regs = ", ".join("%s %s" % (r["agent"], _secs(r["remaining"]) if r["registered"] else
+                                    "pending" if r["pending"] else "-") for r in u.get("registrations", []))
+        rows.append("%-8s %-17s %-5s %-15s %-6s %-9s %s" % (name, u["state"], u["mode"] or "-", u["care_of"] or "-",
+                                                             u["gate"] or "-", _secs(u["t_monitor_left"]),
+                                                             regs or "-"))
+    return "\n".join(rows)

@@ -15,7 +15,7 @@ lab: $(STAMP)
 	$(PY) -m board.virtual.tour
 
 lint: $(STAMP)
-	$(PY) -m ruff check firmware tests board
+	$(PY) -m ruff check firmware tests board build
 
 # Longer coverage-guided fuzzing of the wire decoder; new inputs are kept in tests/wire/corpus.
 fuzz: $(STAMP)

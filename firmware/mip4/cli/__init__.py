@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from mip4 import __version__
-from mip4.cli import config, status, wire
+from mip4.cli import config, console, status, wire
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     wire.add_parser(sub)
     config.add_parser(sub)
     status.add_parser(sub)
+    console.add_parser(sub)
     return parser
 
 

@@ -94,7 +94,12 @@ def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
         c.close()
     finally:
         d.send_signal(signal.SIGTERM)
-        rc = d.wait(30)
+        try:
+            rc = d.wait(30)
+        except subprocess.TimeoutExpired:  # never leave a daemon behind
+            d.kill()
+            d.wait()
+            raise
     assert rc == 0, (tmp_path / "mip4d.log").read_text()
     assert not os.path.exists(sock)
     rules = subprocess.run(["ip", "-n", netns, "rule"], capture_output=True, text=True).stdout

@@ -1,10 +1,11 @@
 # mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
-.PHONY: test lint fuzz clean lab
+.PHONY: test lint fuzz clean lab package
 
 PY := .venv/bin/python
 STAMP := .deps/setup.stamp
 export MIP4_MICROPYTHON := $(CURDIR)/.deps/npm/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
 FUZZ_SECONDS ?= 600
+PKG_OUT ?= build/out
 
 test: $(STAMP) lint
 	$(PY) -m pytest
@@ -14,11 +15,15 @@ lab: $(STAMP)
 	$(PY) -m board.virtual.tour
 
 lint: $(STAMP)
-	$(PY) -m ruff check firmware tests board
+	$(PY) -m ruff check firmware tests board build
 
 # Longer coverage-guided fuzzing of the wire decoder; new inputs are kept in tests/wire/corpus.
 fuzz: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) tests/wire/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) tests/wire/corpus
+
+# The OpenWrt packages (mip4, luci-app-mip4) as .ipk files, without the SDK (layout of OpenWrt's ipkg-build).
+package:
+	python3 build/mkipk.py --out $(PKG_OUT)
 
 $(STAMP): pyproject.toml build/setup-host
 	build/setup-host

@@ -1,10 +1,12 @@
-"""`mip4 status` renders the status model of a real core (the simulator's MN and HA), as mip4d writes it."""
+"""`mip4 status --file` renders the status model of a real core (the simulator's MN and HA), as mip4d
+writes it to its status file (the control socket path is tested in tests/router/test_status.py)."""
 from __future__ import annotations
 
 import json
 import time
 
-from mip4.cli.status import render
+from mip4.cli.status import summary
+from mip4.status.model import StatusModel
 
 from .core.world import I_HOA, VPN_TIA, build
 from .test_cli import mip4
@@ -20,16 +22,17 @@ def test_status_of_a_mobile_router_outside(tmp_path):
     w.connect("wan", "ext1", "198.18.0.5")
     w.run(10)
     path = tmp_path / "status.json"
-    path.write_text(json.dumps(_model("mn", w.mn.status(w.now))))
+    path.write_text(json.dumps(_model("mn", StatusModel(w.mn).status(w.now))))
     p = mip4("status", "--file", str(path))
     assert p.returncode == 0, p.stderr
     out = p.stdout
-    assert "mode cvc on wan (primary uplink)" in out
-    assert "wan    outside" in out and "care-of 198.18.0.5" in out and "gate vpn" in out
-    assert "verdict: outside (detection-period-over" in out
-    assert "x-HA registered via 198.18.0.5, 1" in out  # seconds left of the granted lifetime
+    assert "mode cvc, outside" in out and "primary wan, IKE up" in out
+    row = next(line for line in out.splitlines() if line.startswith("wan "))
+    assert row.split()[:5] == ["wan", "outside", "cvc", "198.18.0.5", "vpn"]
+    assert "x-ha 17" in row and "via 198.18.0.5" in row  # seconds left of the granted lifetime
+    assert "wan: network -, verdict outside (detection-period-over" in out
     assert "IKE up (established)" in out
-    assert "i-MIP through the VPN: registered via %s" % VPN_TIA in out
+    assert "i-MIP through the VPN: vpn 17" in out and "via %s" % VPN_TIA in out
     p = mip4("status", "--file", str(path), "--json")
     assert json.loads(p.stdout)["status"]["interfaces"]["wan"]["state"] == "outside"
 
@@ -38,10 +41,10 @@ def test_status_of_a_home_agent_lists_bindings():
     w = build()
     w.connect("wan", "lan1", "10.2.0.5")
     w.run(5)
-    lines = render(_model("ha", w.i_ha.status(w.now)))
-    assert any(line.startswith("  binding %s -> care-of 10.2.0.5" % I_HOA) for line in lines), lines
+    out = summary(_model("ha", w.i_ha.status(w.now)))
+    assert "i-ha 10.1.0.1, 1 binding(s)" in out and '"home_address": "%s"' % I_HOA in out and "10.2.0.5" in out
 
 
 def test_status_without_a_daemon_says_so(tmp_path):
     p = mip4("status", "--file", str(tmp_path / "none.json"))
-    assert p.returncode == 2 and "is it running" in p.stderr
+    assert p.returncode == 1 and "no status file from mip4d" in p.stderr

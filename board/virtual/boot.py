@@ -29,8 +29,9 @@ class Lab:
     """One boot of the lab kernel. Iterate events(); close() always."""
 
     def __init__(self, scenario: str = "tour", loop: bool = False, dwell: float = 2.0, mem: str = "1G",
-                 python: str | None = None, netem: dict[str, str] | None = None) -> None:
-        """netem: lab port (NODE-IFACE, the bridge side) -> netem arguments, e.g. {"iha-core": "delay 20ms"}."""
+                 python: str | None = None, netem: dict[str, str] | None = None, serial: bool = False) -> None:
+        """netem: lab port (NODE-IFACE, the bridge side) -> netem arguments, e.g. {"iha-core": "delay 20ms"}.
+        serial: the board's serial line ttyS0 on a host pty (UML ssl0=pts) with `mip4 console` on it (mconsole.py)."""
         self.dir = tempfile.mkdtemp(prefix="mip4-lab-")
         with open(os.path.join(self.dir, "params.json"), "w") as f:
             json.dump({"netem": netem or {}}, f)
@@ -42,6 +43,7 @@ class Lab:
                 "con=null", "con0=null,fd:1", "quiet", "uml_dir=" + self.dir, "umid=lab",
                 "LABDIR=" + self.dir, "LAB_REPO=" + REPO, "LAB_PY=" + py, "LAB_SCENARIO=" + scenario,
                 "LAB_LOOP=" + ("1" if loop else "0"), "LAB_DWELL=%g" % dwell]
+        argv += ["ssl0=pts", "LAB_CONSOLE=1"] if serial else []
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self._buf = b""

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from pyroute2.netns import setns  # noqa: E402
 
+import mip4.cli  # noqa: E402  (the console, when boot.py asks for the serial line)
 import mip4.io.daemon  # noqa: E402  (the heavy import, once)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +31,7 @@ LABDIR = os.environ.get("LABDIR", "/run/lab")
 SCENARIO = os.environ.get("LAB_SCENARIO", "tour")
 LOOP = os.environ.get("LAB_LOOP", "0") == "1"
 DWELL = float(os.environ.get("LAB_DWELL", "2"))
+CONSOLE = os.environ.get("LAB_CONSOLE") == "1"  # boot.py serial=True: `mip4 console` on ttyS0 for the MR
 STEP_TIMEOUT = 60.0
 UPLINK = "wan"
 
@@ -197,10 +199,15 @@ class Lab:
             cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
             if "vpn" in cfg:
                 cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
+            if CONSOLE:
+                cfg["control_socket"] = os.path.join(self.run_dir, name + ".control.sock")
             path = os.path.join(LABDIR, "etc", name + ".json")
             with open(path, "w") as f:
                 json.dump(cfg, f, indent=1)
             self.spawn("mip4d-" + name, name, mip4.io.daemon.main, ["--config", path, "--log-level", "debug"])
+            if CONSOLE and name == "mr":  # the field engineer's serial console, as on the router
+                self.spawn("console", name, mip4.cli.main, ["console", "--device", "/dev/ttyS0", "--socket",
+                                                            cfg["control_socket"], "--config", path])
 
     def start_rogue(self) -> None:
         r = self.topo.get("rogue")

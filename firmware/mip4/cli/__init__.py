@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from mip4 import __version__
-from mip4.cli import status, wire
+from mip4.cli import config, console, status, wire
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,7 +12,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="mip4 " + __version__)
     sub = parser.add_subparsers(dest="command", required=True)
     wire.add_parser(sub)
+    config.add_parser(sub)
     status.add_parser(sub)
+    console.add_parser(sub)
     return parser
 
 

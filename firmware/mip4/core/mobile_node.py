@@ -155,6 +155,18 @@ class MobileNode:
             return self._monitor(up, now)
         return []
 
+    def reregister(self, now: float) -> list:
+        """An operator asks (ubus, console) to register again: every uplink with a care-of address gets a
+        status change (RFC 5265 3.2.2): its gate closes at once, then the i-HA/x-HA pair goes out again."""
+        if self.stopped:
+            return []
+        ups = [up for up in self.uplinks.values() if up.state != DOWN and up.care_of is not None]
+        actions = [log("info", "reregister", "re-registration requested: %s" % (
+            ", ".join(up.iface for up in ups) or "no uplink has a care-of address"))]
+        for up in ups:
+            actions += self._status_change(up, "re-registration requested", now)
+        return actions
+
     # -- packets -----------------------------------------------------------------------------
 
     def receive_udp(self, dgram: Datagram, now: float) -> list:
@@ -573,7 +585,7 @@ class MobileNode:
             "ike_reason": self.ike_reason,
             "ike_retry_in": None if self.ike_retry_at is None else max(0.0, self.ike_retry_at - now),
             "vpn_tia": self.vpn_tia,
-            "vpn_registration": _registration(self.vpn_client, now),
+            "vpn_registrations": _registrations([self.vpn_client], now),
             "t_monitor": c.t_monitor,
             "interfaces": {up.iface: self._uplink_status(up, now) for up in self.uplinks.values()},
             "counters": counters,
@@ -589,16 +601,15 @@ class MobileNode:
             "x_ha_registered": up.x_client.registered(now),
             "detection": {"verdict": up.state, "reason": up.reason,
                           "since": None if up.changed_at is None else round(now - up.changed_at, 3)},
-            "registrations": {"i_ha": _registration(up.i_client, now), "x_ha": _registration(up.x_client, now)},
+            "registrations": _registrations([up.i_client, up.x_client], now),
         }
 
 
-def _registration(client: RegistrationClient, now: float) -> dict:
-    """A registration as the status shows it: where to, via which care-of, how long it has left."""
-    route = client.route
-    return {"registered": client.registered(now), "pending": client.pending,
-            "care_of": route.care_of if route else None,
-            "lifetime_left": None if client.expires_at is None else round(max(0.0, client.expires_at - now), 1)}
+def _registrations(clients: list[RegistrationClient], now: float) -> list[dict]:
+    """Registrations as the status shows them: to which agent, via which care-of, how long they have left."""
+    return [{"agent": c.name, "home_agent": c.home_agent, "care_of": c.route.care_of, "lifetime": c.lifetime,
+             "remaining": None if c.expires_at is None else max(0.0, c.expires_at - now),
+             "registered": c.registered(now), "pending": c.pending} for c in clients if c.route is not None]
 
 
 def _client_timers(clients: list[RegistrationClient], now: float) -> list:

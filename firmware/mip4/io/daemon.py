@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -23,6 +24,10 @@ from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, Mobi
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
 from ..core.mobile_node import MobileNode
+from ..status.model import StatusModel
+from ..ubus.netifd import NetifdEvents
+from ..uci.config import load_any
+from .control import ControlServer
 from .dhcp import DhcpClients
 from .endpoints import IcmpEndpoint, UdpEndpoint
 from .guard import LeakGuard
@@ -31,7 +36,7 @@ from .kernel import KernelDataPlane
 from .netlink import LinkMonitor
 from .paths import RouterPaths
 from .plane import SOURCE_TABLE_BASE, AgentPlane
-from .settings import Settings, load
+from .settings import Settings
 
 PORT = 434
 ALL_ROUTERS = "224.0.0.2"
@@ -75,6 +80,9 @@ class Daemon:
         self.vpn_endpoint: UdpEndpoint | None = None
         self.tasks: set[asyncio.Task] = set()
         self.started = time.monotonic()
+        self.model = StatusModel(self.machine)  # what status/ubus/LuCI/console show
+        self.control: ControlServer | None = None
+        self.netifd: NetifdEvents | None = None
 
     def now(self) -> float:
         return self.loop.time()
@@ -82,6 +90,7 @@ class Daemon:
     # -- start and stop --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop.create_task(self._worker())  # first: stop() after a failed start waits on the queue
         _sysctl("net/ipv4/ip_forward", "1")  # every role forwards (RFC 5944 4.2)
         m = self.settings.machine
         if isinstance(m, MobileNodeConfig):
@@ -92,8 +101,10 @@ class Daemon:
             self.udp[""] = UdpEndpoint(self.loop, PORT, None, self._datagram)
         else:
             await self._start_foreign_agent(m)
-        self.loop.create_task(self._worker())
         self.loop.create_task(self._status_every_second())
+        if self.settings.control_socket:
+            self.control = ControlServer(self.settings.control_socket, self)
+            await self.control.start()
         log.info("mip4d started as %s", self.settings.role)
 
     async def _start_mobile_node(self, m: MobileNodeConfig) -> None:
@@ -118,6 +129,10 @@ class Daemon:
             self.dhcp = DhcpClients(self.paths.tables)
         self.links = LinkMonitor(uplinks, self._link, self._address)
         await self.links.start()
+        ubus = os.environ.get("MIP4_UBUS") or shutil.which("ubus")  # OpenWrt: netifd's ifup/ifdown too
+        if o.netifd and ubus:
+            self.netifd = NetifdEvents(o.netifd, self._link, self._address, ubus)
+            await self.netifd.start()
 
     async def _start_foreign_agent(self, m: ForeignAgentConfig) -> None:
         self.plane = AgentPlane(self.kernel)
@@ -166,6 +181,10 @@ class Daemon:
             task.cancel()
         if self.timer:
             self.timer.cancel()
+        if self.control:
+            await self.control.close()
+        if self.netifd:
+            await self.netifd.close()
         if self.links:
             self.links.close()
         if self.dhcp:
@@ -254,6 +273,7 @@ class Daemon:
             await self.paths.vpn_source(None)
 
     def feed(self, actions: list) -> None:
+        self.model.record(actions, self.now(), time.time())
         for a in actions:
             self.queue.put_nowait(a)
         self.queue.put_nowait(_Reselect())
@@ -335,7 +355,7 @@ class Daemon:
 
     def status(self) -> dict:
         out = {"role": self.settings.role, "pid": os.getpid(), "time": time.time(),
-               "uptime": time.monotonic() - self.started, "status": self.machine.status(self.now())}
+               "uptime": time.monotonic() - self.started, "status": self.model.status(self.now())}
         if self.paths:
             out["lan_route"] = list(self.paths.lan) if self.paths.lan else None
         if self.ike:
@@ -347,6 +367,15 @@ class Daemon:
         out["installed"] = {"tunnels": sorted(self.kernel.tunnels), "routes": sorted(
             "%s table %d" % (p, t) for t, p in self.kernel.routes), "rules": len(self.kernel.rules)}
         return out
+
+    def reregister(self) -> dict:
+        """The `reregister` method (ubus, console): every uplink registers again (MobileNode.reregister)."""
+        assert isinstance(self.machine, MobileNode)
+        self.feed(self.machine.reregister(self.now()))
+        return {"reregistered": sorted(i for i, u in self.machine.uplinks.items() if u.care_of)}
+
+    def log(self, since: int, limit: int) -> list[dict]:
+        return self.model.log(since, limit)
 
     def _write_status(self) -> None:
         path = self.settings.status_file
@@ -373,43 +402,74 @@ def _sysctl(name: str, value: str) -> None:
         log.warning("sysctl %s=%s: %s", name, value, e)
 
 
-async def run(settings: Settings) -> int:
-    daemon = Daemon(settings)
-    stopping = asyncio.Event()
+async def run(settings: Settings, path: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT. SIGHUP (procd's reload) re-reads `path`: a bad file is logged and the
+    running configuration kept; a good, changed one replaces the daemon (clean stop, then start)."""
+    stopping, reloading = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    try:
-        await daemon.start()
-    except Exception:
-        log.exception("start failed; removing what was installed")
+    loop.add_signal_handler(signal.SIGHUP, reloading.set)
+    while True:
+        daemon = Daemon(settings)
+        try:
+            await daemon.start()
+        except Exception:
+            log.exception("start failed; removing what was installed")
+            await daemon.stop()
+            return 1
+        while True:
+            reloading.clear()
+            stop_wait, reload_wait = loop.create_task(stopping.wait()), loop.create_task(reloading.wait())
+            await asyncio.wait((stop_wait, reload_wait), return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            reload_wait.cancel()
+            if stopping.is_set():
+                log.info("signal received: stopping")
+                await daemon.stop()
+                return 0
+            new = _reload(path, settings)
+            if new is not None:
+                break
+        log.info("reload: new configuration from %s; restarting", path)
         await daemon.stop()
-        return 1
-    await stopping.wait()
-    log.info("signal received: stopping")
-    await daemon.stop()
-    return 0
+        settings = new
+
+
+def _reload(path: str | None, running: Settings) -> Settings | None:
+    if path is None:
+        return None
+    try:
+        new = load_any(path).settings
+    except ConfigError as e:
+        log.error("reload: config error, keeping the running configuration: %s", e)
+        return None
+    if new == running:
+        log.info("reload: %s unchanged", path)
+        return None
+    return new
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
-    parser.add_argument("--config", required=True, help="JSON config file")
+    parser.add_argument("--config", required=True, help="config file: UCI (/etc/config/mip4) or JSON")
     parser.add_argument("--role", choices=("mn", "ha", "fa"), help="must match the config file's role")
-    parser.add_argument("--log-level", default="info", choices=sorted(_LEVELS))
+    parser.add_argument("--log-level", choices=sorted(_LEVELS), help="default: the file's log_level, else info")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=_LEVELS[args.log_level], stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("pyroute2", "asyncio"):  # their debug output would drown ours
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        settings = load(args.config)
+        config = load_any(args.config)
     except ConfigError as e:
         print("mip4d: config error: %s" % e, file=sys.stderr)
         return 2
+    settings = config.settings
+    logging.basicConfig(level=_LEVELS[args.log_level or config.log_level], stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("pyroute2", "asyncio"):  # their debug output would drown ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.role and args.role != settings.role:
         print("mip4d: --role %s but %s says role %s" % (args.role, args.config, settings.role), file=sys.stderr)
         return 2
-    return asyncio.run(run(settings))
+    return asyncio.run(run(settings, args.config))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class RouterOptions:
     ike_table: int = 5  # outside: IKE and ESP from the x-HoA, i-MIP from the VPN-TIA (x-MIP or prohibit)
     uplink_table_base: int = 100  # uplink i gets table base + i
     rule_priority: int = 1000
+    netifd: dict[str, str] = field(default_factory=dict)  # OpenWrt: netifd interface (wan) -> device (eth1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Settings:
     vpn: VpnOptions | None = None  # MN only; without it the MN never goes to cvc/fvc (no IKE)
     status_file: str | None = None
     seed: int | None = None  # fixed random seed (lab reproducibility); None: the OS's randomness
+    control_socket: str | None = None  # unix socket (JSON lines): status, reregister, log (io/control.py)
 
 
 def load(path: str) -> Settings:
@@ -97,7 +99,7 @@ def load(path: str) -> Settings:
 def parse(raw: Any) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError("the file must hold one JSON object")
-    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router", "vpn"))
+    _known("", raw, ("role", "status_file", "seed", "mn", "ha", "fa", "router", "vpn", "control_socket"))
     role = raw.get("role")
     if role not in ROLES:
         raise ConfigError("role: %r is not one of %s" % (role, ", ".join(ROLES)))
@@ -120,7 +122,10 @@ def parse(raw: Any) -> Settings:
     seed = raw.get("seed")
     if seed is not None and not isinstance(seed, int):
         raise ConfigError("seed: %r is not an integer" % (seed,))
-    return Settings(role, machine, router, vpn, status_file, seed)
+    control = raw.get("control_socket")
+    if control is not None and not isinstance(control, str):
+        raise ConfigError("control_socket: %r is not a path" % (control,))
+    return Settings(role, machine, router, vpn, status_file, seed, control)
 
 
 def _mobile_node(s: dict) -> MobileNodeConfig:

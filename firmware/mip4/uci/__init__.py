@@ -1,0 +1,1 @@
+"""UCI: OpenWrt's config file format (/etc/config/mip4), read by our own parser and mapped onto Settings."""

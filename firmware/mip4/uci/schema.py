@@ -1,0 +1,194 @@
+"""What /etc/config/mip4 may hold: per section type, each option's place in the daemon's settings
+(the same JSON-shaped structure io/settings.py reads), its value type and what is allowed."""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class BadValue(ValueError):
+    """A value the option's type refuses; the message says what is allowed."""
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def conv(v: str) -> int:
+        try:
+            n = int(v, 10)
+        except ValueError:
+            raise BadValue("an integer %d..%d" % (lo, hi)) from None
+        if not lo <= n <= hi:
+            raise BadValue("an integer %d..%d" % (lo, hi))
+        return n
+    return conv
+
+
+def _seconds(v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise BadValue("a number of seconds, e.g. 60 or 2.5") from None
+    if not 0 <= x < 1e6 or x != x:
+        raise BadValue("a number of seconds, e.g. 60 or 2.5")
+    return x
+
+
+_TRUE = ("1", "yes", "on", "true", "enabled")
+_FALSE = ("0", "no", "off", "false", "disabled")
+
+
+def boolean(v: str) -> bool:
+    if v.lower() in _TRUE:
+        return True
+    if v.lower() in _FALSE:
+        return False
+    raise BadValue("a UCI boolean: 1/0, yes/no, on/off, true/false, enabled/disabled")
+
+
+def address(v: str) -> str:
+    try:
+        ipaddress.IPv4Address(v)
+    except ValueError:
+        raise BadValue("an IPv4 address, e.g. 10.1.0.1") from None
+    return v
+
+
+def prefix(v: str) -> str:
+    try:
+        ipaddress.IPv4Network(v)
+    except ValueError:
+        raise BadValue("an IPv4 prefix, e.g. 192.168.1.0/24") from None
+    return v
+
+
+def hexkey(v: str) -> str:
+    try:
+        if not bytes.fromhex(v):
+            raise ValueError
+    except ValueError:
+        raise BadValue("hex octets, e.g. 00112233445566778899aabbccddeeff") from None
+    return v
+
+
+def text(v: str) -> str:
+    if not v or any(ord(c) < 32 for c in v):
+        raise BadValue("non-empty printable text")
+    return v
+
+
+def path(v: str) -> str:
+    if not v.startswith("/"):
+        raise BadValue("an absolute path")
+    return v
+
+
+def ifname(v: str) -> str:
+    if not 0 < len(v) < 16 or not all(c.isalnum() or c in "-_." for c in v):
+        raise BadValue("an interface name (1..15 of letters, digits, - _ .)")
+    return v
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    def conv(v: str) -> str:
+        if v not in choices:
+            raise BadValue("one of " + ", ".join(choices))
+        return v
+    return conv
+
+
+SPI = _int(256, 0xFFFFFFFF)  # RFC 5944 1.6: SPIs 0..255 are reserved
+LIFETIME = _int(1, 65534)  # RFC 5944 3.3: 16 bits; 0xffff means infinite
+
+
+@dataclass(frozen=True)
+class Option:
+    to: str  # dotted place in the settings structure; "" for options only the adapters read
+    conv: Callable[[str], object]
+    is_list: bool = False
+    required: bool = False
+    help: str = ""
+
+
+GLOBAL = {
+    "enabled": Option("", boolean, help="start mip4d at boot (procd)"),
+    "role": Option("role", one_of("mn", "ha", "fa"), required=True, help="mobile node/router, home agent, FA"),
+    "status_file": Option("status_file", path),
+    "control_socket": Option("control_socket", path, help="unix socket for mip4 status, ubus and the console"),
+    "log_level": Option("", one_of("debug", "info", "warning", "error")),
+    "seed": Option("seed", _int(0, 2**63 - 1)),
+}
+
+MOBILE_NODE = {
+    "home_address": Option("mn.i_hoa", address, required=True, help="i-HoA, the intranet home address"),
+    "home_agent": Option("mn.i_ha", address, required=True, help="i-HA"),
+    "spi": Option("mn.i_sa.spi", SPI, required=True, help="MN-HA SPI with the i-HA"),
+    "key": Option("mn.i_sa.key", hexkey, required=True, help="MN-HA key with the i-HA, at least 16 random octets"),
+    "x_home_address": Option("mn.x_hoa", address, required=True, help="x-HoA, the external home address"),
+    "x_home_agent": Option("mn.x_ha", address, required=True, help="x-HA"),
+    "x_spi": Option("mn.x_sa.spi", SPI, required=True),
+    "x_key": Option("mn.x_sa.key", hexkey, required=True, help="must differ from key (RFC 5265 6.2)"),
+    "vpn_gateway": Option("mn.vpn_gateway", address, required=True),
+    "ike_identity": Option("vpn.local_id", text, help="our IKE identity (IDi), e.g. mr1@example.com"),
+    "ike_remote_identity": Option("vpn.remote_id", text, help="the VPN gateway's identity (IDr)"),
+    "ike_psk": Option("vpn.psk", text, help="IKEv2 pre-shared key, at least 16 characters"),
+    "vici_socket": Option("vpn.vici", text, help="charon's VICI socket, default unix:///var/run/charon.vici"),
+    "intranet": Option("vpn.intranet", prefix, is_list=True, help="what the VPN reaches (remote traffic selectors)"),
+    "t_monitor": Option("mn.t_monitor", _seconds, help="RFC 5265 3.2.4, default 60"),
+    "t_monitor_grace": Option("mn.t_monitor_grace", _seconds, help="N in T_MONITOR - N, default 10"),
+    "detection_period": Option("mn.detection_period", _seconds, help="RFC 5265 3.3, default 2"),
+    "lifetime": Option("mn.timing.lifetime", LIFETIME, help="requested registration lifetime, default 1800"),
+    "retransmit_initial": Option("mn.timing.retransmit_initial", _seconds),
+    "retransmit_max": Option("mn.timing.retransmit_max", _seconds),
+    "reverse_tunnel_i": Option("mn.reverse_tunnel_i", boolean),
+    "reverse_tunnel_x": Option("mn.reverse_tunnel_x", boolean),
+    "idle_mode": Option("mn.idle_mode", boolean),
+    "nai": Option("mn.nai", text, help="NAI (RFC 2794)"),
+    "network": Option("router.networks", prefix, is_list=True, help="LAN prefixes behind the mobile router"),
+    "dhcp": Option("router.dhcp", boolean, help="udhcpc on each uplink (off when netifd runs DHCP)"),
+}
+
+UPLINK = {  # section name: the netifd interface (wan, wwan, wlan)
+    "device": Option("", ifname, help="kernel device; default: the section name"),
+    "priority": Option("", _int(0, 1000), required=True, help="lower wins"),
+}
+
+HOME_AGENT = {
+    "address": Option("ha.address", address, required=True),
+    "type": Option("ha.role", one_of("i-ha", "x-ha"), required=True),
+    "home_iface": Option("ha.home_iface", ifname),
+    "trusted_network": Option("ha.trusted_networks", prefix, is_list=True, help="i-HA only (RFC 5265 4.3)"),
+    "ignored_source": Option("ha.ignored_sources", prefix, is_list=True, help="x-HA only (RFC 5265 3.7)"),
+    "send_tnc": Option("ha.send_tnc", boolean),
+    "max_lifetime": Option("ha.max_lifetime", LIFETIME),
+    "max_bindings": Option("ha.max_bindings", _int(1, 64)),
+}
+
+BINDING = {  # one mobile node the home agent serves
+    "home_address": Option("", address, required=True),
+    "spi": Option("", SPI, required=True),
+    "key": Option("", hexkey, required=True),
+    "network": Option("", prefix, is_list=True),
+    "max_lifetime": Option("", LIFETIME),
+}
+
+FOREIGN_AGENT = {
+    "address": Option("fa.address", address),
+    "core_iface": Option("fa.core_iface", ifname),
+    "advertisement_interval": Option("fa.advertisement_interval", _seconds),
+    "registration_lifetime": Option("fa.registration_lifetime", LIFETIME),
+    "reverse_tunnel": Option("fa.reverse_tunnel", boolean),
+}
+
+ACCESS_LINK = {
+    "device": Option("", ifname, required=True),
+    "care_of": Option("", address, required=True),
+}
+
+SECTIONS: dict[str, dict[str, Option]] = {
+    "mip4": GLOBAL, "mobile_node": MOBILE_NODE, "uplink": UPLINK, "home_agent": HOME_AGENT,
+    "binding": BINDING, "foreign_agent": FOREIGN_AGENT, "access_link": ACCESS_LINK,
+}
+# which section types each role reads (besides the one `mip4` section)
+ROLE_SECTIONS = {"mn": ("mobile_node", "uplink"), "ha": ("home_agent", "binding"),
+                 "fa": ("foreign_agent", "access_link")}
+SINGLE = ("mip4", "mobile_node", "home_agent", "foreign_agent")  # at most one section of these types

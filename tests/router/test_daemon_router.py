@@ -1,0 +1,117 @@
+"""mip4d as the router package runs it: /etc/config/mip4 (UCI), the control socket, netifd link triggers
+(ubus stand-in), SIGHUP reloads (a bad file keeps the running config), SIGTERM. In a namespace of its own."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mip4.io.control import ControlClient, ControlError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = (ROOT / "build/package/mip4/files/etc/config/mip4").read_text()
+STANDIN = str(Path(__file__).with_name("standin") / "ubus")
+
+
+def sh(cmd: str) -> None:
+    subprocess.run(cmd, shell=True, check=True)
+
+
+@pytest.fixture
+def netns():
+    ns = "mip4t-r-%d" % os.getpid()
+    sh("ip netns add %s" % ns)
+    try:
+        sh("ip -n %s link set lo up" % ns)
+        for dev in ("eth1", "wwan", "wlan"):  # up, but the peer is down: no carrier
+            sh("ip -n %s link add %s type veth peer name %sp && ip -n %s link set %s up" % (ns, dev, dev, ns, dev))
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+
+
+def config(tmp: Path, **options: str) -> str:
+    text = EXAMPLE.replace("/var/run/mip4/", str(tmp) + "/").replace(
+        "config uplink 'wan'\n", "config uplink 'wan'\n\toption device 'eth1'\n").replace(
+        "\tlist network", "\toption dhcp '0'\n\tlist network")
+    for k, v in options.items():
+        text = "\n".join("\toption %s '%s'" % (k, v) if line.strip().startswith("option %s " % k) else line
+                         for line in text.splitlines()) + "\n"
+    return text
+
+
+def wait(fn, what: str, limit: float = 20.0):  # noqa: ANN001, ANN201
+    end = time.monotonic() + limit
+    while True:
+        try:
+            got = fn()
+            if got:
+                return got
+        except ControlError:
+            pass
+        if time.monotonic() > end:
+            raise AssertionError("gave up waiting for " + what)
+        time.sleep(0.1)
+
+
+def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
+    conf = tmp_path / "mip4"
+    conf.write_text(config(tmp_path))
+    (tmp_path / "wan.json").write_text(json.dumps({"up": True, "ipv4-address": [{"address": "10.2.0.5", "mask": 24}]}))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS=STANDIN, UBUS_STANDIN_DIR=str(tmp_path))
+    log = (tmp_path / "mip4d.log").open("w+")
+    d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.io.daemon", "--config", str(conf)],
+                         env=env, stderr=log, stdout=log)
+    sock = str(tmp_path / "control.sock")
+    c = ControlClient(sock)
+    try:
+        s = wait(lambda: c.call("status"), "the control socket")
+        assert s["role"] == "mn" and s["status"]["t_monitor"] == 60
+        # netifd said wan is up with 10.2.0.5 (the kernel's eth1 is down): the MN registers from it
+        wan = wait(lambda: c.call("interfaces")["interfaces"].get("eth1"), "eth1 from netifd")
+        assert wan["care_of"] == "10.2.0.5" and wan["state"] == "detecting"
+        with (tmp_path / "events").open("a") as f:
+            f.write('{"action": "ifdown", "interface": "wan"}\n')
+        wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["state"] == "down", "ifdown to take the link down")
+        assert c.call("reregister") == {"reregistered": []}
+        assert any(line["reason"] == "reregister" for line in c.call("log", {"limit": 50})["lines"])
+
+        conf.write_text(config(tmp_path, t_monitor="soon"))  # a bad file: the running config stays
+        d.send_signal(signal.SIGHUP)  # ip netns exec execs the daemon: same pid
+        wait(lambda: "keeping the running configuration" in (tmp_path / "mip4d.log").read_text(), "the reload error")
+        assert "option t_monitor (line" in (tmp_path / "mip4d.log").read_text()
+        assert c.call("status")["status"]["t_monitor"] == 60 and d.poll() is None
+        c.close()
+        conf.write_text(config(tmp_path, t_monitor="30"))  # a good, changed file: applied
+        d.send_signal(signal.SIGHUP)
+        wait(lambda: c.call("status")["status"]["t_monitor"] == 30, "the new T_MONITOR")
+        c.close()
+    finally:
+        d.send_signal(signal.SIGTERM)
+        try:
+            rc = d.wait(30)
+        except subprocess.TimeoutExpired:  # never leave a daemon behind
+            d.kill()
+            d.wait()
+            raise
+    assert rc == 0, (tmp_path / "mip4d.log").read_text()
+    assert not os.path.exists(sock)
+    rules = subprocess.run(["ip", "-n", netns, "rule"], capture_output=True, text=True).stdout
+    assert "lookup 4" not in rules  # everything it installed is gone
+
+
+def test_bad_uci_file_never_starts(netns, tmp_path):
+    conf = tmp_path / "mip4"
+    conf.write_text(config(tmp_path, home_agent="10.1.0"))
+    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.io.daemon", "--config", str(conf)],
+                       env=dict(os.environ, PYTHONPATH=str(ROOT / "firmware")), capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 2
+    assert "section mip4.node, option home_agent (line 14): '10.1.0' is not an IPv4 address" in p.stderr
+    assert subprocess.run(["ip", "-n", netns, "rule"], capture_output=True, text=True).stdout.count("\n") == 3

@@ -69,7 +69,8 @@ def test_mip4_control_fields_follow_the_feed_makefile(built):
     assert (f["Package"], f["Version"], f["Architecture"], f["Section"], f["License"]) == (
         "mip4", "0.1.0-1", "all", "net", "GPL-2.0-only")
     deps = f["Depends"].split(", ")
-    for d in ("python3-light", "python3-pyroute2", "python3-pyserial", "strongswan-minimal", "strongswan-swanctl",
+    for d in ("python3-light", "python3-pyroute2", "python3-pyserial", "strongswan-minimal", "strongswan-mod-vici",
+              "strongswan-swanctl",
               "kmod-ipip", "kmod-ipsec", "ip-full"):
         assert d in deps
     assert f["Description"].lstrip().startswith("Mobile IPv4 mobile router across IPsec VPN gateways (RFC 5265)")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from mip4.core.config import ConfigError
-from mip4.uci.config import load_any, redacted, summary
+from mip4.uci.config import UciConfig, load_any, redacted, summary
 
 EXIT_BAD_CONFIG = 2  # as mip4d exits on a bad config
 
@@ -22,20 +23,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    try:
-        c = load_any(args.file)
-    except ConfigError as e:
-        print("mip4 config: error: %s" % e, file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    print("%s: OK, %s%s" % (args.file, summary(c), "" if c.enabled else " (disabled)"))
-    return 0
+    return _with_config(args.file, lambda c: "%s: OK, %s%s" % (args.file, summary(c),
+                                                                "" if c.enabled else " (disabled)"))
 
 
 def run_show(args: argparse.Namespace) -> int:
+    return _with_config(args.file, redacted)
+
+
+def _with_config(path: str, render: Callable[[UciConfig], str]) -> int:
+    """Load and validate `path`; print what `render` makes of it, or the error (exit 2)."""
     try:
-        c = load_any(args.file)
+        c = load_any(path)
     except ConfigError as e:
         print("mip4 config: error: %s" % e, file=sys.stderr)
         return EXIT_BAD_CONFIG
-    print(redacted(c))
+    print(render(c))
     return 0

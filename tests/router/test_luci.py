@@ -122,31 +122,28 @@ def test_status_page_live_and_config_form(page):
     def field(name: str):  # noqa: ANN202
         return driver.find_element(By.ID, "mip4-opt-" + name)
 
+    def retype(name: str, value: str) -> None:
+        """Clear the option's input and type `value`, as a person would."""
+        field(name).clear()
+        field(name).send_keys(value)
+
     save = driver.find_element(By.ID, "mip4-save")
     assert field("home_agent").get_attribute("value") == "10.1.0.1" and save.is_enabled()
-    field("home_agent").clear()
-    field("home_agent").send_keys("10.1.0")
+    retype("home_agent", "10.1.0")
     assert text(driver, "mip4-err-home_agent") == "an IPv4 address, e.g. 10.1.0.1" and not save.is_enabled()
     field("home_agent").send_keys(".2")
     assert text(driver, "mip4-err-home_agent") == "" and save.is_enabled()
-    field("t_monitor_grace").clear()
-    field("t_monitor_grace").send_keys("90")
+    retype("t_monitor_grace", "90")
     assert text(driver, "mip4-err-t_monitor_grace") == "must be below T_MONITOR (60)" and not save.is_enabled()
-    field("key").clear()
-    field("key").send_keys("00112233")
+    retype("key", "00112233")
     assert text(driver, "mip4-err-key") == "at least 16 octets (RFC 5265 6.2)"
-    field("key").clear()
-    field("key").send_keys("6c61622d692d68612d6b65792d6d6f62696c652d726f75746572")
-    field("x_key").clear()
-    field("x_key").send_keys("6C61622D692D68612D6B65792D6D6F62696C652D726F75746572")  # the i-HA key again
+    retype("key", "6c61622d692d68612d6b65792d6d6f62696c652d726f75746572")
+    retype("x_key", "6C61622D692D68612D6B65792D6D6F62696C652D726F75746572")  # the i-HA key again
     assert text(driver, "mip4-err-x_key") == "must differ from the i-HA key (RFC 5265 6.2)"
-    field("key").clear()
-    field("key").send_keys("00112233445566778899aabbccddeeff")
+    retype("key", "00112233445566778899aabbccddeeff")
     assert text(driver, "mip4-err-x_key") == ""
-    field("t_monitor").clear()
-    field("t_monitor").send_keys("30")
-    field("t_monitor_grace").clear()
-    field("t_monitor_grace").send_keys("5")
+    retype("t_monitor", "30")
+    retype("t_monitor_grace", "5")
     assert save.is_enabled()
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "luci-mip4.png"))

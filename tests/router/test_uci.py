@@ -55,8 +55,10 @@ def test_example_maps_onto_the_same_settings_as_the_lab_json():
     c = from_text(EXAMPLE.read_text())
     lab = parse_json(topology()["daemons"]["mr"])
     assert isinstance(c.settings.machine, MobileNodeConfig)
-    # the same MobileNodeConfig, field for field (the lab runs a shorter T_MONITOR to show it expiring)
-    assert c.settings.machine == dataclasses.replace(lab.machine, t_monitor=60.0, t_monitor_grace=10.0)
+    # the same MobileNodeConfig, field for field (the lab runs a shorter T_MONITOR to show it expiring,
+    # and one short hold-down so that its tour shows traffic moving back)
+    assert c.settings.machine == dataclasses.replace(lab.machine, t_monitor=60.0, t_monitor_grace=10.0,
+                                                     hold_down=10.0, hold_downs={"wan": 5.0})
     assert c.settings.router.networks == lab.router.networks
     assert c.settings.router.netifd == {"wan": "wan", "wwan": "wwan", "wlan": "wlan"}
     assert c.settings.vpn.local_id == "mr1@example.com" and c.settings.vpn.intranet == lab.vpn.intranet
@@ -115,13 +117,15 @@ def test_every_bad_value_names_section_option_value_and_what_is_allowed(option, 
 
 
 @pytest.mark.parametrize("extra, message", [
-    ("config mobile_node 'node'\n", "line 47: section 'node' defined twice"),
-    ("config uplink 'lte'\n\toption priority 'high'\n", "section mip4.lte, option priority (line 48): 'high' is "
+    ("config mobile_node 'node'\n", "line 52: section 'node' defined twice"),
+    ("config uplink 'lte'\n\toption priority 'high'\n", "section mip4.lte, option priority (line 53): 'high' is "
      "not an integer 0..1000"),
     ("config uplink 'lte'\n", "section mip4.lte: option priority is required"),
     ("config uplink 'x'\n\toption priority 4\n\toption device wan\n", "option device: 'wan' is already an uplink"),
-    ("config uplink 'x'\n\toption priority 4\n\toption mtu 1400\n", "section mip4.x, option mtu (line 49): unknown "
-     "option (allowed: device, priority)"),
+    ("config uplink 'x'\n\toption priority 4\n\toption hold_down 'soon'\n", "section mip4.x, option hold_down "
+     "(line 54): 'soon' is not a number of seconds"),
+    ("config uplink 'x'\n\toption priority 4\n\toption mtu 1400\n", "section mip4.x, option mtu (line 54): unknown "
+     "option (allowed: device, hold_down, priority)"),
     ("config uplink 'x'\n\tlist priority 4\n", "must be written as `option priority`"),
     ("config home_agent 'ha'\n", "a 'home_agent' section does not belong to role 'mn'"),
     ("config tunnel 't'\n", "section mip4.t: unknown type 'tunnel'"),
@@ -133,7 +137,7 @@ def test_bad_sections_are_refused(extra, message):
 
 
 def test_list_value_named_in_the_error():
-    with pytest.raises(ConfigError, match=_re("option network (line 36): '192.168.77.0/33' is not an IPv4 prefix")):
+    with pytest.raises(ConfigError, match=_re("option network (line 39): '192.168.77.0/33' is not an IPv4 prefix")):
         from_text(EXAMPLE.read_text().replace("'192.168.77.0/24'", "'192.168.77.0/24'\n\tlist network "
                                               "'192.168.77.0/33'"))
 
@@ -145,7 +149,8 @@ def mip4(*args: str) -> subprocess.CompletedProcess[str]:
 def test_config_check_and_show_from_the_shell(tmp_path):
     ok = mip4("config", "check", str(EXAMPLE))
     assert ok.returncode == 0, ok.stderr
-    assert "OK, role mn: home address 10.1.0.10" in ok.stdout and "uplinks wan(1), wwan(2), wlan(3)" in ok.stdout
+    assert "OK, role mn: home address 10.1.0.10" in ok.stdout
+    assert "uplinks wan(1, hold-down 5 s), wwan(2, hold-down 10 s), wlan(3, hold-down 10 s)" in ok.stdout
     shown = mip4("config", "show", str(EXAMPLE))
     assert shown.returncode == 0 and '"i_hoa": "10.1.0.10"' in shown.stdout
     assert "6c61622d" not in shown.stdout and '"key": "<26 octets>"' in shown.stdout  # keys never printed

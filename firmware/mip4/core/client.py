@@ -56,6 +56,7 @@ class _Sent:
     identification: int
     sent_at: float
     lifetime: int  # what this request asked for: a late reply answers it, not the current attempt
+    flags: int = 0
 
 
 # RFC 5944 3.6.2.2-3.6.2.3 and RFC 3024: what to change before trying again after a denial.
@@ -89,6 +90,7 @@ class RegistrationClient:
     timeout: float = 0.0
     renew_at: float | None = None
     expires_at: float | None = None  # binding lifetime end of the last acceptance
+    first: bool = False  # an S-clear registration of ours was accepted: our binding alone carries traffic
     resyncs: int = 0
     attempts: int = 0  # requests sent in the current attempt
     taken: set = field(default_factory=set)  # low 32 bits in flight, shared by the node's clients
@@ -113,6 +115,7 @@ class RegistrationClient:
         self._forget()
         actions = self.register(route, now, lifetime=0)
         self.expires_at = None
+        self.first = False
         return actions
 
     def stop_retransmitting(self) -> None:
@@ -126,6 +129,7 @@ class RegistrationClient:
         self.renew_at = None
         self.expires_at = None
         self.route = None
+        self.first = False
 
     def _forget(self) -> None:
         for sent in self.outstanding:
@@ -174,7 +178,7 @@ class RegistrationClient:
         request = RegistrationRequest(self.home_address, self.home_agent, route.care_of, identification,
                                       self.lifetime, route.flags, [Nai(self.nai)] if self.nai else [])
         request.authenticate(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key)
-        self.outstanding.append(_Sent(identification, now, self.lifetime))
+        self.outstanding.append(_Sent(identification, now, self.lifetime, route.flags))
         self.taken.add(identification & 0xFFFFFFFF)
         for old in self.outstanding[:-16]:  # a bounded memory of what is in flight
             self.taken.discard(old.identification & 0xFFFFFFFF)
@@ -227,9 +231,15 @@ class RegistrationClient:
         if dereg or granted == 0:
             self.expires_at = None
             self.renew_at = None
+            self.first = False
         else:  # RFC 5944 3.6.1.2: the lifetime runs from when the request was sent
             self.expires_at = sent.sent_at + granted
             self.renew_at = sent.sent_at + granted * self.timing.renew_fraction
+            if not sent.flags & FLAG_S and self.route is not None:
+                # RFC 5944 3.6.1.2: S clear replaced every other binding; renewals set S so that
+                # bindings added since (another uplink's) survive, and ours stays the first
+                self.first = True
+                self.route = _with_flags(self.route, self.route.flags | FLAG_S)
         # R-3.4-c: the codec gives TrustedNetworksConfigured only for Sub-Type 0, Length 2;
         # R-3.4-d: and only one the MN-HA authenticator covers counts
         tnc = any(isinstance(e, TrustedNetworksConfigured)

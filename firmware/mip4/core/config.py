@@ -58,6 +58,9 @@ class MobileNodeConfig:
     x_sa: SecurityAssociation
     vpn_gateway: str
     uplinks: dict[str, int] = field(default_factory=dict)  # interface -> priority (lower wins)
+    # an uplink that comes back carries traffic again only after it has stayed usable this long
+    hold_downs: dict[str, float] = field(default_factory=dict)  # interface -> seconds
+    hold_down: float = 10.0  # for uplinks not in hold_downs
     t_monitor: float = 60.0  # RFC 5265 3.2.4, 4.1, R-3.2.4-d
     t_monitor_grace: float = 10.0  # N in "T_MONITOR - N"
     detection_period: float = 2.0  # RFC 5265 3.3: keep asking the i-HA after the x-HA replied
@@ -79,6 +82,10 @@ class MobileNodeConfig:
                               % (self.t_monitor_grace, self.t_monitor))
         if self.detection_period < 0:
             raise ConfigError("detection_period: %r must not be negative" % (self.detection_period,))
+        holds = [("hold_down", self.hold_down)] + [("hold_downs.%s" % i, s) for i, s in sorted(self.hold_downs.items())]
+        for option, seconds in holds:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+                raise ConfigError("%s: %r must be 0..3600 seconds" % (option, seconds))
         if len(self.i_sa.key) < MIN_I_HA_KEY:  # RFC 5265 6.2, R-6.2-b: whoever has it can forge TNC
             raise ConfigError("i_sa.key: %d octets; the i-HA key must have at least %d random octets (RFC 5265 6.2)"
                               % (len(self.i_sa.key), MIN_I_HA_KEY))
@@ -87,6 +94,9 @@ class MobileNodeConfig:
 
     def priority(self, iface: str) -> int:
         return self.uplinks.get(iface, 100)
+
+    def hold_down_of(self, iface: str) -> float:
+        return self.hold_downs.get(iface, self.hold_down)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class MobileNode:
         self.ike_backoff = IKE_RETRY_INITIAL
         self.ike_reason = ""  # why the IKE SA is in its state (status)
         self.primary: str | None = None
+        self.claiming: str | None = None  # uplink whose S-clear registration is moving the HA's traffic to it
         self.counters: dict[str, int] = {}
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
@@ -183,9 +184,12 @@ class MobileNode:
             return self._ignore("unmatched-reply", "reply on %s, which is not registering" % dgram.iface)
         for client in (up.i_client, up.x_client):
             if client.match(message) is not None:
+                was_first = client.first
                 result, actions = client.receive(message, now)
                 if self.stopped:
                     return actions
+                if client.first and not was_first:
+                    actions += self._displaced(client, now)
                 if client is up.i_client:
                     actions += self._i_ha_result(up, result, now)
                 else:
@@ -220,7 +224,7 @@ class MobileNode:
         times = [self.vpn_client.get_timer(), self.ike_retry_at]
         for up in self.uplinks.values():
             times += [up.i_client.get_timer(), up.x_client.get_timer(), up.detection_deadline,
-                      up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None]
+                      up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None, up.settle_at]
             if up.state == INSIDE and not up.stale:
                 times.append(up.monitor_deadline(self.config.t_monitor))
         return earliest(*times)
@@ -316,7 +320,6 @@ class MobileNode:
         up.x_start_at = None
         up.monitor_at = result.sent_at + self.config.t_monitor - self.config.t_monitor_grace  # R-3.2.4-a
         actions = self._transition(up, "i-ha-tnc", now)
-        self.vpn_client.reset()  # the i-HA binding now points here, not at the VPN-TIA
         return actions + self._deregister_x(up, now)
 
     def _monitoring_failed(self, up: Uplink, event: str, why: str, now: float) -> list:
@@ -368,11 +371,11 @@ class MobileNode:
         c = self.config
         if up.care_of == c.i_hoa and not up.using_fa:  # RFC 5944 3.6.1.2: at home, deregister (R-2-e)
             return up.i_client.register(Route(up.iface, c.i_hoa, c.i_ha, c.i_hoa, 0), now, lifetime=0)
-        return up.i_client.register(self._route(up, c.i_hoa, c.i_ha, c.reverse_tunnel_i), now)
+        return up.i_client.register(self._route(up, up.i_client, c.i_ha, c.reverse_tunnel_i), now)
 
     def _register_x(self, up: Uplink, now: float) -> list:
         c = self.config
-        return up.x_client.register(self._route(up, c.x_hoa, c.x_ha, c.reverse_tunnel_x), now)
+        return up.x_client.register(self._route(up, up.x_client, c.x_ha, c.reverse_tunnel_x), now)
 
     def _deregister_x(self, up: Uplink, now: float) -> list:
         """RFC 5265 3.3, R-3.3-g: inside, the x-HA binding of this care-of goes away."""
@@ -384,10 +387,14 @@ class MobileNode:
         flags = (route.flags | FLAG_S) if others else route.flags  # S: only this care-of
         return up.x_client.deregister(Route(route.iface, route.src, route.dst, route.care_of, flags), now)
 
-    def _route(self, up: Uplink, hoa: str, ha: str, reverse_tunnel: bool) -> Route:
+    def _route(self, up: Uplink, client: RegistrationClient, ha: str, reverse_tunnel: bool) -> Route:
         """Co-located: from the care-of to the HA, D set (R-2.1-c, R-2.3-a). Via an FA: from the
-        home address to the FA, D clear, T only if the FA offers it (R-2.2-c, R-2.4-b, R-2.4-c)."""
-        flags = FLAG_S if self.primary not in (None, up.iface) else 0
+        home address to the FA, D clear, T only if the FA offers it (R-2.2-c, R-2.4-b, R-2.4-c).
+        S (RFC 5944 3.3) is clear only where this uplink is to take the HA's traffic from every
+        other binding: it is, or is becoming, the primary and its binding does not carry yet."""
+        taking = self.primary in (None, up.iface) or self.claiming == up.iface
+        flags = 0 if taking and not client.first else FLAG_S
+        hoa = client.home_address
         if up.using_fa:
             fa = up.fa
             assert fa is not None
@@ -449,13 +456,78 @@ class MobileNode:
         if self.stopped:
             return actions
         usable = [up for up in self.uplinks.values() if self._usable(up, now)]
-        primary = min(usable, key=lambda u: (u.priority, u.iface)) if usable else None
-        if (primary.iface if primary else None) != self.primary:
-            self.primary = primary.iface if primary else None
-            actions.append(log("info", "primary", "primary uplink: %s" % (self.primary or "none")))
+        self._hold_down(usable, now)
+        current = self.uplinks.get(self.primary or "")
+        best = self._best(usable, current)
+        if self.claiming is not None and (best is None or best.iface != self.claiming):
+            self.claiming = None  # the uplink it was for is no longer the one to move to
+        if best is not current:
+            if best is not None and current in usable and not self._carries(best):
+                actions += self._claim(best, now)  # make before break: `current` carries until the HA moved
+            else:
+                self.primary = best.iface if best else None
+                actions.append(log("info", "primary", "primary uplink: %s" % (self.primary or "none")))
+        primary = self.uplinks.get(self.primary or "")
+        if primary is not None and not self._carries(primary):
+            actions += self._claim(primary, now)  # the old path is gone: move the HA's traffic at once
+        elif primary is not None and self.claiming == primary.iface:
+            self.claiming = None
         actions += self._ike(primary, now)
         for up in self.uplinks.values():
             actions += self._gate(up, now)
+        return actions
+
+    def _hold_down(self, usable: list[Uplink], now: float) -> None:
+        """An uplink that becomes usable settles after its hold-down; losing usability resets it."""
+        for up in self.uplinks.values():
+            if up not in usable:
+                up.usable_since = up.settle_at = None
+            elif up.usable_since is None:
+                hold = self.config.hold_down_of(up.iface)
+                up.usable_since, up.settle_at = now, (now + hold if hold > 0 else None)
+            elif up.settle_at is not None and now >= up.settle_at:
+                up.settle_at = None
+
+    def _best(self, usable: list[Uplink], current: Uplink | None) -> Uplink | None:
+        """Priority among the settled uplinks and the current primary: traffic moves back to an uplink
+        only once it has stayed up for its hold-down; with nothing settled, whatever works now."""
+        pool = [up for up in usable if up.settle_at is None]
+        if current in usable and current not in pool:
+            pool.append(current)
+        pool = pool or usable
+        return min(pool, key=lambda u: (u.priority, u.iface)) if pool else None
+
+    def _carrier(self, up: Uplink) -> RegistrationClient:
+        """The registration whose binding takes this uplink's traffic: i-MIP inside, x-MIP outside."""
+        return up.i_client if up.state == INSIDE else up.x_client
+
+    def _carries(self, up: Uplink) -> bool:
+        """Whether the HA sends to this uplink's binding (its S-clear registration was accepted)."""
+        return self._mode(up) == "home" or self._carrier(up).first
+
+    def _claim(self, up: Uplink, now: float) -> list:
+        """RFC 5944 3.6.1.2: an S-clear registration on `up` makes its binding the HA's only one."""
+        client = self._carrier(up)
+        if self.claiming == up.iface and client.pending:
+            return []
+        self.claiming = up.iface
+        actions = [log("info", "claim", "%s: registering without S so the %s sends here" % (up.iface, client.name))]
+        return actions + (self._register_i(up, now) if client is up.i_client else self._register_x(up, now))
+
+    def _displaced(self, winner: RegistrationClient, now: float) -> list:
+        """The HA kept only `winner`'s binding: the other uplinks registered there add theirs again
+        (S set); an i-MIP binding through the VPN is simply gone."""
+        actions: list = []
+        if winner is not self.vpn_client and winner.home_address == self.vpn_client.home_address:
+            self.vpn_client.reset()
+        for up in self.uplinks.values():
+            for client in (up.i_client, up.x_client):
+                if client is winner or client.home_address != winner.home_address:
+                    continue
+                client.first = False
+                if client.route is not None and client.registered(now) and client.lifetime:
+                    actions += client.register(Route(client.route.iface, client.route.src, client.route.dst,
+                                                     client.route.care_of, client.route.flags | FLAG_S), now)
         return actions
 
     def _usable(self, up: Uplink, now: float) -> bool:
@@ -581,6 +653,7 @@ class MobileNode:
         return {
             "mode": self._mode(primary) if primary else None,
             "primary": self.primary,
+            "claiming": self.claiming,
             "ike": self.ike,
             "ike_reason": self.ike_reason,
             "ike_retry_in": None if self.ike_retry_at is None else max(0.0, self.ike_retry_at - now),
@@ -597,6 +670,8 @@ class MobileNode:
             "state": up.state, "mode": self._mode(up), "care_of": up.care_of, "gate": up.gate,
             "foreign_agent": up.fa.address if up.using_fa and up.fa else None,
             "hints": dict(up.hints), "priority": up.priority,
+            "hold_down_left": None if up.settle_at is None else max(0.0, up.settle_at - now),
+            "carries": up.state in (INSIDE, OUTSIDE) and self._carries(up),
             "t_monitor_left": None if deadline is None else max(0.0, deadline - now),
             "x_ha_registered": up.x_client.registered(now),
             "detection": {"verdict": up.state, "reason": up.reason,

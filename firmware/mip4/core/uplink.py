@@ -74,6 +74,8 @@ class Uplink:
     hints: dict[str, str] = field(default_factory=dict)  # kind -> "inside"/"outside" (R-3.5-d)
     reason: str = "start"  # the event behind the current state (status: why this verdict)
     changed_at: float | None = None
+    usable_since: float | None = None  # since when it could carry user data without a break
+    settle_at: float | None = None  # end of its hold-down; None once settled (or not usable)
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
 

@@ -126,6 +126,7 @@ def _refuses(opt: schema.Option, v: str) -> bool:
 
 def _uplinks(raw: dict, places: dict, items: list[Section], values: dict) -> None:
     uplinks: dict[str, int] = {}
+    hold_downs: dict[str, float] = {}
     netifd: dict[str, str] = {}
     for s in items:
         v = values[id(s)]
@@ -135,12 +136,15 @@ def _uplinks(raw: dict, places: dict, items: list[Section], values: dict) -> Non
         if device in uplinks:
             raise ConfigError("section %s, option device: %r is already an uplink" % (s.label(), device))
         uplinks[device] = v["priority"]
+        if "hold_down" in v:
+            hold_downs[device] = v["hold_down"]
         if not s.anonymous:
             netifd[s.name] = device
         places["mn.uplinks"] = "section %s, option priority" % s.label()
     if not uplinks:
         raise ConfigError("role 'mn' needs at least one `config uplink` section (e.g. config uplink 'wan')")
     raw["mn"]["uplinks"] = uplinks
+    raw["mn"]["hold_downs"] = hold_downs
     raw.setdefault("router", {})["netifd"] = netifd
 
 
@@ -197,7 +201,8 @@ def summary(c: UciConfig) -> str:
     s = c.settings
     m: Any = s.machine
     if s.role == "mn":
-        ups = ", ".join("%s(%d)" % (d, p) for d, p in sorted(m.uplinks.items(), key=lambda kv: kv[1]))
+        ups = ", ".join("%s(%d, hold-down %g s)" % (d, p, m.hold_down_of(d))
+                        for d, p in sorted(m.uplinks.items(), key=lambda kv: kv[1]))
         return ("role mn: home address %s, i-HA %s (SPI %d), x-HA %s (SPI %d), VPN gateway %s, T_MONITOR %g s, "
                 "uplinks %s, networks %s" % (m.i_hoa, m.i_ha, m.i_sa.spi, m.x_ha, m.x_sa.spi, m.vpn_gateway,
                                              m.t_monitor, ups, ", ".join(s.router.networks) or "none"))

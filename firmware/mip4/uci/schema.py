@@ -134,6 +134,8 @@ MOBILE_NODE = {
     "vici_socket": Option("vpn.vici", text, help="charon's VICI socket, default unix:///var/run/charon.vici"),
     "intranet": Option("vpn.intranet", prefix, is_list=True, help="what the VPN reaches (remote traffic selectors)"),
     "t_monitor": Option("mn.t_monitor", _seconds, help="RFC 5265 3.2.4, default 60"),
+    "hold_down": Option("mn.hold_down", _seconds, help="seconds an uplink that came back waits before it "
+                        "carries traffic again, default 10 (an uplink can set its own)"),
     "t_monitor_grace": Option("mn.t_monitor_grace", _seconds, help="N in T_MONITOR - N, default 10"),
     "detection_period": Option("mn.detection_period", _seconds, help="RFC 5265 3.3, default 2"),
     "lifetime": Option("mn.timing.lifetime", LIFETIME, help="requested registration lifetime, default 1800"),
@@ -150,6 +152,7 @@ MOBILE_NODE = {
 UPLINK = {  # section name: the netifd interface (wan, wwan, wlan)
     "device": Option("", ifname, help="kernel device; default: the section name"),
     "priority": Option("", _int(0, 1000), required=True, help="lower wins"),
+    "hold_down": Option("", _seconds, help="seconds up before traffic moves back here (default: the node's)"),
 }
 
 HOME_AGENT = {

@@ -28,7 +28,7 @@ def test_status_of_a_mobile_router_outside(tmp_path):
     out = p.stdout
     assert "mode cvc, outside" in out and "primary wan, IKE up" in out
     row = next(line for line in out.splitlines() if line.startswith("wan "))
-    assert row.split()[:5] == ["wan", "outside", "cvc", "198.18.0.5", "vpn"]
+    assert row.split()[:7] == ["wan", "100", "yes", "outside", "cvc", "198.18.0.5", "vpn"]
     assert "x-ha 17" in row and "via 198.18.0.5" in row  # seconds left of the granted lifetime
     assert "wan: network -, verdict outside (detection-period-over" in out
     assert "IKE up (established)" in out

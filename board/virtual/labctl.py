@@ -335,6 +335,74 @@ class Lab:
         emit("step", **result)
         return result
 
+    def vehicle(self, index: int, step: dict) -> dict:
+        """The primary uplink pulled, flapping, or back for good while a second one stands by: traffic
+        follows priority and hold-down, and the stream loses nothing (issue 7). `data_after_s` is the
+        time from the link event to the stream's data flowing again (0: it never stopped)."""
+        uplink, action, network = step["vehicle"], step["action"], step.get("network")
+        before = self.snapshot()
+        hold = self.topo["daemons"]["mr"]["mn"].get("hold_down", 10.0)
+        primaries: list[str | None] = []
+        event = time.monotonic()
+        if action == "pull":
+            event = self.move(None, uplink)
+        elif action == "flap":  # up for less than the hold-down each time, then down
+            for _ in range(step.get("times", 4)):
+                self.move(network, uplink)
+                end = time.monotonic() + step.get("up_s", hold / 2)
+                while time.monotonic() < end:
+                    primaries.append(self.snapshot()["primary"])
+                    time.sleep(0.1)
+                self.move(None, uplink)
+                primaries.append(self.snapshot()["primary"])
+                time.sleep(step.get("down_s", 0.5))
+            event = time.monotonic()
+        else:  # "return": plugged in for good
+            event = self.move(network, uplink)
+        emit("moving", step=index, vehicle=uplink, action=action, network=network, wall=time.time())
+        expect, want = step["expect"], step["primary"]
+        inside_at = moved_at = None
+        deadline = event + STEP_TIMEOUT
+        while time.monotonic() < deadline:
+            mr = self.status("mr").get("status", {})
+            snap = self.snapshot()
+            primaries.append(snap["primary"])
+            ours = mr.get("interfaces", {}).get(uplink, {})
+            if inside_at is None and ours.get("state") == "inside":
+                inside_at = time.monotonic()
+            gate = mr.get("interfaces", {}).get(want, {}).get("gate")
+            if moved_at is None and snap["primary"] == want and snap["mode"] == expect and gate \
+                    and snap["lan_route"] not in (None, ["prohibit"]):
+                moved_at = time.monotonic()
+            s = snap["stream"]
+            if moved_at and s.get("received", 0) >= before["stream"].get("received", 0) + 25 \
+                    and (s.get("last_rx") or 0) > moved_at:
+                break
+            emit("status", **snap)
+            time.sleep(0.1)
+        snap = self.snapshot()
+        s = snap["stream"]
+        resumed = _resumed_after(s, event)
+        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        stalls = [round(e - b, 3) for b, e in s.get("stalls", []) if e >= event - 1.0]
+        ok = moved_at is not None and resumed is not None and clean
+        held_s = None
+        if action == "return":  # traffic moves back only after the hold-down, without a stall
+            held_s = None if inside_at is None or moved_at is None else round(moved_at - inside_at, 3)
+            ok = ok and held_s is not None and held_s >= hold - 0.5 and resumed == event
+        if action == "flap":
+            ok = ok and uplink not in primaries
+        result = dict(step=index, network=network, vehicle=uplink, action=action, expect=expect,
+                      primary=snap["primary"], primaries=sorted({p or "none" for p in primaries}), mode=snap["mode"],
+                      ok=ok, flap=False, hold_down=hold, held_s=held_s, stalls=stalls, stream=s,
+                      wall=time.time() - (time.monotonic() - event),
+                      mode_after_s=None if moved_at is None else round(moved_at - event, 3),
+                      data_after_s=None if resumed is None else round(resumed - event, 3), outage_s=None,
+                      care_of=snap["care_of"], ike=snap["ike"], ike_sa=snap["ike_sa"], child_sa=snap["child_sa"])
+        self.keep_status(index)
+        emit("step", **result)
+        return result
+
     def gateway(self, index: int, action: str) -> dict:
         """The VPN gateway re-keys the CHILD_SA or deletes the IKE SA while the MR is outside: user data
         pauses (blocked, never in clear, while IKE is down) and resumes over the new SAs."""
@@ -615,6 +683,9 @@ def main() -> int:
                     results.append(lab.cut(i, step["cut"]))
                 elif "gateway" in step:
                     results.append(lab.gateway(i, step["gateway"]))
+                elif "vehicle" in step:
+                    results.append(lab.vehicle(i, step))
+                    where = step.get("network") or where
                 elif "uplink" in step:
                     results.append(lab.second_uplink(i, step["uplink"], step.get("network")))
                 elif "restore" in step:

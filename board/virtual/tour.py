@@ -23,6 +23,13 @@ def describe(step: dict) -> str:
         return "step %d: uplink %s -> %s: judged %s, primary %s stays in mode %s %s" % (
             step["step"], step["uplink"], step.get("network") or "unplugged", other.get("state"), step.get("primary"),
             step["mode"], "OK" if step["ok"] else "FAIL")
+    if step.get("vehicle"):
+        what = {"pull": "pulled", "flap": "flapping in %s" % step.get("network"),
+                "return": "back in %s" % step.get("network")}[step["action"]]
+        held = " after a %s s hold-down" % step["held_s"] if step.get("held_s") is not None else ""
+        return "step %d: %s %s -> primary %s, mode %s%s, data flowing %s s after the link event %s" % (
+            step["step"], step["vehicle"], what, step.get("primary"), step["mode"], held, step.get("data_after_s"),
+            "OK" if step["ok"] else "FAIL")
     if step.get("gateway"):
         return "step %d: VPN gateway %s -> data over new SAs after %s s, mode %s %s" % (
             step["step"], "re-keys the CHILD_SA" if step["gateway"] == "rekey" else "deletes the IKE SA",

@@ -102,7 +102,7 @@ def test_console_commands_over_a_pty(console):
     assert "mode c, inside (wan: " in out and "primary wan, IKE down" in out
     out = term.command(b"ifaces")
     row = next(line for line in out.splitlines() if line.startswith("wan "))
-    assert row.split()[:5] == ["wan", "inside", "c", "10.2.0.5", "plain"]
+    assert row.split()[:7] == ["wan", "100", "yes", "inside", "c", "10.2.0.5", "plain"]
     out = term.command(b"reregister")
     assert "re-registering on wan" in out
     out = term.command(b"log 3")

@@ -127,7 +127,7 @@ def test_mip4_status_command(node, tmp_path):
         assert p.returncode == 0, p.stderr
         assert "mode c, inside (wan: " in p.stdout and "primary wan, IKE down" in p.stdout
         row = next(line for line in p.stdout.splitlines() if line.startswith("wan "))
-        assert row.split()[:5] == ["wan", "inside", "c", "10.2.0.5", "plain"] and "i-ha " in row
+        assert row.split()[:7] == ["wan", "100", "yes", "inside", "c", "10.2.0.5", "plain"] and "i-ha " in row
         js = subprocess.run([sys.executable, "-m", "mip4", "status", "--socket", path, "--json"], capture_output=True,
                             text=True, env=env, timeout=60)
         assert json.loads(js.stdout)["status"]["interfaces"]["wan"]["care_of"] == "10.2.0.5"

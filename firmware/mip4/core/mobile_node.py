@@ -21,6 +21,7 @@ from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING
 
 ALL_ROUTERS = "224.0.0.2"  # RFC 5944 2.4.2 / RFC 1256: agent solicitations
 IKE_RETRY_INITIAL, IKE_RETRY_MAX = 2.0, 60.0  # seconds between IKE attempts after a failure (doubling)
+DRAIN = 2.0  # after a make-before-break move, the old path still receives what was in flight (seconds)
 
 
 class MobileNode:
@@ -35,6 +36,8 @@ class MobileNode:
         self.ike_reason = ""  # why the IKE SA is in its state (status)
         self.primary: str | None = None
         self.claiming: str | None = None  # uplink whose S-clear registration is moving the HA's traffic to it
+        self.draining: str | None = None  # the old primary after a make-before-break move, until drain_until
+        self.drain_until: float | None = None
         self.counters: dict[str, int] = {}
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
@@ -221,7 +224,7 @@ class MobileNode:
     # -- timers ------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        times = [self.vpn_client.get_timer(), self.ike_retry_at]
+        times = [self.vpn_client.get_timer(), self.ike_retry_at, self.drain_until]
         for up in self.uplinks.values():
             times += [up.i_client.get_timer(), up.x_client.get_timer(), up.detection_deadline,
                       up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None, up.settle_at]
@@ -458,6 +461,9 @@ class MobileNode:
         usable = [up for up in self.uplinks.values() if self._usable(up, now)]
         self._hold_down(usable, now)
         current = self.uplinks.get(self.primary or "")
+        drained = self.drain_until is not None and now >= self.drain_until
+        if drained or self.uplinks.get(self.draining or "") not in usable:
+            self.draining = self.drain_until = None
         best = self._best(usable, current)
         if self.claiming is not None and (best is None or best.iface != self.claiming):
             self.claiming = None  # the uplink it was for is no longer the one to move to
@@ -465,6 +471,8 @@ class MobileNode:
             if best is not None and current in usable and not self._carries(best):
                 actions += self._claim(best, now)  # make before break: `current` carries until the HA moved
             else:
+                if current in usable and best is not None:  # moved before the old path broke: let it drain
+                    self.draining, self.drain_until = current.iface, now + DRAIN
                 self.primary = best.iface if best else None
                 actions.append(log("info", "primary", "primary uplink: %s" % (self.primary or "none")))
         primary = self.uplinks.get(self.primary or "")
@@ -540,7 +548,7 @@ class MobileNode:
         if primary is None:
             return []  # keep the SA: it is anchored on the x-HoA (R-1.7-a)
         if primary.state == INSIDE:
-            if self.ike == "down":
+            if self.ike == "down" or self.draining is not None:  # the VPN path drains first
                 return []
             self.ike, self.vpn_tia = "down", None  # R-3.3-l, R-1.1-a: inside, IPsec is dormant
             self.ike_reason, self.ike_retry_at = "inside on %s" % primary.iface, None
@@ -590,7 +598,7 @@ class MobileNode:
         """RFC 5265 5.6, R-5.6-b: the layer stack of this uplink, outermost first."""
         c, mode, coa = self.config, self._mode(up), up.care_of
         inner: tuple[Tunnel, ...] = ()
-        if self.ike == "up" and self.vpn_tia and up.iface == self.primary:  # one IKE SA, on the primary
+        if self.ike == "up" and self.vpn_tia and up.iface in (self.primary, self.draining):  # one IKE SA
             inner = (Tunnel("mip4-i-" + up.iface[:8], self.vpn_tia, c.i_ha),)
         if mode == "c":
             return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha),)

@@ -192,7 +192,7 @@ def test_x_mip_path_is_built_before_ike_and_user_data_waits_for_the_vpn():
     assert first[0] <= t_ike and [t.name for t in first[1].tunnels] == ["mip4-x-wan"]
     last = paths[-1][1]
     assert [(t.name, t.local, t.remote) for t in last.tunnels] == [
-        ("mip4-x-wan", "198.18.0.5", X_HA), ("mip4-i-wan", VPN_TIA, I_HA)]
+        ("mip4-x-wan", "198.18.0.5", X_HA), ("mip4-vpn", VPN_TIA, I_HA)]
     assert w.gate_opened_at("wan", "vpn") > t_ike
 
 

@@ -21,6 +21,7 @@ from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING
 
 ALL_ROUTERS = "224.0.0.2"  # RFC 5944 2.4.2 / RFC 1256: agent solicitations
 IKE_RETRY_INITIAL, IKE_RETRY_MAX = 2.0, 60.0  # seconds between IKE attempts after a failure (doubling)
+VPN_TUNNEL = "mip4-vpn"  # i-MIP inside IPsec: VPN-TIA to i-HA, whichever uplink carries the IKE SA
 DRAIN = 2.0  # after a make-before-break move, the old path still receives what was in flight (seconds)
 
 
@@ -599,7 +600,7 @@ class MobileNode:
         c, mode, coa = self.config, self._mode(up), up.care_of
         inner: tuple[Tunnel, ...] = ()
         if self.ike == "up" and self.vpn_tia and up.iface in (self.primary, self.draining):  # one IKE SA
-            inner = (Tunnel("mip4-i-" + up.iface[:8], self.vpn_tia, c.i_ha),)
+            inner = (Tunnel(VPN_TUNNEL, self.vpn_tia, c.i_ha),)
         if mode == "c":
             return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha),)
         if mode == "cvc":

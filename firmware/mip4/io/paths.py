@@ -65,8 +65,10 @@ class RouterPaths:
         k, table = self.kernel, self.tables.get(p.iface)
         if old is not None:
             keep = {t.name for t in p.tunnels} if p.mode else set()
+            # the VPN tunnel moves between uplinks with the primary: another path may hold it already
+            elsewhere = {t for q in self.paths.values() for t in q.tunnels}
             for t in old.tunnels:
-                if t.name not in keep or t not in p.tunnels:
+                if (t.name not in keep or t not in p.tunnels) and t not in elsewhere:
                     await self._unroute(t.name)
                     await k.tunnel_down(t.name)
             if old.mode in FA_MODES and table is not None and (p.mode not in FA_MODES or p.care_of != old.care_of):

@@ -246,7 +246,25 @@ def test_udp_tunnel_request_is_answered_with_udp_tunnel_reply_behind_nat():
     (b,) = agent.bindings.lookup(X_HOA)
     assert b.udp_tunnel and (b.source, b.source_port, b.care_of) == (NAT_ADDR, 61000, "192.168.1.20")
     (up,) = [a for a in actions if isinstance(a, TunnelUp)]
-    assert up.tunnel.remote == NAT_ADDR and len(up.tunnel.name) <= 15
+    assert (up.tunnel.remote, up.tunnel.udp_port) == (NAT_ADDR, 61000) and len(up.tunnel.name) <= 15
+
+
+def test_a_new_nat_mapping_moves_the_udp_tunnel_on_the_next_authentic_registration():
+    """RFC 3519 4.10: the NAT restarted and maps the MN to a new port. Only an authenticated registration
+    from there moves the tunnel (RFC 3519 6.1: data alone never redirects a binding)."""
+    agent = x_ha()
+    rq = request(X_HOA, "192.168.1.20", X_HA, X_SA, before_auth=[UdpTunnelRequest()])
+    send(agent, rq, src=NAT_ADDR, sport=61000)
+    again = request(X_HOA, "192.168.1.20", X_HA, X_SA, flags=FLAG_S | FLAG_D, at=NOW + 5,
+                    before_auth=[UdpTunnelRequest()])
+    actions = send(agent, again, src=NAT_ADDR, sport=62000, now=NOW + 5)
+    assert reply_of(actions).code == codes.ACCEPTED
+    (up,) = [a for a in actions if isinstance(a, TunnelUp)]
+    (down,) = [a for a in actions if isinstance(a, TunnelDown)]
+    assert up.tunnel.udp_port == 62000 and down.tunnel.udp_port == 61000
+    (route,) = [a for a in actions if isinstance(a, RouteUp)]
+    assert route.devices == (up.tunnel.name,)
+    assert [b.source_port for b in agent.bindings.lookup(X_HOA)] == [62000]
 
 
 def test_i_ha_behind_a_gateway_that_snats_vpn_tias_tunnels_over_udp():
@@ -258,7 +276,7 @@ def test_i_ha_behind_a_gateway_that_snats_vpn_tias_tunnels_over_udp():
     reply = reply_of(actions)
     assert reply.code == 0 and types(reply) == [UDP_REPLY, TNC, MN_HA_AUTH] and reply.extension(UDP_REPLY).code == 0
     (up,) = [a for a in actions if isinstance(a, TunnelUp)]
-    assert up.tunnel == Tunnel("mu-0afa00011194", I_HA, "10.250.0.1")
+    assert up.tunnel == Tunnel("mu-0afa00011194", I_HA, "10.250.0.1", 4500)
 
 
 def test_udp_tunnel_request_without_nat_is_declined_unless_forced():

@@ -30,6 +30,7 @@ from mip4.wire.auth import hmac_md5
 from mip4.wire.icmp import ADV_F, ADV_R, ADV_T, ADV_U, checksum
 from mip4.wire.md5 import md5_digest
 from mip4.wire.registration import FLAG_D, FLAG_S, FLAG_T
+from mip4.wire.tunnel import keepalive
 
 
 def h(text):
@@ -570,3 +571,15 @@ def run():
             failed += 1
             print("FAIL", n, type(e).__name__, e)
     print("SUMMARY passed=%d failed=%d" % (len(names) - failed, failed))
+
+
+def test_udp_tunnel_keepalive_is_an_icmp_echo_request_from_the_home_address():
+    """RFC 3519 4.9: the keepalive tunnelled to the HA; both checksums verify (sum to zero)."""
+    p = keepalive("198.51.100.10", "198.51.100.1", 7)
+    assert p[:4] == h("45 00 00 20") and p[8:10] == h("40 01")  # IPv4, 32 octets, TTL 64, ICMP
+    assert p[12:20] == h("c6 33 64 0a  c6 33 64 01")
+    assert checksum(p[:20]) == 0 and checksum(p[20:]) == 0
+    assert p[20:22] == h("08 00") and p[26:28] == h("00 07") and p[28:] == b"mip4"  # echo request, seq 7
+    wrapped = decode_udp(TunnelData(p).encode())
+    assert wrapped.next_header == 4 and wrapped.payload == p
+    assert raises(keepalive, "198.51.100.10", "198.51.100.1", 70000)

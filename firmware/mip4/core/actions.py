@@ -44,11 +44,21 @@ class SendIcmp:
 
 @dataclass(frozen=True)
 class Tunnel:
-    """One IP-in-IP layer: outer source `local`, outer destination `remote`."""
+    """One IP-in-IP layer: outer source `local`, outer destination `remote`.
+
+    RFC 3519: with `udp_port` the layer is UDP tunnelling instead, from our port 434 to that port
+    of `remote` (the NAT's outside address and port as the HA saw them; the HA's 434 for the MN).
+    """
 
     name: str
     local: str
     remote: str
+    udp_port: int = 0
+
+    @property
+    def overhead(self) -> int:
+        """Octets this layer adds: IP, plus UDP and the MIP tunnel data header (RFC 3519 3.3)."""
+        return 20 + (12 if self.udp_port else 0)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..wire import codes, ident
-from ..wire.extensions import MOBILE_HOME_AUTH, Nai, TrustedNetworksConfigured
+from ..wire.extensions import (
+    ENCAP_IP_IN_IP,
+    MOBILE_HOME_AUTH,
+    UDP_TUNNEL_ACCEPTED,
+    Nai,
+    TrustedNetworksConfigured,
+    UdpTunnelReply,
+    UdpTunnelRequest,
+)
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationReply, RegistrationRequest
+from ..wire.tunnel import TunnelData, keepalive
 from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
 from .timers import earliest
 
 PORT = 434
 CLOCK_BITS = 8  # fraction bits from the clock (about 4 ms); the other 24 low bits are random
+SILENT_KEEPALIVES = 2  # RFC 3519 4.10: this many keepalive intervals (plus a second) with nothing from
+# the HA through the UDP tunnel means the NAT lost our mapping: register again to make a new one
 
 
 def _same(now: float) -> float:
@@ -43,6 +54,7 @@ class Accepted:
     sent_at: float  # when the request this reply answers was sent (RFC 5265 3.2.4 reference point)
     tnc: bool  # a Sub-Type 0 TNC covered by the MN-HA authenticator (RFC 5265 3.4, R-3.4-c/d)
     deregistration: bool
+    udp_tunnel: bool = False  # RFC 3519: the HA tunnels this binding over UDP (it saw a NAT)
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,13 @@ class RegistrationClient:
     resyncs: int = 0
     attempts: int = 0  # requests sent in the current attempt
     taken: set = field(default_factory=set)  # low 32 bits in flight, shared by the node's clients
+    udp_request: bool = False  # RFC 3519 3.1 (R-2.5-a, R-2.5-b): co-located requests ask for UDP tunnelling
+    udp_keepalive: int = 0  # our own ceiling on the keepalive interval, seconds (0: the HA's)
+    udp_tunnel: bool = False  # the last acceptance granted UDP tunnelling
+    keepalive_every: float = 0.0  # RFC 3519 4.9: the interval in force while udp_tunnel
+    keepalive_at: float | None = None
+    heard_at: float | None = None  # last UDP tunnel data from the HA (the adapter tells us)
+    keepalive_seq: int = 0
     counters: dict = field(default_factory=dict)
 
     # -- starting and stopping ---------------------------------------------------------------
@@ -116,6 +135,7 @@ class RegistrationClient:
         actions = self.register(route, now, lifetime=0)
         self.expires_at = None
         self.first = False
+        self._no_udp()
         return actions
 
     def stop_retransmitting(self) -> None:
@@ -130,6 +150,11 @@ class RegistrationClient:
         self.expires_at = None
         self.route = None
         self.first = False
+        self._no_udp()
+
+    def _no_udp(self) -> None:
+        self.udp_tunnel = False
+        self.keepalive_at = self.heard_at = None
 
     def _forget(self) -> None:
         for sent in self.outstanding:
@@ -146,7 +171,28 @@ class RegistrationClient:
     # -- timers ------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        return earliest(self.retransmit_at, self.renew_at)
+        return earliest(self.retransmit_at, self.renew_at, self.keepalive_at)
+
+    def heard(self, now: float) -> None:
+        """UDP tunnel data from the HA arrived (data or a keepalive's echo): the NAT mapping works."""
+        self.heard_at = now
+
+    def _keepalive(self, now: float) -> list:
+        """RFC 3519 4.9: an ICMP echo to the HA through the tunnel keeps the NAT mapping; its echo, or
+        any data, proves it (4.10). Silence for SILENT_KEEPALIVES intervals: register again."""
+        route = self.route
+        assert route is not None and self.keepalive_at is not None
+        self.keepalive_at = now + self.keepalive_every
+        silent_for = now - (self.heard_at if self.heard_at is not None else now)
+        if silent_for > SILENT_KEEPALIVES * self.keepalive_every + 1.0 and not self.pending:
+            self.heard_at = now  # one new registration per silent spell
+            self._count("nat-mapping-lost")
+            return [log("warning", "nat-mapping-lost", "%s: nothing through the UDP tunnel for %.1f s; "
+                        "registering again for a new NAT mapping" % (self.name, silent_for))] + self.register(route, now)
+        self.keepalive_seq = (self.keepalive_seq + 1) & 0xFFFF
+        self._count("keepalive")
+        packet = TunnelData(keepalive(self.home_address, self.home_agent, self.keepalive_seq)).encode()
+        return [SendUdp(Datagram(route.iface, route.src, PORT, self.home_agent, PORT, packet))]
 
     def handle_timer(self, now: float) -> list:
         if self.retransmit_at is not None and now >= self.retransmit_at:
@@ -163,6 +209,8 @@ class RegistrationClient:
         if self.renew_at is not None and now >= self.renew_at and self.route is not None:
             # RFC 5944 3.6.3: re-register before the binding expires
             return self.register(self.route, now, self.timing.lifetime)
+        if self.keepalive_at is not None and now >= self.keepalive_at and self.route is not None:
+            return self._keepalive(now)
         return []
 
     # -- requests ----------------------------------------------------------------------------
@@ -175,8 +223,11 @@ class RegistrationClient:
             identification = ident.timestamp_identification(stamp, self.rng.getrandbits(32), CLOCK_BITS)
             if identification & 0xFFFFFFFF not in self.taken:
                 break
+        extensions: list = [Nai(self.nai)] if self.nai else []
+        if self.udp_request and route.flags & FLAG_D and self.lifetime:  # RFC 3519 3.1: co-located only
+            extensions.append(UdpTunnelRequest(ENCAP_IP_IN_IP))  # HA-bound: before the MN-HA authenticator
         request = RegistrationRequest(self.home_address, self.home_agent, route.care_of, identification,
-                                      self.lifetime, route.flags, [Nai(self.nai)] if self.nai else [])
+                                      self.lifetime, route.flags, extensions)
         request.authenticate(MOBILE_HOME_AUTH, self.sa.spi, self.sa.key)
         self.outstanding.append(_Sent(identification, now, self.lifetime, route.flags))
         self.taken.add(identification & 0xFFFFFFFF)
@@ -244,11 +295,28 @@ class RegistrationClient:
         # R-3.4-d: and only one the MN-HA authenticator covers counts
         tnc = any(isinstance(e, TrustedNetworksConfigured)
                   for e in reply.protected_extensions(MOBILE_HOME_AUTH, self.sa.spi))
+        udp = self._udp_reply(reply, now) if not dereg and granted else False
         self._count("accepted")
-        result = Accepted(reply.code, granted, sent.sent_at, tnc, dereg)
+        result = Accepted(reply.code, granted, sent.sent_at, tnc, dereg, udp)
         return result, [log("info", "registered" if not dereg else "deregistered",
                             "%s: %s, lifetime %d" % (self.name, codes.describe(reply.code), granted),
                             coa=self.route.care_of if self.route else None, tnc=tnc)]
+
+    def _udp_reply(self, reply: RegistrationReply, now: float) -> bool:
+        """RFC 3519 3.2: an authenticated UDP Tunnel Reply with code 0 turns UDP tunnelling on, with
+        the HA's keepalive interval (or ours, if shorter); anything else means IP-in-IP."""
+        answer = next((e for e in reply.protected_extensions(MOBILE_HOME_AUTH, self.sa.spi)
+                       if isinstance(e, UdpTunnelReply)), None)
+        if answer is None or answer.code != UDP_TUNNEL_ACCEPTED:
+            self._no_udp()
+            return False
+        every = [k for k in (answer.keepalive, self.udp_keepalive) if k > 0]
+        self.keepalive_every = float(min(every)) if every else 0.0
+        if not self.udp_tunnel:
+            self.heard_at = now
+        self.udp_tunnel = True
+        self.keepalive_at = now + self.keepalive_every if self.keepalive_every else None
+        return True
 
     def _resync(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
         """RFC 5944 5.7.1: take the HA's clock from the authenticated reply, then try again."""

@@ -71,8 +71,14 @@ class MobileNodeConfig:
     inside_hints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # R-3.5-d: kind -> values
     timing: Timing = field(default_factory=Timing)
     nai: bytes | None = None
+    nat_traversal: bool = True  # RFC 5265 2.5, RFC 3519: co-located requests carry a UDP Tunnel Request
+    udp_keepalive: int = 0  # RFC 3519 4.9: keepalive at most this often, seconds (0: as the HA says)
 
     def __post_init__(self) -> None:
+        if isinstance(self.udp_keepalive, bool) or not isinstance(self.udp_keepalive, int) \
+                or not 0 <= self.udp_keepalive <= 0xFFFF:
+            raise ConfigError("udp_keepalive: %r must be 0..65535 seconds (0: the HA's interval)"
+                              % (self.udp_keepalive,))
         for option in ("i_hoa", "i_ha", "x_hoa", "x_ha", "vpn_gateway"):
             _check_address(option, getattr(self, option))
         if self.t_monitor <= 0:

@@ -433,7 +433,9 @@ class HomeAgent:
         return tuple(dict.fromkeys(self._tunnel(b).name for b in bindings))
 
     def _tunnel(self, b: Binding) -> Tunnel:
-        return Tunnel(tunnel_name(b), self.config.address, b.source if b.udp_tunnel else b.care_of)
+        if b.udp_tunnel:  # RFC 3519 4.6: to the source address and port the request came from
+            return Tunnel(tunnel_name(b), self.config.address, b.source, b.source_port)
+        return Tunnel(tunnel_name(b), self.config.address, b.care_of)
 
     # -- bookkeeping -----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ..wire.errors import CodecError
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, AgentAdvertisement, AgentSolicitation, PrefixLengths
 from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
 from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SetPath, Tunnel, log
-from .client import Accepted, Denied, RegistrationClient, Route, co_located_flags
+from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags
 from .config import MobileNodeConfig
 from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
@@ -203,6 +203,16 @@ class MobileNode:
             return self._ignore("wrong-home-address", "reply for home address %s" % message.home_address)
         return self._ignore("unmatched-reply", "reply on %s matches no request in flight (replay or stale)"
                             % dgram.iface)
+
+    def tunnel_heard(self, iface: str, src: str, now: float) -> list:
+        """The adapter decapsulated UDP tunnel data from `src` on `iface` (RFC 3519 4.10: the NAT
+        mapping of that layer still works). Nothing to do now; it keeps the keepalive check quiet."""
+        up = self.uplinks.get(iface)
+        layers = [self.vpn_client] if iface == VPN else [up.i_client, up.x_client] if up else []
+        for client in layers:
+            if client.udp_tunnel and client.home_agent == src:
+                client.heard(now)
+        return []
 
     def receive_icmp(self, msg: Icmp, now: float) -> list:
         """Agent advertisements (RFC 5944 2.4): unauthenticated, so at most a status change (R-3.6.1-a)."""
@@ -600,11 +610,11 @@ class MobileNode:
         c, mode, coa = self.config, self._mode(up), up.care_of
         inner: tuple[Tunnel, ...] = ()
         if self.ike == "up" and self.vpn_tia and up.iface in (self.primary, self.draining):  # one IKE SA
-            inner = (Tunnel(VPN_TUNNEL, self.vpn_tia, c.i_ha),)
+            inner = (Tunnel(VPN_TUNNEL, self.vpn_tia, c.i_ha, _udp(self.vpn_client)),)
         if mode == "c":
-            return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha),)
+            return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha, _udp(up.i_client)),)
         if mode == "cvc":
-            return (Tunnel("mip4-x-" + up.iface[:8], coa or "", c.x_ha),) + inner
+            return (Tunnel("mip4-x-" + up.iface[:8], coa or "", c.x_ha, _udp(up.x_client)),) + inner
         if mode == "f":  # RFC 5177 3.2: a mobile router's networks use the MR-HA tunnel from its home address
             return (Tunnel("mip4-i-" + up.iface[:8], c.i_hoa, c.i_ha),)
         if mode == "fvc":
@@ -637,8 +647,9 @@ class MobileNode:
         return up
 
     def _client(self, name: str, hoa: str, ha: str, sa: Any, may_drop_t: bool = False) -> RegistrationClient:
-        return RegistrationClient(name, hoa, ha, sa, self.config.timing, self.rng, self.config.nai, may_drop_t,
-                                  wall=self._wall, taken=self.taken)
+        c = self.config
+        return RegistrationClient(name, hoa, ha, sa, c.timing, self.rng, c.nai, may_drop_t, wall=self._wall,
+                                  taken=self.taken, udp_request=c.nat_traversal, udp_keepalive=c.udp_keepalive)
 
     def clients(self) -> list[RegistrationClient]:
         return [self.vpn_client] + [cl for up in self.uplinks.values() for cl in (up.i_client, up.x_client)]
@@ -689,11 +700,17 @@ class MobileNode:
         }
 
 
+def _udp(client: RegistrationClient) -> int:
+    """RFC 3519: the HA's port 434 when the layer's binding is UDP tunnelled, 0 for IP-in-IP."""
+    return PORT if client.udp_tunnel else 0
+
+
 def _registrations(clients: list[RegistrationClient], now: float) -> list[dict]:
     """Registrations as the status shows them: to which agent, via which care-of, how long they have left."""
     return [{"agent": c.name, "home_agent": c.home_agent, "care_of": c.route.care_of, "lifetime": c.lifetime,
              "remaining": None if c.expires_at is None else max(0.0, c.expires_at - now),
-             "registered": c.registered(now), "pending": c.pending} for c in clients if c.route is not None]
+             "registered": c.registered(now), "pending": c.pending,
+             "udp_tunnel": c.udp_tunnel} for c in clients if c.route is not None]
 
 
 def _client_timers(clients: list[RegistrationClient], now: float) -> list:

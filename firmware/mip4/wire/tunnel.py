@@ -1,6 +1,8 @@
 """MIP tunnel data message for UDP tunnelling, RFC 3519 3.3 (type 4 on UDP 434)."""
 from ._struct import pack, unpack_from
+from .addr import ip4_pack
 from .errors import CodecError, check_bytes, check_int, need
+from .icmp import checksum
 from .record import Record
 
 TUNNEL_DATA = 4
@@ -33,3 +35,15 @@ class TunnelData(Record):
         if data[0] != TUNNEL_DATA:
             raise CodecError(w, "type %d is not 4" % data[0], 0)
         return TunnelData(bytes(data[4:]), data[1], unpack_from(">H", data, 2)[0])
+
+
+def keepalive(src, dst, seq):
+    """RFC 3519 4.9: a keepalive to tunnel, an ICMP Echo Request from `src` (the home address) to
+    `dst` (the home agent), sequence `seq`, as a bare IPv4 packet (TTL 64, no options)."""
+    seq = check_int("keepalive", "seq", seq, 16)
+    icmp = pack(">BBHHH", 8, 0, 0, 0x3519, seq) + b"mip4"
+    icmp = icmp[:2] + pack(">H", checksum(icmp)) + icmp[4:]
+    header = pack(">BBHHHBBH", 0x45, 0, 20 + len(icmp), seq, 0, 64, 1, 0) \
+        + ip4_pack("keepalive", "src", src) + ip4_pack("keepalive", "dst", dst)
+    header = header[:10] + pack(">H", checksum(header)) + header[12:]
+    return header + icmp

@@ -187,8 +187,9 @@ class RegistrationClient:
         if silent_for > SILENT_KEEPALIVES * self.keepalive_every + 1.0 and not self.pending:
             self.heard_at = now  # one new registration per silent spell
             self._count("nat-mapping-lost")
-            return [log("warning", "nat-mapping-lost", "%s: nothing through the UDP tunnel for %.1f s; "
-                        "registering again for a new NAT mapping" % (self.name, silent_for))] + self.register(route, now)
+            line = log("warning", "nat-mapping-lost", "%s: nothing through the UDP tunnel for %.1f s; "
+                       "registering again for a new NAT mapping" % (self.name, silent_for))
+            return [line] + self.register(route, now)
         self.keepalive_seq = (self.keepalive_seq + 1) & 0xFFFF
         self._count("keepalive")
         packet = TunnelData(keepalive(self.home_address, self.home_agent, self.keepalive_seq)).encode()

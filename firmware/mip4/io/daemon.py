@@ -19,7 +19,7 @@ import time
 
 from pyroute2 import AsyncIPRoute
 
-from ..core.actions import VPN, Gate, IkeDown, IkeUp, Log, SendIcmp, SendUdp, SetPath
+from ..core.actions import VPN, Datagram, Gate, IkeDown, IkeUp, Log, SendIcmp, SendUdp, SetPath
 from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
@@ -37,10 +37,13 @@ from .netlink import LinkMonitor
 from .paths import RouterPaths
 from .plane import SOURCE_TABLE_BASE, AgentPlane
 from .settings import Settings
+from .udp_tunnels import UdpTunnels
 
 PORT = 434
 ALL_ROUTERS = "224.0.0.2"
 DEREGISTRATION_WAIT = 3.0  # seconds SIGTERM waits for deregistration replies
+TUNNEL_DATA_TYPE = b"\x04"  # RFC 3519 3.3: MIP tunnel data on port 434
+HEARD_EVERY = 0.5  # seconds: how often the MN core hears that a UDP tunnel delivers (RFC 3519 4.10)
 log = logging.getLogger("mip4d")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -69,7 +72,9 @@ class Daemon:
         self.udp: dict[str, UdpEndpoint] = {}
         self.icmp: dict[str, IcmpEndpoint] = {}
         self.ipr = AsyncIPRoute()
-        self.kernel = KernelDataPlane(self.ipr)
+        self.udp_tunnels = UdpTunnels(self.loop, self._send)  # RFC 3519: the userspace backend
+        self.kernel = KernelDataPlane(self.ipr, self.udp_tunnels)
+        self.heard: dict[tuple[str, str], float] = {}  # (iface, HA) -> when the MN was last told
         self.paths: RouterPaths | None = None
         self.plane: AgentPlane | None = None
         self.links: LinkMonitor | None = None
@@ -192,6 +197,7 @@ class Daemon:
         for ep in list(self.udp.values()) + list(self.icmp.values()):
             ep.close()
         await self.kernel.close()
+        self.udp_tunnels.close_all()
         if self.guard:  # last: nothing of ours routes anywhere any more
             await self.guard.close()
         self.ipr.close()
@@ -205,6 +211,13 @@ class Daemon:
     # -- events in -------------------------------------------------------------------------------
 
     def _datagram(self, d) -> None:  # noqa: ANN001
+        if d.payload[:1] == TUNNEL_DATA_TYPE:  # RFC 3519 3.3: data, for the userspace backend
+            if self.udp_tunnels.receive(d) and isinstance(self.machine, MobileNode):
+                now, key = self.now(), (d.iface, d.src)
+                if now - self.heard.get(key, -HEARD_EVERY) >= HEARD_EVERY:  # the core needs no more than this
+                    self.heard[key] = now
+                    self.feed(self.machine.tunnel_heard(d.iface, d.src, now))
+            return
         self.feed(self.machine.receive_udp(d, self.now()))
 
     def _icmp(self, m) -> None:  # noqa: ANN001
@@ -308,16 +321,7 @@ class Daemon:
         if isinstance(a, Log):
             log.log(_LEVELS.get(a.level, logging.INFO), "%s", a)
         elif isinstance(a, SendUdp):
-            d = a.datagram
-            if d.iface == VPN:
-                if self.vpn_endpoint is None:
-                    log.warning("no VPN-TIA socket: i-MIP request to %s not sent", d.dst)
-                else:
-                    self.vpn_endpoint.send(d)
-                return
-            ep = self.udp.get(d.iface) or self.udp.get("") or self.udp.get(self._core_iface())
-            if ep:
-                ep.send(d)
+            self._send(a.datagram)
         elif isinstance(a, SendIcmp):
             ep_icmp = self.icmp.get(a.message.iface)
             if ep_icmp:
@@ -347,6 +351,19 @@ class Daemon:
         elif self.plane is None or not await self.plane.apply(a):
             log.debug("no handler for %r", a)
 
+    def _send(self, d: Datagram) -> None:
+        """From our port 434 on the datagram's interface; the VPN-TIA's socket for i-MIP in the VPN
+        (and the UDP tunnel inside it, which has no uplink of its own)."""
+        if d.iface == VPN or (not d.iface and isinstance(self.machine, MobileNode)):
+            if self.vpn_endpoint is None:
+                log.warning("no VPN-TIA socket: i-MIP datagram to %s not sent", d.dst)
+            else:
+                self.vpn_endpoint.send(d)
+            return
+        ep = self.udp.get(d.iface) or self.udp.get("") or self.udp.get(self._core_iface())
+        if ep:
+            ep.send(d)
+
     def _core_iface(self) -> str:
         m = self.settings.machine
         return m.core_iface if isinstance(m, ForeignAgentConfig) else ""
@@ -364,6 +381,8 @@ class Daemon:
             out["guard"] = self.guard.status()
         if self.links:
             out["networks"] = {i: self.links.network(i) for i in sorted(self.links.ifaces)}
+        if self.udp_tunnels.devices or any(self.udp_tunnels.counters.values()):
+            out["udp_tunnels"] = {"tunnels": self.udp_tunnels.tunnels(), **self.udp_tunnels.counters}
         out["installed"] = {"tunnels": sorted(self.kernel.tunnels), "routes": sorted(
             "%s table %d" % (p, t) for t, p in self.kernel.routes), "rules": len(self.kernel.rules)}
         return out

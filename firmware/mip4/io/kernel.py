@@ -16,6 +16,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.ndmsg import NTF_PROXY
 
 from ..core.actions import Tunnel
+from .udp_tunnels import UdpTunnels
 
 log = logging.getLogger("mip4.kernel")
 
@@ -34,8 +35,9 @@ def _net(prefix: str) -> tuple[str, int]:
 class KernelDataPlane:
     """One network namespace's forwarding state as mip4 wants it."""
 
-    def __init__(self, ipr: AsyncIPRoute) -> None:
+    def __init__(self, ipr: AsyncIPRoute, userspace: UdpTunnels | None = None) -> None:
         self.ipr = ipr
+        self.userspace = userspace  # RFC 3519 UDP tunnels: the userspace backend (udp_tunnels.py)
         self.tunnels: dict[str, Tunnel] = {}
         self.routes: dict[tuple[int, str], dict] = {}  # (table, prefix) -> the route as installed
         self.rules: dict[tuple, dict] = {}  # key -> rule kwargs
@@ -45,10 +47,20 @@ class KernelDataPlane:
     # -- tunnels ---------------------------------------------------------------------------------
 
     async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
-        """An ipip device `t.name` from t.local to t.remote (outer packets leave by `link` if given)."""
+        """A device `t.name` from t.local to t.remote (outer packets leave by `link` if given): ipip in
+        the kernel, or a TUN device of the userspace backend for RFC 3519 UDP tunnelling."""
         if t.name in self.tunnels and self.tunnels[t.name] == t:
             return
         await self.tunnel_down(t.name)
+        if t.udp_port:
+            if self.userspace is None:
+                raise LookupError("tunnel %s: UDP tunnelling needs the userspace backend" % t.name)
+            self.userspace.open(t, link)
+            index = await self.index(t.name)
+            mtu = (await self.mtu(link) if link else 1500) - t.overhead
+            await self.ipr.link("set", index=index, state="up", mtu=mtu)
+            self.tunnels[t.name] = t
+            return
         spec = dict(ifname=t.name, kind="ipip", ipip_local=t.local, ipip_remote=t.remote, ipip_ttl=64)
         if link:
             spec["ipip_link"] = await self.index(link)
@@ -69,6 +81,8 @@ class KernelDataPlane:
         known = self.tunnels.pop(name, None)
         for key in [k for k, r in self.routes.items() if r.get("device") == name]:
             self.routes.pop(key)  # the kernel removes them with the device
+        if self.userspace is not None and self.userspace.close(name):
+            return  # closing the TUN device removed it
         try:
             await self.ipr.link("del", index=await self.index(name))
         except (NetlinkError, LookupError):

@@ -86,11 +86,12 @@ class RouterPaths:
         for i, t in enumerate(p.tunnels):
             if p.mode in ("cvc", "fvc") and t.local == self.vpn_tia:  # i-MIP inside IPsec (RFC 5265 5.6)
                 await k.tunnel_up(t)
-                await k.set_mtu(t.name, uplink_mtu - 2 * IPIP_HEADER - ESP_OVERHEAD)
+                outer = p.tunnels[0].overhead if p.mode == "cvc" else IPIP_HEADER  # fvc: the FA's tunnel
+                await k.set_mtu(t.name, uplink_mtu - outer - ESP_OVERHEAD - t.overhead)
                 continue
             await k.tunnel_up(t, link=p.iface)
             if p.mode == "f" or (p.mode == "cvc" and i == 0):  # the FA may reverse tunnel it (RFC 3024)
-                await k.set_mtu(t.name, uplink_mtu - (2 if p.mode == "f" else 1) * IPIP_HEADER)
+                await k.set_mtu(t.name, uplink_mtu - (IPIP_HEADER if p.mode == "f" else 0) - t.overhead)
         self.paths[p.iface] = p
         log.info("path %s: mode %s, care-of %s, tunnels %s", p.iface, p.mode, p.care_of,
                  " > ".join("%s(%s->%s)" % (t.name, t.local, t.remote) for t in p.tunnels) or "none")

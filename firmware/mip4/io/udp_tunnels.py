@@ -1,0 +1,122 @@
+"""The userspace data plane for RFC 3519 UDP tunnelling: one TUN device per tunnel.
+
+It sits behind the same two calls as the kernel's IP-in-IP tunnels (kernel.py hands it every Tunnel
+with a udp_port), so routes, MTUs and policy rules treat both alike. What the kernel routes into a
+TUN device leaves as MIP tunnel data (RFC 3519 3.3) from our UDP port 434, the port the registration
+used, so it shares the registration's NAT mapping. Tunnel data arriving on port 434 is written to
+the device of the tunnel whose peer address and port, and our address, it came with; anything else
+is dropped and counted (fail closed: data never redirects a tunnel, RFC 3519 6.1).
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..core.actions import Datagram, Tunnel
+from ..wire.tunnel import NEXT_IP, TUNNEL_DATA
+
+log = logging.getLogger("mip4.udp")
+
+PORT = 434
+TUNSETIFF = 0x400454CA
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+HEADER = struct.pack(">BBH", TUNNEL_DATA, NEXT_IP, 0)  # RFC 3519 3.3: type 4, next header IPv4
+MAX_PACKET = 65535
+
+
+@dataclass
+class _Device:
+    tunnel: Tunnel
+    link: str  # the uplink whose socket sends (MN), or "" for the agent's one socket
+    fd: int
+
+
+class UdpTunnels:
+    """TUN devices for UDP tunnels; `send` puts a datagram on the wire from our port 434."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[Datagram], None]) -> None:
+        self.loop, self.send = loop, send
+        self.devices: dict[str, _Device] = {}
+        self.peers: dict[tuple[str, str, int], str] = {}  # (our address, peer, peer port) -> device
+        self.counters = {"sent": 0, "received": 0, "dropped": 0}
+
+    def open(self, t: Tunnel, link: str | None) -> None:
+        """Create TUN device `t.name` (non-persistent: it goes when we close it or die)."""
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", t.name.encode(), IFF_TUN | IFF_NO_PI))
+        except OSError:
+            os.close(fd)
+            raise
+        try:  # IP-in-IP carries IPv4 only: no IPv6 router solicitations or MLD reports into the tunnel
+            with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % t.name, "w") as f:
+                f.write("1")
+        except OSError:
+            pass
+        self.devices[t.name] = _Device(t, link or "", fd)
+        self.peers[(t.local, t.remote, t.udp_port)] = t.name
+        self.loop.add_reader(fd, self._readable, t.name)
+        log.info("udp tunnel %s up: %s:%d -> %s:%d%s", t.name, t.local, PORT, t.remote, t.udp_port,
+                 " via %s" % link if link else "")
+
+    def close(self, name: str) -> bool:
+        dev = self.devices.pop(name, None)
+        if dev is None:
+            return False
+        t = dev.tunnel
+        if self.peers.get((t.local, t.remote, t.udp_port)) == name:
+            del self.peers[(t.local, t.remote, t.udp_port)]
+        self.loop.remove_reader(dev.fd)
+        os.close(dev.fd)
+        log.info("udp tunnel %s down", name)
+        return True
+
+    def close_all(self) -> None:
+        for name in list(self.devices):
+            self.close(name)
+
+    def _readable(self, name: str) -> None:
+        """Packets the kernel routed into the device: out to the peer as MIP tunnel data."""
+        dev = self.devices.get(name)
+        if dev is None:
+            return
+        t = dev.tunnel
+        for _ in range(64):  # a burst at most, then let the loop breathe
+            try:
+                packet = os.read(dev.fd, MAX_PACKET)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                log.warning("udp tunnel %s: read: %s", name, e)
+                return
+            if not packet or packet[0] >> 4 != 4:
+                continue  # RFC 3519 3.3: next header 4, so IPv4 only
+            self.counters["sent"] += 1
+            self.send(Datagram(dev.link, t.local, PORT, t.remote, t.udp_port, HEADER + packet))
+
+    def receive(self, d: Datagram) -> str | None:
+        """MIP tunnel data on port 434: the device it went to, or None (not ours: dropped)."""
+        name = self.peers.get((d.dst, d.src, d.sport))
+        payload = d.payload
+        if name is None or len(payload) < 24 or payload[1] != NEXT_IP or payload[4] >> 4 != 4:
+            self.counters["dropped"] += 1
+            if self.counters["dropped"] & (self.counters["dropped"] - 1) == 0:  # 1, 2, 4, 8, ... in the log
+                log.warning("udp tunnel data from %s:%d to %s dropped: %s (%d so far)", d.src, d.sport, d.dst,
+                            "no tunnel with that peer" if name is None else "not IPv4 in IP", self.counters["dropped"])
+            return None
+        try:
+            os.write(self.devices[name].fd, payload[4:])
+        except OSError as e:
+            log.debug("udp tunnel %s: write: %s", name, e)
+            return None
+        self.counters["received"] += 1
+        return name
+
+    def tunnels(self) -> list[dict]:
+        return [{"device": n, "local": d.tunnel.local, "remote": d.tunnel.remote, "port": d.tunnel.udp_port}
+                for n, d in sorted(self.devices.items())]

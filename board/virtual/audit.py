@@ -2,7 +2,8 @@
 RFC 5265 lets cross the outside (section 1.1: outside, enterprise traffic only inside IPsec).
 
 Allowed: ESP; IKE (UDP 500/4500); Mobile IP registration (UDP 434); IP-in-IP carrying ESP or IKE
-(the x-MIP tunnel); DHCP; ARP; ICMP router discovery, with the FA's IGMP join of the all-routers
+(the x-MIP tunnel), and the same in RFC 3519 UDP tunnel data on port 434 (x-MIP behind a NAT), whose
+keepalive is an ICMP echo; DHCP; ARP; ICMP router discovery, with the FA's IGMP join of the all-routers
 group it listens on (RFC 1256 5); ICMP errors that quote an allowed packet (path MTU discovery for
 ESP). Anything else is a leak, and so is any packet that shows an address of the LAN host or the
 CN in clear, at any layer tshark can read, or an intranet address (the i-HoA, the i-HA) anywhere
@@ -61,7 +62,16 @@ def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icm
     if outer == 4:
         return None  # x-MIP carries only IPsec
     if kind == 17 and MIP_PORT in ports[:2]:
-        return "mip-registration"
+        if len(protos) == 1:
+            return "mip-registration"
+        tunnelled = protos[1]  # RFC 3519 3.3: MIP tunnel data; x-MIP carries only IPsec, and keepalives
+        if tunnelled == 50:
+            return "udp-tunnel-esp"
+        if tunnelled == 17 and set(ports[2:4]) & IKE_PORTS:
+            return "udp-tunnel-ike"
+        if tunnelled == 1 and icmp_types and icmp_types[0] in (0, 8):
+            return "udp-tunnel-keepalive"
+        return None
     if kind == 17 and set(ports[:2]) <= DHCP_PORTS and ports:
         return "dhcp"
     if kind == 1 and icmp_types and icmp_types[0] in (9, 10):

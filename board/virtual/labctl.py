@@ -438,6 +438,56 @@ class Lab:
         emit("step", **result)
         return result
 
+    def x_ha_binding(self) -> dict:
+        """The x-HA's binding of the MR (its status file), or {}."""
+        hoa = self.topo["daemons"]["mr"]["mn"]["x_hoa"]
+        found = [b for b in self.status("xha").get("status", {}).get("bindings", []) if b["home_address"] == hoa]
+        return found[0] if found else {}
+
+    def nat_restart(self, index: int, step: dict) -> dict:
+        """The NAT box restarts (RFC 3519 4.10): its mappings are gone (conntrack flushed) and UDP now
+        leaves from `ports`, so the MR's UDP tunnel reaches the x-HA from a new port, which the x-HA must
+        not follow on data alone. The MR hears nothing back through the tunnel, registers again from
+        the new mapping, and the stream goes on with nothing lost."""
+        node, before, old = step["node"], self.snapshot(), self.x_ha_binding()
+        sh("ip netns exec %s iptables-legacy -t nat -F POSTROUTING" % node)
+        sh("ip netns exec %s iptables-legacy -t nat -A POSTROUTING -o inet -p udp -j MASQUERADE --to-ports %s"
+           % (node, step["ports"]))
+        sh("ip netns exec %s iptables-legacy -t nat -A POSTROUTING -o inet -j MASQUERADE" % node)
+        sh("ip netns exec %s %s -c 'from pyroute2 import Conntrack; Conntrack().flush()'" % (node, sys.executable))
+        started, wall = time.monotonic(), time.time()
+        emit("moving", step=index, nat=step["nat"], wall=wall)
+        deadline, moved, progressed = started + STEP_TIMEOUT, None, False
+        while time.monotonic() < deadline:
+            snap, b = self.snapshot(), self.x_ha_binding()
+            if moved is None and b.get("source_port") not in (None, old.get("source_port")):
+                moved = time.monotonic()
+            s = snap["stream"]
+            progressed = s.get("received", 0) >= before["stream"].get("received", 0) + 25 \
+                and (s.get("last_rx") or 0) > (moved or deadline)
+            if moved and progressed:
+                break
+            emit("status", **snap)
+            time.sleep(0.25)
+        snap, new = self.snapshot(), self.x_ha_binding()
+        s = snap["stream"]
+        resumed = _resumed_after(s, started)
+        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        mr = self.status("mr").get("status", {})
+        x_reg = [r for r in mr.get("registrations", []) if r.get("agent") == "x-ha" and r.get("udp_tunnel")]
+        ok = bool(moved) and progressed and clean and resumed is not None and snap["mode"] == before["mode"]
+        result = dict(step=index, network=None, nat=step["nat"], expect=before["mode"], mode=snap["mode"], wall=wall,
+                      ok=ok,
+                      flap=False, port_before=old.get("source_port"), port_after=new.get("source_port"),
+                      source=new.get("source"), udp_tunnel=new.get("udp_tunnel"),
+                      moved_after_s=None if moved is None else round(moved - started, 3),
+                      data_after_s=None if resumed is None else round(resumed - started, 3), outage_s=None,
+                      mode_after_s=None, stream=s, care_of=snap["care_of"], registrations=x_reg,
+                      ike_sa=snap["ike_sa"], child_sa=snap["child_sa"])
+        self.keep_status(index)
+        emit("step", **result)
+        return result
+
     def cut(self, index: int, port: str) -> dict:
         """Drop everything towards `port` (the i-HA unreachable): the MR must close the gate once
         T_MONITOR has passed without a good registration (RFC 5265 3.2.4, R-3.2.4-b)."""
@@ -684,6 +734,8 @@ def main() -> int:
                     results.append(lab.cut(i, step["cut"]))
                 elif "gateway" in step:
                     results.append(lab.gateway(i, step["gateway"]))
+                elif "nat" in step:
+                    results.append(lab.nat_restart(i, step))
                 elif "vehicle" in step:
                     results.append(lab.vehicle(i, step))
                     where = step.get("network") or where

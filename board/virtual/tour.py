@@ -34,6 +34,10 @@ def describe(step: dict) -> str:
         return "step %d: VPN gateway %s -> data over new SAs after %s s, mode %s %s" % (
             step["step"], "re-keys the CHILD_SA" if step["gateway"] == "rekey" else "deletes the IKE SA",
             step.get("renewed_after_s"), step["mode"], "OK" if step["ok"] else "FAIL")
+    if step.get("nat"):
+        return "step %d: NAT box restarted, x-HA tunnel port %s -> %s: registered again after %s s, data %s s %s" % (
+            step["step"], step.get("port_before"), step.get("port_after"), step.get("moved_after_s"),
+            step.get("data_after_s"), "OK" if step["ok"] else "FAIL")
     if step.get("cut"):
         return "step %d: i-HA cut off (%s) -> user data blocked after %s s (T_MONITOR %s s) %s" % (
             step["step"], step["cut"], step.get("blocked_after_s"), step.get("t_monitor"),

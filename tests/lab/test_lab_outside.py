@@ -120,6 +120,12 @@ def test_leak_auditor_flags_plaintext_and_unexpected_traffic():
     assert classify("0x0800", (17,), (500, 500), ()) == "ike"
     assert classify("0x0800", (1, 50), (), (3,)) == "icmp-error"  # PMTU for ESP
     assert classify("0x0800", (1, 6), (), (3,)) is None  # an ICMP error quoting plain TCP
+    # RFC 3519 UDP tunnel data on 434: IPsec and the keepalive echo only, never plain traffic
+    assert classify("0x0800", (17, 50), (434, 434), ()) == "udp-tunnel-esp"
+    assert classify("0x0800", (17, 17), (434, 434, 4500, 4500), ()) == "udp-tunnel-ike"
+    assert classify("0x0800", (17, 1), (434, 434), (8,)) == "udp-tunnel-keepalive"
+    assert classify("0x0800", (17, 6), (434, 434, 40000, 5000), ()) is None
+    assert classify("0x0800", (17, 17), (434, 434, 5353, 53), ()) is None
 
 
 def test_leak_auditor_reads_a_capture_and_flags_the_i_hoa_outside_registrations(tmp_path):

@@ -58,7 +58,7 @@ def test_example_maps_onto_the_same_settings_as_the_lab_json():
     # the same MobileNodeConfig, field for field (the lab runs a shorter T_MONITOR to show it expiring,
     # and one short hold-down so that its tour shows traffic moving back)
     assert c.settings.machine == dataclasses.replace(lab.machine, t_monitor=60.0, t_monitor_grace=10.0,
-                                                     hold_down=10.0, hold_downs={"wan": 5.0})
+                                                     hold_down=10.0, hold_downs={"wan": 5.0}, udp_keepalive=20)
     assert c.settings.router.networks == lab.router.networks
     assert c.settings.router.netifd == {"wan": "wan", "wwan": "wwan", "wlan": "wlan"}
     assert c.settings.vpn.local_id == "mr1@example.com" and c.settings.vpn.intranet == lab.vpn.intranet
@@ -106,6 +106,8 @@ def _with(option: str, value: str | None) -> str:
     ("t_monitor_grace", "90", "section mip4.node, option t_monitor_grace: 90.0 must be at least 0 and below"),
     ("lifetime", "65535", "section mip4.node, option lifetime (line {line}): '65535' is not an integer 1..65534"),
     ("x_home_agent", None, "section mip4.node: option x_home_agent is required (x-HA)"),
+    ("udp_keepalive", "70000", "section mip4.node, option udp_keepalive (line {line}): '70000' is not an integer "
+     "0..65535"),
     ("role", "router", "section mip4.global, option role (line {line}): 'router' is not one of mn, ha, fa"),
     ("enabled", "maybe", "option enabled (line {line}): 'maybe' is not a UCI boolean"),
 ])
@@ -117,14 +119,14 @@ def test_every_bad_value_names_section_option_value_and_what_is_allowed(option, 
 
 
 @pytest.mark.parametrize("extra, message", [
-    ("config mobile_node 'node'\n", "line 52: section 'node' defined twice"),
-    ("config uplink 'lte'\n\toption priority 'high'\n", "section mip4.lte, option priority (line 53): 'high' is "
+    ("config mobile_node 'node'\n", "line 55: section 'node' defined twice"),
+    ("config uplink 'lte'\n\toption priority 'high'\n", "section mip4.lte, option priority (line 56): 'high' is "
      "not an integer 0..1000"),
     ("config uplink 'lte'\n", "section mip4.lte: option priority is required"),
     ("config uplink 'x'\n\toption priority 4\n\toption device wan\n", "option device: 'wan' is already an uplink"),
     ("config uplink 'x'\n\toption priority 4\n\toption hold_down 'soon'\n", "section mip4.x, option hold_down "
-     "(line 54): 'soon' is not a number of seconds"),
-    ("config uplink 'x'\n\toption priority 4\n\toption mtu 1400\n", "section mip4.x, option mtu (line 54): unknown "
+     "(line 57): 'soon' is not a number of seconds"),
+    ("config uplink 'x'\n\toption priority 4\n\toption mtu 1400\n", "section mip4.x, option mtu (line 57): unknown "
      "option (allowed: device, hold_down, priority)"),
     ("config uplink 'x'\n\tlist priority 4\n", "must be written as `option priority`"),
     ("config home_agent 'ha'\n", "a 'home_agent' section does not belong to role 'mn'"),
@@ -137,7 +139,7 @@ def test_bad_sections_are_refused(extra, message):
 
 
 def test_list_value_named_in_the_error():
-    with pytest.raises(ConfigError, match=_re("option network (line 39): '192.168.77.0/33' is not an IPv4 prefix")):
+    with pytest.raises(ConfigError, match=_re("option network (line 42): '192.168.77.0/33' is not an IPv4 prefix")):
         from_text(EXAMPLE.read_text().replace("'192.168.77.0/24'", "'192.168.77.0/24'\n\tlist network "
                                               "'192.168.77.0/33'"))
 

@@ -709,8 +709,9 @@ def _registrations(clients: list[RegistrationClient], now: float) -> list[dict]:
     """Registrations as the status shows them: to which agent, via which care-of, how long they have left."""
     return [{"agent": c.name, "home_agent": c.home_agent, "care_of": c.route.care_of, "lifetime": c.lifetime,
              "remaining": None if c.expires_at is None else max(0.0, c.expires_at - now),
-             "registered": c.registered(now), "pending": c.pending,
-             "udp_tunnel": c.udp_tunnel} for c in clients if c.route is not None]
+             "registered": c.registered(now), "pending": c.pending, "udp_tunnel": c.udp_tunnel,
+             "keepalives": c.counters.get("keepalive", 0), "nat_mapping_lost": c.counters.get("nat-mapping-lost", 0)}
+            for c in clients if c.route is not None]
 
 
 def _client_timers(clients: list[RegistrationClient], now: float) -> list:

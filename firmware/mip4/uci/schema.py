@@ -145,6 +145,10 @@ MOBILE_NODE = {
     "reverse_tunnel_x": Option("mn.reverse_tunnel_x", boolean),
     "idle_mode": Option("mn.idle_mode", boolean),
     "nai": Option("mn.nai", text, help="NAI (RFC 2794)"),
+    "nat_traversal": Option("mn.nat_traversal", boolean, help="ask for RFC 3519 UDP tunnelling (used only when "
+                            "the HA sees a NAT), default 1"),
+    "udp_keepalive": Option("mn.udp_keepalive", _int(0, 65535), help="behind a NAT, keepalive at least every N s "
+                            "(default 0: as the HA says)"),
     "network": Option("router.networks", prefix, is_list=True, help="LAN prefixes behind the mobile router"),
     "dhcp": Option("router.dhcp", boolean, help="udhcpc on each uplink (off when netifd runs DHCP)"),
 }
@@ -164,6 +168,8 @@ HOME_AGENT = {
     "send_tnc": Option("ha.send_tnc", boolean),
     "max_lifetime": Option("ha.max_lifetime", LIFETIME),
     "max_bindings": Option("ha.max_bindings", _int(1, 64)),
+    "udp_keepalive": Option("ha.udp_keepalive", _int(0, 65535), help="RFC 3519 keepalive interval for MNs "
+                            "behind a NAT, default 110"),
 }
 
 BINDING = {  # one mobile node the home agent serves

@@ -80,7 +80,8 @@ def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icm
         return "router-discovery"
     if kind == 1 and icmp_types and icmp_types[0] in (3, 11) and len(protos) > 1:  # quotes protos[1:]
         quoted = classify(eth_type, protos[1:], ports, icmp_types[1:], dst[1:])
-        return "icmp-error" if quoted in ("esp", "ike", "mip-registration", "ipip-esp", "ipip-ike") else None
+        return "icmp-error" if quoted in ("esp", "ike", "mip-registration", "ipip-esp", "ipip-ike", "udp-tunnel-esp",
+                                          "udp-tunnel-ike", "udp-tunnel-keepalive") else None
     return None
 
 

@@ -126,6 +126,7 @@ def test_leak_auditor_flags_plaintext_and_unexpected_traffic():
     assert classify("0x0800", (17, 1), (434, 434), (8,)) == "udp-tunnel-keepalive"
     assert classify("0x0800", (17, 6), (434, 434, 40000, 5000), ()) is None
     assert classify("0x0800", (17, 17), (434, 434, 5353, 53), ()) is None
+    assert classify("0x0800", (1, 17, 50), (434, 434), (3,)) == "icmp-error"  # a NAT that lost the mapping
 
 
 def test_leak_auditor_reads_a_capture_and_flags_the_i_hoa_outside_registrations(tmp_path):

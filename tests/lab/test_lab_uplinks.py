@@ -55,14 +55,16 @@ def test_an_uplink_flapping_faster_than_its_hold_down_never_takes_the_traffic(to
 
 def test_an_uplink_back_for_good_takes_the_traffic_after_its_hold_down_make_before_break(tour):
     """The i-HA moves its traffic to wan (registration without S) while wwan still carries; then the
-    MR points its own traffic at wan and closes IPsec (R-3.3-l): no stall at all."""
+    MR points its own traffic at wan and closes IPsec (R-3.3-l): no outage. The stream may pause for
+    as long as the old path's last packets (ESP through wwan) take to arrive after the first through
+    wan (TCP delivers in order); that is below a second, and nothing is lost."""
     lab, events = tour
     back = _vehicle(events, "return")
     hold = topology()["daemons"]["mr"]["mn"]["hold_down"]
     assert back["ok"] and back["primary"] == "wan" and back["mode"] == "c" and back["ike"] == "down"
-    assert back["held_s"] >= hold - 0.5 and back["data_after_s"] == 0 and _clean(back)
-    print("wan back: inside, held down %.2f s (hold-down %g s), then the traffic moved without a stall"
-          % (back["held_s"], hold))
+    assert back["held_s"] >= hold - 0.5 and max(back["stalls"], default=0) < 1.0 and _clean(back)
+    print("wan back: inside, held down %.2f s (hold-down %g s), then the traffic moved; longest pause %s s"
+          % (back["held_s"], hold, max(back["stalls"], default=0)))
 
 
 def test_the_outside_standby_carried_only_esp_and_the_auditor_is_clean_on_its_link(tour):

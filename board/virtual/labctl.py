@@ -385,19 +385,26 @@ class Lab:
         snap = self.snapshot()
         s = snap["stream"]
         resumed = _resumed_after(s, event)
-        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
         stalls = [round(e - b, 3) for b, e in s.get("stalls", []) if e >= event - 1.0]
+        if action == "return" and stalls and max(stalls) < REORDER_MAX and s.get("last_rx", 0) > event:
+            resumed = event  # data never stopped at the link event; the pause at the switch is in `stalls`
+        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
         ok = moved_at is not None and resumed is not None and clean
         held_s = None
         if action == "return":  # traffic moves back only after the hold-down, without an outage: what the
             # stream may show is the old (ESP) path's last packets arriving after the new path's first
+            # held_s is seen from here by polling the status file (written up to a second late under load);
+            # waited_s is the MR's own clock: usable since -> primary
             held_s = None if inside_at is None or moved_at is None else round(moved_at - inside_at, 3)
-            ok = ok and held_s is not None and held_s >= hold - 0.5 and max(stalls, default=0) < REORDER_MAX
+            waited = self.status("mr").get("status", {}).get("interfaces", {}).get(uplink, {}).get("waited_s")
+            ok = ok and held_s is not None and held_s >= hold - 1.5 and waited is not None and waited >= hold \
+                and max(stalls, default=0) < REORDER_MAX
         if action == "flap":
             ok = ok and uplink not in primaries
         result = dict(step=index, network=network, vehicle=uplink, action=action, expect=expect,
                       primary=snap["primary"], primaries=sorted({p or "none" for p in primaries}), mode=snap["mode"],
                       ok=ok, flap=False, hold_down=hold, held_s=held_s, stalls=stalls, stream=s,
+                      waited_s=None if action != "return" else round(waited or 0, 3),
                       wall=time.time() - (time.monotonic() - event),
                       mode_after_s=None if moved_at is None else round(moved_at - event, 3),
                       data_after_s=None if resumed is None else round(resumed - event, 3), outage_s=None,

@@ -26,7 +26,7 @@ def describe(step: dict) -> str:
     if step.get("vehicle"):
         what = {"pull": "pulled", "flap": "flapping in %s" % step.get("network"),
                 "return": "back in %s" % step.get("network")}[step["action"]]
-        held = " after a %s s hold-down" % step["held_s"] if step.get("held_s") is not None else ""
+        held = " after a %s s hold-down" % step["waited_s"] if step.get("waited_s") is not None else ""
         return "step %d: %s %s -> primary %s, mode %s%s, data flowing %s s after the link event %s" % (
             step["step"], step["vehicle"], what, step.get("primary"), step["mode"], held, step.get("data_after_s"),
             "OK" if step["ok"] else "FAIL")

@@ -181,3 +181,6 @@ def test_status_shows_priority_and_hold_down_left():
     assert st["priority"] == 1 and 2.0 < st["hold_down_left"] <= 4.0
     assert w.mn.status(w.now)["interfaces"]["wan"]["carries"]
     assert not st["carries"]
+    w.run(6)
+    st = w.mn.status(w.now)["interfaces"]["wwan"]
+    assert st["carries"] and 5.0 <= st["waited_s"] < 5.5  # it took the traffic once its hold-down had passed

@@ -485,6 +485,8 @@ class MobileNode:
                 if current in usable and best is not None:  # moved before the old path broke: let it drain
                     self.draining, self.drain_until = current.iface, now + DRAIN
                 self.primary = best.iface if best else None
+                if best is not None and best.usable_since is not None:
+                    best.waited = now - best.usable_since
                 actions.append(log("info", "primary", "primary uplink: %s" % (self.primary or "none")))
         primary = self.uplinks.get(self.primary or "")
         if primary is not None and not self._carries(primary):
@@ -691,6 +693,7 @@ class MobileNode:
             "foreign_agent": up.fa.address if up.using_fa and up.fa else None,
             "hints": dict(up.hints), "priority": up.priority,
             "hold_down_left": None if up.settle_at is None else max(0.0, up.settle_at - now),
+            "waited_s": up.waited,  # usable this long before it last took the traffic (hold-down honoured)
             "carries": up.state in (INSIDE, OUTSIDE) and self._carries(up),
             "t_monitor_left": None if deadline is None else max(0.0, deadline - now),
             "x_ha_registered": up.x_client.registered(now),

@@ -76,6 +76,7 @@ class Uplink:
     changed_at: float | None = None
     usable_since: float | None = None  # since when it could carry user data without a break
     settle_at: float | None = None  # end of its hold-down; None once settled (or not usable)
+    waited: float | None = None  # how long it had been usable when it last became the primary
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
 

@@ -388,7 +388,7 @@ class Lab:
         stalls = [round(e - b, 3) for b, e in s.get("stalls", []) if e >= event - 1.0]
         if action == "return" and stalls and max(stalls) < REORDER_MAX and s.get("last_rx", 0) > event:
             resumed = event  # data never stopped at the link event; the pause at the switch is in `stalls`
-        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        clean = _clean(s)
         ok = moved_at is not None and resumed is not None and clean
         held_s = None
         if action == "return":  # traffic moves back only after the hold-down, without an outage: what the
@@ -436,7 +436,7 @@ class Lab:
             time.sleep(0.25)
         snap = self.snapshot()
         s = snap["stream"]
-        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        clean = _clean(s)
         result = dict(step=index, network=None, gateway=action, expect=before["mode"], mode=snap["mode"],
                       ok=renewed is not None and clean and snap["mode"] == before["mode"], flap=False,
                       renewed_after_s=None if renewed is None else round(renewed - started, 3), stream=s,
@@ -481,7 +481,7 @@ class Lab:
         snap, new = self.snapshot(), self.x_ha_binding()
         s = snap["stream"]
         resumed = _resumed_after(s, started)
-        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        clean = _clean(s)
         wan = self.status("mr").get("status", {}).get("interfaces", {}).get(UPLINK, {})
         x_reg = [r for r in wan.get("registrations", []) if r.get("agent") == "x-ha" and r.get("udp_tunnel")]
         ok = bool(moved) and progressed and clean and resumed is not None and snap["mode"] == before["mode"]
@@ -548,7 +548,7 @@ class Lab:
         snap = self.snapshot()
         s = snap["stream"]
         resumed = _resumed_after(s, attached)
-        clean = s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
+        clean = _clean(s)
         ok = bool(reached) and progressed and clean and resumed is not None
         result = dict(step=index, network=network, expect=expect, mode=snap["mode"], ok=ok, flap=flap, wall=wall,
                       mode_after_s=None if reached is None else round(reached - attached, 3),
@@ -682,6 +682,11 @@ def topology_state(topo: dict, network: str | None) -> str:
     if network is None:
         return "down"
     return "outside" if topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"
+
+
+def _clean(s: dict) -> bool:
+    """The stream lost, duplicated and reconnected nothing."""
+    return s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
 
 
 def _resumed_after(s: dict, attached: float) -> float | None:

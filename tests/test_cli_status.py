@@ -37,6 +37,19 @@ def test_status_of_a_mobile_router_outside(tmp_path):
     assert json.loads(p.stdout)["status"]["interfaces"]["wan"]["state"] == "outside"
 
 
+def test_an_uplink_in_its_hold_down_shows_the_seconds_left_in_one_column():
+    from mip4.cli.status import interfaces
+    w = build(hold_down=5.0, uplinks={"wan": 1, "wwan": 2})
+    w.connect("wwan", "lan2", "10.3.0.7")
+    w.run(4)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(2)
+    out = interfaces(StatusModel(w.mn).status(w.now)).splitlines()
+    header = out[0].split()
+    wan = next(line for line in out if line.startswith("wan ")).split()
+    assert wan[header.index("carries")] in ("hold:3s", "hold:4s") and wan[header.index("state")] == "inside"
+
+
 def test_status_of_a_home_agent_lists_bindings():
     w = build()
     w.connect("wan", "lan1", "10.2.0.5")

@@ -35,8 +35,9 @@ def test_console_over_the_boards_serial_line():
         assert status.lstrip().startswith("status\r\nrole mn, pid ")
         assert re.search(r"mode (c|f|home|-), (inside|outside|none) \(", status), status
         ifaces = term.command(b"ifaces")
-        row = next(line for line in ifaces.splitlines() if line.startswith("wan "))
-        assert row.split()[1] in ("inside", "detecting", "waiting", "down", "tentative-outside", "outside")
+        header = next(line for line in ifaces.splitlines() if line.startswith("uplink ")).split()
+        row = next(line for line in ifaces.splitlines() if line.startswith("wan ")).split()
+        assert row[header.index("state")] in ("inside", "detecting", "waiting", "down", "tentative-outside", "outside")
         out = term.command(b"wire decode " + i_ha_reply().encode())
         assert '"name": "Registration Reply"' in out
         assert "[state] wan: " in term.command(b"log 200")

@@ -100,7 +100,7 @@ def interfaces(s: dict) -> str:
     rows = [fmt % ("uplink", "prio", "carries", "state", "mode", "care-of", "gate", "t_monitor", "registrations")]
     for name, u in sorted(s.get("interfaces", {}).items(), key=lambda kv: kv[1].get("priority", 0)):
         regs = ", ".join(_registration(r) for r in u.get("registrations", []))
-        carries = "yes" if u.get("carries") else "hold " + _secs(u["hold_down_left"]) \
+        carries = "yes" if u.get("carries") else "hold:" + _secs(u["hold_down_left"]) \
             if u.get("hold_down_left") is not None else "no"
         rows.append(fmt % (name, u.get("priority", "-"), carries, u["state"], u["mode"] or "-", u["care_of"] or "-",
                            u["gate"] or "-", _secs(u["t_monitor_left"]), regs or "-"))

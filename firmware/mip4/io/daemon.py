@@ -37,12 +37,11 @@ from .netlink import LinkMonitor
 from .paths import RouterPaths
 from .plane import SOURCE_TABLE_BASE, AgentPlane
 from .settings import Settings
-from .udp_tunnels import UdpTunnels
+from .udp_tunnels import HEADER, UdpTunnels
 
 PORT = 434
 ALL_ROUTERS = "224.0.0.2"
 DEREGISTRATION_WAIT = 3.0  # seconds SIGTERM waits for deregistration replies
-TUNNEL_DATA_TYPE = b"\x04"  # RFC 3519 3.3: MIP tunnel data on port 434
 HEARD_EVERY = 0.5  # seconds: how often the MN core hears that a UDP tunnel delivers (RFC 3519 4.10)
 log = logging.getLogger("mip4d")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -211,7 +210,7 @@ class Daemon:
     # -- events in -------------------------------------------------------------------------------
 
     def _datagram(self, d) -> None:  # noqa: ANN001
-        if d.payload[:1] == TUNNEL_DATA_TYPE:  # RFC 3519 3.3: data, for the userspace backend
+        if d.payload[:1] == HEADER[:1]:  # RFC 3519 3.3: MIP tunnel data, for the userspace backend
             if self.udp_tunnels.receive(d) and isinstance(self.machine, MobileNode):
                 now, key = self.now(), (d.iface, d.src)
                 if now - self.heard.get(key, -HEARD_EVERY) >= HEARD_EVERY:  # the core needs no more than this

@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.actions import Datagram, Tunnel
-from ..wire.tunnel import NEXT_IP, TUNNEL_DATA
+from ..core.client import PORT
+from ..wire.tunnel import NEXT_IP, TunnelData
 
 log = logging.getLogger("mip4.udp")
 
-PORT = 434
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
-HEADER = struct.pack(">BBH", TUNNEL_DATA, NEXT_IP, 0)  # RFC 3519 3.3: type 4, next header IPv4
+HEADER = TunnelData(b"").encode()  # RFC 3519 3.3: type 4, next header IPv4; the packet follows
 MAX_PACKET = 65535
 
 

@@ -291,7 +291,7 @@ class RegistrationClient:
                 # RFC 5944 3.6.1.2: S clear replaced every other binding; renewals set S so that
                 # bindings added since (another uplink's) survive, and ours stays the first
                 self.first = True
-                self.route = _with_flags(self.route, self.route.flags | FLAG_S)
+                self.route = with_flags(self.route, self.route.flags | FLAG_S)
         # R-3.4-c: the codec gives TrustedNetworksConfigured only for Sub-Type 0, Length 2;
         # R-3.4-d: and only one the MN-HA authenticator covers counts
         tnc = any(isinstance(e, TrustedNetworksConfigured)
@@ -341,11 +341,11 @@ class RegistrationClient:
         if change == "lifetime" and 0 < reply.lifetime < self.lifetime:
             self.lifetime = reply.lifetime
         elif change == "drop-s" and route.flags & FLAG_S:
-            self.route = _with_flags(route, route.flags & ~FLAG_S)
+            self.route = with_flags(route, route.flags & ~FLAG_S)
         elif change == "drop-t" and route.flags & FLAG_T and self.may_drop_t:
-            self.route = _with_flags(route, route.flags & ~FLAG_T)
+            self.route = with_flags(route, route.flags & ~FLAG_T)
         elif change == "set-t" and not route.flags & FLAG_T:
-            self.route = _with_flags(route, route.flags | FLAG_T)
+            self.route = with_flags(route, route.flags | FLAG_T)
         else:  # nothing to change: try again after the backoff, which keeps growing
             return actions
         self.timeout = self.timing.retransmit_initial
@@ -360,7 +360,7 @@ class RegistrationClient:
         self.counters[what] = self.counters.get(what, 0) + 1
 
 
-def _with_flags(route: Route, flags: int) -> Route:
+def with_flags(route: Route, flags: int) -> Route:
     return Route(route.iface, route.src, route.dst, route.care_of, flags)
 
 

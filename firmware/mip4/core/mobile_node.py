@@ -14,7 +14,7 @@ from ..wire.errors import CodecError
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, AgentAdvertisement, AgentSolicitation, PrefixLengths
 from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
 from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SetPath, Tunnel, log
-from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags
+from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags, with_flags
 from .config import MobileNodeConfig
 from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
@@ -399,7 +399,7 @@ class MobileNode:
         route = up.x_client.route
         others = any(o is not up and o.state in (OUTSIDE, TENTATIVE_OUTSIDE) for o in self.uplinks.values())
         flags = (route.flags | FLAG_S) if others else route.flags  # S: only this care-of
-        return up.x_client.deregister(Route(route.iface, route.src, route.dst, route.care_of, flags), now)
+        return up.x_client.deregister(with_flags(route, flags), now)
 
     def _route(self, up: Uplink, client: RegistrationClient, ha: str, reverse_tunnel: bool) -> Route:
         """Co-located: from the care-of to the HA, D set (R-2.1-c, R-2.3-a). Via an FA: from the
@@ -547,8 +547,7 @@ class MobileNode:
                     continue
                 client.first = False
                 if client.route is not None and client.registered(now) and client.lifetime:
-                    actions += client.register(Route(client.route.iface, client.route.src, client.route.dst,
-                                                     client.route.care_of, client.route.flags | FLAG_S), now)
+                    actions += client.register(with_flags(client.route, client.route.flags | FLAG_S), now)
         return actions
 
     def _usable(self, up: Uplink, now: float) -> bool:

@@ -291,6 +291,8 @@ def test_udp_tunnel_request_without_nat_is_declined_unless_forced():
 
 
 def test_udp_tunnel_request_after_the_authenticator_is_not_honoured():
+    """RFC 3519 3.1: a co-located (D) request speaks for the MN alone; ext 144 counts only under its MN-HA
+    authenticator (the FA's part is for an FA care-of, test_fa_nat_traversal.py)."""
     agent = x_ha()
     reply = reply_of(send(agent, request(X_HOA, EXT_COA, X_HA, X_SA, after_auth=[UdpTunnelRequest(flags=0x80)])))
     assert reply.code == codes.ACCEPTED and UDP_REPLY not in types(reply)

@@ -52,7 +52,7 @@ def test_accepted_udp_tunnel_starts_keepalives_at_the_shorter_interval():
     echoes from the home address to the HA in MIP tunnel data, every min(HA's, ours) seconds."""
     c = client(udp_keepalive=5)
     result = accept(c, c.register(CO_LOCATED, NOW), NOW + 0.1, UdpTunnelReply(0, 110))
-    assert result.udp_tunnel and c.udp_tunnel and c.keepalive_every == 5.0
+    assert result.udp_tunnel and c.udp_tunnel and c.keepalive is not None and c.keepalive.every == 5.0
     assert c.get_timer() == NOW + 5.1
     actions = c.handle_timer(NOW + 5.1)
     (packet,) = keepalives(actions)

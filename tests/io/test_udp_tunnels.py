@@ -63,6 +63,8 @@ def test_udp_tunnel_through_a_nat_carries_data_and_keepalives_and_drops_stranger
     assert seen["peer"][0] == "192.0.2.1" and 20000 <= seen["peer"][1] <= 20999 and got["hello"] == "ok"
     assert got["ping"] == 0 and "3 received" in got["ping_out"]  # through both TUN devices and the NAT
     assert got["keepalive_echoed"] == 1  # RFC 3519 4.9: the HA's kernel answers the keepalive's echo
+    # an FA's keepalive to the HA's own address, from a private source: answered by the tunnel layer
+    assert got["fa_keepalive_echoed"] == 1 and seen["keepalives_answered"] == 1
     assert got["mtu"] == 1500 - 32 and seen["mtu"] == 1500 - 32  # IP, UDP and the tunnel data header
     assert seen["received"] >= 4 and got["received"] >= 4 and got["sent"] >= 3
     assert seen["dropped"] == 1  # the same data from another port never enters the tunnel

@@ -4,7 +4,9 @@ userspace backend (UdpTunnels behind KernelDataPlane), on the host's real kernel
   probe.py ha  -- learns the MN's address and port (after the NAT) from its first datagram, as the HA
                   learns it from a registration, then tunnels 10.77.0.1 <-> 10.77.0.2 to there
   probe.py mn  -- sends that datagram from port 434, tunnels to the HA's port 434, pings through the
-                  tunnel, sends one keepalive (RFC 3519 4.9) and one datagram from another port
+                  tunnel, sends two keepalives (RFC 3519 4.9: one answered by the HA's kernel, one
+                  from an address it cannot route to, answered by the tunnel layer) and one datagram
+                  from another port
 Each prints one JSON line of findings when done.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mip4.io.udp_tunnels import UdpTunnels
 from mip4.wire.tunnel import TunnelData, keepalive
 
 HA, MN_COA, HA_INNER, MN_INNER = "192.0.2.2", "192.168.1.20", "10.77.0.1", "10.77.0.2"
+FA_PRIVATE = "192.168.55.5"
 
 
 async def main(role: str) -> None:
@@ -65,12 +68,18 @@ async def main(role: str) -> None:
         eps["ep"].send(Datagram("va", MN_COA, 434, HA, 434, TunnelData(keepalive(MN_INNER, HA_INNER, 1)).encode()))
         await asyncio.sleep(0.5)
         echoed = tunnels.counters["received"] - before
+        # an FA's keepalive: from its own address, which the HA has no route to; the tunnel layer answers
+        before = tunnels.counters["received"]
+        eps["ep"].send(Datagram("va", MN_COA, 434, HA, 434, TunnelData(keepalive(FA_PRIVATE, HA, 3)).encode()))
+        await asyncio.sleep(0.5)
+        fa_echoed = tunnels.counters["received"] - before
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:  # same data, another port: not the tunnel
             other.bind((MN_COA, 4000))
             other.sendto(TunnelData(keepalive(MN_INNER, HA_INNER, 2)).encode(), (HA, 434))
         await asyncio.sleep(0.3)
         result = {"hello": hello_back.payload.decode(), "ping": ping.returncode, "ping_out": out.decode()[-200:],
-                  "keepalive_echoed": echoed, "mtu": await kernel.mtu(t.name), **tunnels.counters}
+                  "keepalive_echoed": echoed, "fa_keepalive_echoed": fa_echoed, "mtu": await kernel.mtu(t.name),
+                  **tunnels.counters}
     await kernel.close()
     result["left"] = [n for n in socket.if_nameindex() if n[1] == t.name]
     eps["ep"].close()

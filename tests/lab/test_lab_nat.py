@@ -2,7 +2,9 @@
 the MR's wan in natlan registers with the x-HA asking for UDP tunnelling, the x-HA sees the NAT and
 accepts, and x-MIP runs as MIP tunnel data on UDP 434 through the NAT (IKE and ESP inside it, then
 i-MIP inside ESP). Keepalives keep the mapping; when the NAT box restarts with new mappings, the MR
-registers again from the new one and the LAN host's stream goes on, nothing lost.
+registers again from the new one and the LAN host's stream goes on, nothing lost. Then the same in
+fvc, with a foreign agent behind the NAT: the FA asks for UDP tunnelling, keeps the mapping, and
+after the next restart makes the MR register again through it.
 
 tshark is the independent decoder throughout. Requirement IDs proved here: R-2.5-a, R-4.3-a.
 """
@@ -10,9 +12,10 @@ from __future__ import annotations
 
 import statistics
 
-from .conftest import X_HA, steps, tshark
+from .conftest import X_HA, X_HOA, steps, tshark
 
 NAT_OUTSIDE = "192.0.2.6"
+NAT_FA, NAT_FA_COA = "192.168.100.5", "192.168.101.1"  # the FA behind the NAT: its address, its care-of
 
 
 def _at_nat(events: list) -> dict:
@@ -20,8 +23,8 @@ def _at_nat(events: list) -> dict:
     return step
 
 
-def _restart(events: list) -> dict:
-    (step,) = [s for s in steps(events) if s.get("nat")]
+def _restart(events: list, mode: str) -> dict:
+    (step,) = [s for s in steps(events) if s.get("nat") and s.get("expect") == mode]
     return step
 
 
@@ -69,7 +72,7 @@ def test_the_stream_survives_the_nat_restarting_with_new_mappings(tour):
     from the new mapping (ports 40000-49999 after the restart), the x-HA moves the tunnel, and the
     stream resumes with nothing lost, duplicated or reconnected. The time to data is printed."""
     lab, events = tour
-    step = _restart(events)
+    step = _restart(events, "cvc")
     print("NAT restart: x-HA tunnel port %s -> %s, registered again after %s s, data again after %s s, stream %s"
           % (step["port_before"], step["port_after"], step["moved_after_s"], step["data_after_s"],
              {k: step["stream"].get(k) for k in ("received", "gaps", "duplicates", "reconnects")}))
@@ -82,3 +85,49 @@ def test_the_stream_survives_the_nat_restarting_with_new_mappings(tour):
     assert x_reg["nat_mapping_lost"] >= 1 and x_reg["keepalives"] > 0
     assert "nothing through the UDP tunnel" in lab.log("mip4d-mr")
     assert "dropped: no tunnel with that peer" in lab.log("mip4d-xha")  # data alone never moves the tunnel
+
+
+def test_fvc_behind_the_nat_the_fa_runs_the_udp_tunnel(tour):
+    """R-2.5-a in fvc (RFC 3519 4.5): the FA behind the NAT relays the MR's request with its own UDP Tunnel
+    Request, the x-HA (seeing the NAT) answers with ext 44 code 0, and from then on IKE and ESP cross
+    natlan inside UDP 434 between the FA and the x-HA; the MR's own requests carry no ext 144 and its
+    access link sees no UDP tunnel. The FA's keepalives are answered."""
+    lab, events = tour
+    (step,) = steps(events, "natfa")
+    print("behind the NAT through an FA: mode %s, care-of %s, data %s s after plugging in"
+          % (step["mode"], step["care_of"], step["data_after_s"]))
+    assert step["ok"] and step["mode"] == "fvc" and step["care_of"] == NAT_FA_COA
+    cap = lab.path("captures", "nat-lan.pcapng")
+    relayed = tshark(cap, "mip.type == 1 && ip.src == %s && mip.coa == %s && mip.life > 0" % (NAT_FA, NAT_FA_COA),
+                     "mip.ext.utrq.encaptype")
+    assert relayed and all(r == ["4"] for r in relayed)
+    replies = tshark(cap, "mip.type == 3 && mip.code == 0 && ip.dst == %s && mip.homeaddr == %s"
+                     % (NAT_FA, X_HOA), "mip.ext.utrp.code")
+    assert replies and all(r == ["0"] for r in replies)
+    esp = tshark(cap, "udp.port == 434 && mip.nattt.nexthdr == 4 && esp && ip.src == %s" % NAT_FA, "ip.src")
+    assert len(esp) > 100
+    sent = tshark(cap, "udp.dstport == 434 && icmp.type == 8 && ip.src == %s" % NAT_FA, "frame.time_epoch")
+    answered = tshark(cap, "udp.srcport == 434 && icmp.type == 0 && ip.dst == %s" % NAT_FA, "frame.time_epoch")
+    print("FA keepalives: %d sent, %d answered" % (len(sent), len(answered)))
+    assert len(sent) >= 3 and len(answered) >= len(sent) // 2
+    access = lab.path("captures", "nfa-acc.pcapng")
+    mr_requests = tshark(access, "mip.type == 1 && mip.coa == %s" % NAT_FA_COA, "mip.ext.utrq.encaptype")
+    assert mr_requests and all(r == [] for r in mr_requests)  # the FA's business, not the MR's
+    assert tshark(access, "udp.port == 434 && mip.nattt.nexthdr", "ip.src") == []
+
+
+def test_fvc_the_stream_survives_the_nat_restarting_behind_the_fa(tour):
+    """RFC 3519 4.10 through an FA: the FA hears nothing back through its tunnel, advertises as restarted
+    (sequence 0), the MR registers again through it, the x-HA moves the FA's tunnel to the new port
+    (50000-59999), and the stream goes on with nothing lost, duplicated or reconnected."""
+    lab, events = tour
+    step = _restart(events, "fvc")
+    print("NAT restart behind the FA: x-HA tunnel port %s -> %s, registered again after %s s, data again after "
+          "%s s" % (step["port_before"], step["port_after"], step["moved_after_s"], step["data_after_s"]))
+    assert step["ok"], step
+    assert step["source"] == NAT_OUTSIDE and step["udp_tunnel"] and step["mode"] == "fvc"
+    assert step["port_before"] != step["port_after"] and 50000 <= step["port_after"] <= 59999
+    s = step["stream"]
+    assert (s["reconnects"], s["gaps"], s["duplicates"]) == (0, 0, 0)
+    assert "advertising as restarted" in lab.log("mip4d-nfa")
+    assert "foreign agent %s rebooted" % NAT_FA_COA in lab.log("mip4d-mr")

@@ -30,7 +30,7 @@ from mip4.wire.auth import hmac_md5
 from mip4.wire.icmp import ADV_F, ADV_R, ADV_T, ADV_U, checksum
 from mip4.wire.md5 import md5_digest
 from mip4.wire.registration import FLAG_D, FLAG_S, FLAG_T
-from mip4.wire.tunnel import keepalive
+from mip4.wire.tunnel import echo_reply, keepalive
 
 
 def h(text):
@@ -583,3 +583,17 @@ def test_udp_tunnel_keepalive_is_an_icmp_echo_request_from_the_home_address():
     wrapped = decode_udp(TunnelData(p).encode())
     assert wrapped.next_header == 4 and wrapped.payload == p
     assert raises(keepalive, "198.51.100.10", "198.51.100.1", 70000)
+
+
+def test_udp_tunnel_keepalive_echo_reply_comes_back_to_the_sender():
+    """RFC 3519 4.9: the HA answers a keepalive through the tunnel it came by; anything else is no keepalive."""
+    p = keepalive("192.168.100.5", "198.51.100.1", 9)
+    r = echo_reply(p, "198.51.100.1")
+    assert r[12:20] == h("c6 33 64 01  c0 a8 64 05") and r[9] == 1
+    assert checksum(r[:20]) == 0 and checksum(r[20:]) == 0
+    assert r[20:22] == h("00 00") and r[24:] == p[24:]  # echo reply: same identifier, sequence and data
+    assert echo_reply(p, "198.51.100.2") is None  # not to us
+    assert echo_reply(r, "192.168.100.5") is None  # a reply is not answered
+    bad = p[:30] + b"x" + p[31:]
+    assert echo_reply(bad, "198.51.100.1") is None  # ICMP checksum broken
+    assert echo_reply(p[:27], "198.51.100.1") is None

@@ -21,15 +21,13 @@ from ..wire.extensions import (
     UdpTunnelRequest,
 )
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationReply, RegistrationRequest
-from ..wire.tunnel import TunnelData, keepalive
 from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
+from .keepalive import Keepalive, interval
 from .timers import earliest
 
 PORT = 434
 CLOCK_BITS = 8  # fraction bits from the clock (about 4 ms); the other 24 low bits are random
-SILENT_KEEPALIVES = 2  # RFC 3519 4.10: this many keepalive intervals (plus a second) with nothing from
-# the HA through the UDP tunnel means the NAT lost our mapping: register again to make a new one
 
 
 def _same(now: float) -> float:
@@ -109,10 +107,7 @@ class RegistrationClient:
     udp_request: bool = False  # RFC 3519 3.1 (R-2.5-a, R-2.5-b): co-located requests ask for UDP tunnelling
     udp_keepalive: int = 0  # our own ceiling on the keepalive interval, seconds (0: the HA's)
     udp_tunnel: bool = False  # the last acceptance granted UDP tunnelling
-    keepalive_every: float = 0.0  # RFC 3519 4.9: the interval in force while udp_tunnel
-    keepalive_at: float | None = None
-    heard_at: float | None = None  # last UDP tunnel data from the HA (the adapter tells us)
-    keepalive_seq: int = 0
+    keepalive: Keepalive | None = None  # RFC 3519 4.9-4.10, while udp_tunnel
     counters: dict = field(default_factory=dict)
 
     # -- starting and stopping ---------------------------------------------------------------
@@ -154,7 +149,7 @@ class RegistrationClient:
 
     def _no_udp(self) -> None:
         self.udp_tunnel = False
-        self.keepalive_at = self.heard_at = None
+        self.keepalive = None
 
     def _forget(self) -> None:
         for sent in self.outstanding:
@@ -171,29 +166,26 @@ class RegistrationClient:
     # -- timers ------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        return earliest(self.retransmit_at, self.renew_at, self.keepalive_at)
+        return earliest(self.retransmit_at, self.renew_at, self.keepalive.due_at if self.keepalive else None)
 
     def heard(self, now: float) -> None:
         """UDP tunnel data from the HA arrived (data or a keepalive's echo): the NAT mapping works."""
-        self.heard_at = now
+        if self.keepalive is not None:
+            self.keepalive.heard(now)
 
-    def _keepalive(self, now: float) -> list:
-        """RFC 3519 4.9: an ICMP echo to the HA through the tunnel keeps the NAT mapping; its echo, or
-        any data, proves it (4.10). Silence for SILENT_KEEPALIVES intervals: register again."""
+    def _keepalive(self, ka: Keepalive, now: float) -> list:
+        """RFC 3519 4.9-4.10: a keepalive, or, after a silent spell, a new registration for a new mapping."""
         route = self.route
-        assert route is not None and self.keepalive_at is not None
-        self.keepalive_at = now + self.keepalive_every
-        silent_for = now - (self.heard_at if self.heard_at is not None else now)
-        if silent_for > SILENT_KEEPALIVES * self.keepalive_every + 1.0 and not self.pending:
-            self.heard_at = now  # one new registration per silent spell
+        assert route is not None
+        silent_for = ka.silent_for(now)
+        if not self.pending and ka.lost(now):
+            ka.due_at = now + ka.every
             self._count("nat-mapping-lost")
             line = log("warning", "nat-mapping-lost", "%s: nothing through the UDP tunnel for %.1f s; "
                        "registering again for a new NAT mapping" % (self.name, silent_for))
             return [line] + self.register(route, now)
-        self.keepalive_seq = (self.keepalive_seq + 1) & 0xFFFF
         self._count("keepalive")
-        packet = TunnelData(keepalive(self.home_address, self.home_agent, self.keepalive_seq)).encode()
-        return [SendUdp(Datagram(route.iface, route.src, PORT, self.home_agent, PORT, packet))]
+        return [SendUdp(Datagram(route.iface, route.src, PORT, self.home_agent, PORT, ka.packet(now)))]
 
     def handle_timer(self, now: float) -> list:
         if self.retransmit_at is not None and now >= self.retransmit_at:
@@ -210,8 +202,9 @@ class RegistrationClient:
         if self.renew_at is not None and now >= self.renew_at and self.route is not None:
             # RFC 5944 3.6.3: re-register before the binding expires
             return self.register(self.route, now, self.timing.lifetime)
-        if self.keepalive_at is not None and now >= self.keepalive_at and self.route is not None:
-            return self._keepalive(now)
+        ka = self.keepalive
+        if ka is not None and ka.due_at is not None and now >= ka.due_at and self.route is not None:
+            return self._keepalive(ka, now)
         return []
 
     # -- requests ----------------------------------------------------------------------------
@@ -311,12 +304,11 @@ class RegistrationClient:
         if answer is None or answer.code != UDP_TUNNEL_ACCEPTED:
             self._no_udp()
             return False
-        every = [k for k in (answer.keepalive, self.udp_keepalive) if k > 0]
-        self.keepalive_every = float(min(every)) if every else 0.0
-        if not self.udp_tunnel:
-            self.heard_at = now
+        every = interval(answer.keepalive, self.udp_keepalive)
+        heard = self.keepalive.heard_at if self.udp_tunnel and self.keepalive else now
+        self.keepalive = Keepalive.start(self.home_address, self.home_agent, every, now)
+        self.keepalive.heard(heard)
         self.udp_tunnel = True
-        self.keepalive_at = now + self.keepalive_every if self.keepalive_every else None
         return True
 
     def _resync(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:

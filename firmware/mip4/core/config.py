@@ -13,6 +13,12 @@ class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the option and what is allowed."""
 
 
+def _check_keepalive_ceiling(value: object) -> None:
+    """RFC 3519 4.9: our own ceiling on the keepalive interval (MN and FA)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+        raise ConfigError("udp_keepalive: %r must be 0..65535 seconds (0: the HA's interval)" % (value,))
+
+
 def _check_address(option: str, value: str) -> None:
     try:
         ipaddress.IPv4Address(value)
@@ -75,10 +81,7 @@ class MobileNodeConfig:
     udp_keepalive: int = 0  # RFC 3519 4.9: keepalive at most this often, seconds (0: as the HA says)
 
     def __post_init__(self) -> None:
-        if isinstance(self.udp_keepalive, bool) or not isinstance(self.udp_keepalive, int) \
-                or not 0 <= self.udp_keepalive <= 0xFFFF:
-            raise ConfigError("udp_keepalive: %r must be 0..65535 seconds (0: the HA's interval)"
-                              % (self.udp_keepalive,))
+        _check_keepalive_ceiling(self.udp_keepalive)
         for option in ("i_hoa", "i_ha", "x_hoa", "x_ha", "vpn_gateway"):
             _check_address(option, getattr(self, option))
         if self.t_monitor <= 0:
@@ -190,8 +193,11 @@ class ForeignAgentConfig:
     fa_ha: dict[str, SecurityAssociation] = field(default_factory=dict)  # home agent -> FA-HA SA
     core_iface: str = "core"  # the uplink towards home agents (relayed requests leave here)
     routes_common_traffic: bool = False  # RFC 5944 2.1: advertisement code 0 if True, else 16
+    nat_traversal: bool = False  # RFC 3519 3.1, 3.4, 4.5: behind a NAT; U bit, UDP Tunnel Request relayed
+    udp_keepalive: int = 0  # RFC 3519 4.9: keepalive at most this often, seconds (0: as the HA says)
 
     def __post_init__(self) -> None:
+        _check_keepalive_ceiling(self.udp_keepalive)
         if not self.links:
             raise ConfigError("links: a foreign agent needs at least one access link")
         for iface, coa in self.links.items():

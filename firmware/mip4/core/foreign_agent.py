@@ -20,8 +20,15 @@ from ..wire import (
     decode_icmp,
     decode_udp,
 )
-from ..wire.extensions import FOREIGN_HOME_AUTH, MOBILE_HOME_AUTH
-from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, CODE_MOBILITY_ONLY, CODE_ROUTES
+from ..wire.extensions import (
+    ENCAP_IP_IN_IP,
+    FOREIGN_HOME_AUTH,
+    MOBILE_HOME_AUTH,
+    UDP_TUNNEL_ACCEPTED,
+    UdpTunnelReply,
+    UdpTunnelRequest,
+)
+from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, ADV_U, CODE_MOBILITY_ONLY, CODE_ROUTES
 from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE
 from .actions import (
     Datagram,
@@ -38,6 +45,7 @@ from .actions import (
     log,
 )
 from .config import ForeignAgentConfig, SecurityAssociation
+from .keepalive import Keepalive, interval
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
@@ -79,6 +87,7 @@ class ForeignAgent:
         self._routes: dict[str, tuple[str, ...]] = {}  # home address -> access ifaces, as installed
         self._tunnels: dict[tuple[str, str], Tunnel] = {}  # (care-of, home agent) -> reverse tunnel, installed
         self._sources: dict[str, str] = {}  # home address -> reverse tunnel its packets enter, installed
+        self.keepalives: dict[str, Keepalive] = {}  # home agent -> our UDP tunnel's keepalives (RFC 3519 4.9)
 
     # -- lifecycle and timers ------------------------------------------------------------------
 
@@ -88,7 +97,8 @@ class ForeignAgent:
         return self._advertise_all()
 
     def get_timer(self) -> float | None:
-        return earliest(self.next_advertisement, self.pending.next_expiry(), self.visitors.next_expiry())
+        return earliest(self.next_advertisement, self.pending.next_expiry(), self.visitors.next_expiry(),
+                        *(k.due_at for k in self.keepalives.values()))
 
     def handle_timer(self, now: float) -> list:
         actions: list = []
@@ -105,6 +115,9 @@ class ForeignAgent:
             actions.append(self._event("info", "visitor-expired", "visitor %s (home agent %s) on %s: lifetime over"
                                        % (v.home_address, v.home_agent, v.iface), hoa=v.home_address,
                                        ha=v.home_agent))
+        for ka in list(self.keepalives.values()):
+            if ka.due_at is not None and now >= ka.due_at:
+                actions += self._keepalive(ka, now)
         return actions + self._sync()
 
     # -- agent discovery (RFC 5944 2.3) ----------------------------------------------------------
@@ -137,6 +150,8 @@ class ForeignAgent:
         c = self.config
         coa = c.links[iface]
         flags = ADV_F
+        if c.nat_traversal:  # RFC 3519 3.4: we can use UDP tunnelling
+            flags |= ADV_U
         if c.registration_required:
             flags |= ADV_R
         if c.reverse_tunnel:  # RFC 3024, R-2.4-c
@@ -200,16 +215,19 @@ class ForeignAgent:
             return self._deny_request(dgram, rq, *problem)
         key = pending_key(rq.home_address, rq.home_agent, rq.identification)
         duplicate = key in self.pending
+        # RFC 3519 4.5: behind a NAT we ask for UDP tunnelling of our care-of bindings
+        udp = self.config.nat_traversal and not rq.has(FLAG_D) and rq.lifetime > 0
         if not duplicate:  # a copy (same identification) is relayed again but keeps the first entry
             self.pending.add(Pending(
                 rq.home_address, rq.home_agent, rq.identification, dgram.iface, self.config.links[dgram.iface],
                 dgram.src, dgram.sport, rq.lifetime, rq.has(FLAG_T), rq.has(FLAG_D), now,
-                now + self.config.pending_timeout))
-        relayed = self._relayed_request(dgram.payload, rq)
+                now + self.config.pending_timeout, udp))
+        relayed = self._relayed_request(dgram.payload, rq, udp)
         return [SendUdp(Datagram(self.config.core_iface, self.config.address, PORT, rq.home_agent, PORT, relayed)),
                 self._event("info", "duplicate-request" if duplicate else "relayed-request",
-                            "request for %s relayed to home agent %s (lifetime %d%s)"
-                            % (rq.home_address, rq.home_agent, rq.lifetime, ", T" if rq.has(FLAG_T) else ""),
+                            "request for %s relayed to home agent %s (lifetime %d%s%s)"
+                            % (rq.home_address, rq.home_agent, rq.lifetime, ", T" if rq.has(FLAG_T) else "",
+                               ", UDP tunnel requested" if udp else ""),
                             hoa=rq.home_address, ha=rq.home_agent, iface=dgram.iface)]
 
     def _check_request(self, dgram: Datagram, rq: RegistrationRequest) -> tuple[int, str, str] | None:
@@ -252,15 +270,19 @@ class ForeignAgent:
         bindings = {v.key for v in self.visitors} | {(p.home_address, p.home_agent) for p in self.pending}
         return (rq.home_address, rq.home_agent) in bindings or len(bindings) < self.config.max_visitors
 
-    def _relayed_request(self, payload: bytes, rq: RegistrationRequest) -> bytes:
-        """RFC 5944 3.7.2.2: the request as the MN sent it up to its Mobile-Home authenticator,
-        the FA's extensions removed, and our Foreign-Home authenticator appended if we share an SA."""
+    def _relayed_request(self, payload: bytes, rq: RegistrationRequest, udp: bool) -> bytes:
+        """RFC 5944 3.7.2.2: the request as the MN sent it up to its Mobile-Home authenticator, the
+        FA's extensions removed; then our UDP Tunnel Request (RFC 3519 3.1: after the Mobile-Home
+        authenticator) and our Foreign-Home authenticator if we share an SA."""
         out = bytes(payload[: fa_part_start(rq, len(payload))])
         sa = self.config.fa_ha.get(rq.home_agent)
-        if sa is None:
+        if sa is None and not udp:
             return out
         msg = RegistrationRequest.decode(out)
-        msg.authenticate(FOREIGN_HOME_AUTH, sa.spi, sa.key)  # RFC 5944 3.5.4: over everything before it
+        if udp:
+            msg.extensions.append(UdpTunnelRequest(ENCAP_IP_IN_IP))
+        if sa is not None:
+            msg.authenticate(FOREIGN_HOME_AUTH, sa.spi, sa.key)  # RFC 5944 3.5.4: over everything before it
         return msg.encode()
 
     def _deny_request(self, dgram: Datagram, rq: RegistrationRequest, code: int, reason: str, why: str) -> list:
@@ -309,10 +331,10 @@ class ForeignAgent:
                         % (codes.describe(rp.code), p.home_address, p.home_agent, p.iface),
                         hoa=p.home_address, ha=p.home_agent, code=rp.code)]
         if codes.is_accepted(rp.code):
-            actions += self._accepted(p, rp)
+            actions += self._accepted(p, rp, now)
         return actions + self._sync()
 
-    def _accepted(self, p: Pending, rp: RegistrationReply) -> list:
+    def _accepted(self, p: Pending, rp: RegistrationReply, now: float) -> list:
         """RFC 5944 3.7.3.2: the visitor list follows accepted replies."""
         granted = min(rp.lifetime, p.lifetime)
         if granted == 0:  # deregistration
@@ -323,14 +345,51 @@ class ForeignAgent:
                                 % (p.home_address, p.home_agent), hoa=p.home_address, ha=p.home_agent)]
         # the lifetime runs from when we relayed the request: never later than the home agent's
         expires = None if granted == LIFETIME_INFINITE else p.relayed_at + granted
+        answer = _udp_reply(rp) if p.udp_request else None
+        udp = answer is not None and answer.code == UDP_TUNNEL_ACCEPTED
         visitor = Visitor(p.home_address, p.home_agent, p.iface, p.care_of, p.mn_address, p.mn_port,
-                          p.reverse_tunnel, p.co_located, p.relayed_at, expires)
+                          p.reverse_tunnel, p.co_located, p.relayed_at, expires, udp)
         old = self.visitors.put(visitor)
+        if answer is not None and udp:  # RFC 3519 4.9: keepalives at the HA's interval, or ours if shorter
+            every = interval(answer.keepalive, self.config.udp_keepalive)
+            ka = self.keepalives.get(p.home_agent)
+            if ka is None or ka.every != every:
+                self.keepalives[p.home_agent] = Keepalive.start(self.config.address, p.home_agent, every, now)
         return [self._event("info", "visitor-refreshed" if old else "visitor-added",
-                            "visitor %s (home agent %s) on %s, lifetime %d%s"
+                            "visitor %s (home agent %s) on %s, lifetime %d%s%s"
                             % (p.home_address, p.home_agent, p.iface, granted,
-                               ", reverse tunnel" if p.reverse_tunnel else ""),
-                            hoa=p.home_address, ha=p.home_agent, lifetime=granted)]
+                               ", reverse tunnel" if p.reverse_tunnel else "", ", UDP tunnel" if udp else ""),
+                            hoa=p.home_address, ha=p.home_agent, lifetime=granted, udp=udp)]
+
+    # -- RFC 3519 UDP tunnels: keepalives and a lost NAT mapping ------------------------------------
+
+    def tunnel_heard(self, iface: str, home_agent: str, now: float) -> list:
+        """UDP tunnel data from `home_agent` arrived on `iface` (the adapter tells us): our NAT mapping works."""
+        ka = self.keepalives.get(home_agent)
+        if ka is not None:
+            ka.heard(now)
+        return []
+
+    def _keepalive(self, ka: Keepalive, now: float) -> list:
+        """RFC 3519 4.9; 4.10: after a silent spell the NAT has lost our mapping, and only a new
+        registration makes a new one. We cannot register for our visitors, so we make them: our
+        advertisements on their links start again at sequence 0, as after a reboot (RFC 5944 2.3.2),
+        which RFC 5944 2.4.2 tells a mobile node to answer by registering."""
+        silent_for = ka.silent_for(now)
+        if ka.lost(now):
+            ka.due_at = now + ka.every
+            links = sorted({v.iface for v in self.visitors if v.udp_tunnel and v.home_agent == ka.home_agent})
+            actions: list = [self._event("warning", "nat-mapping-lost", "nothing from home agent %s through the UDP "
+                                         "tunnel for %.1f s; advertising as restarted on %s so that its visitors "
+                                         "register again" % (ka.home_agent, silent_for, ", ".join(links) or "no link"),
+                                         ha=ka.home_agent)]
+            for iface in links:
+                self.sequence[iface] = 0
+                actions.append(self._advertisement(iface, ALL_SYSTEMS))
+            return actions
+        self.counters["keepalive"] = self.counters.get("keepalive", 0) + 1
+        return [SendUdp(Datagram(self.config.core_iface, self.config.address, PORT, ka.home_agent, PORT,
+                                 ka.packet(now)))]
 
     # -- data plane --------------------------------------------------------------------------------
 
@@ -343,9 +402,14 @@ class ForeignAgent:
             if v.co_located:  # the home agent tunnels to the MN itself (RFC 5944 3.1)
                 continue
             routes.setdefault(v.home_address, set()).add(v.iface)  # deliver on-link (RFC 5944 4.2.2)
-            if v.reverse_tunnel:  # RFC 3024, R-2.4-c: the MN's packets go back to its home agent
+            if v.udp_tunnel:  # RFC 3519 4.5: one UDP tunnel per home agent, both ways, from our address
+                t = tunnels[("", v.home_agent)] = self._udp_tunnel(v.home_agent)
+            elif v.reverse_tunnel:
                 t = tunnels[(v.care_of, v.home_agent)] = self._tunnel(v.care_of, v.home_agent)
+            if v.reverse_tunnel:  # RFC 3024, R-2.4-c: the MN's packets go back to its home agent
                 sources[v.home_address] = t.name
+        for ha in [ha for ha in self.keepalives if ("", ha) not in tunnels]:
+            del self.keepalives[ha]
         wanted = {hoa: tuple(sorted(ifaces)) for hoa, ifaces in routes.items()}
         ups: list = [TunnelUp(t) for k, t in tunnels.items() if k not in self._tunnels]
         ups += [RouteUp(hoa + "/32", devs) for hoa, devs in wanted.items() if self._routes.get(hoa) != devs]
@@ -364,6 +428,9 @@ class ForeignAgent:
         index = list(self.config.links.values()).index(care_of)
         return Tunnel("rt%x-%08x" % (index, int(ipaddress.IPv4Address(home_agent))), care_of, home_agent)
 
+    def _udp_tunnel(self, home_agent: str) -> Tunnel:
+        return Tunnel("ru-%08x" % int(ipaddress.IPv4Address(home_agent)), self.config.address, home_agent, PORT)
+
     # -- status --------------------------------------------------------------------------------------
 
     def status(self, now: float | None = None) -> dict:
@@ -375,6 +442,7 @@ class ForeignAgent:
             "visitors": [{
                 "home_address": v.home_address, "home_agent": v.home_agent, "iface": v.iface, "care_of": v.care_of,
                 "mn_address": v.mn_address, "mn_port": v.mn_port, "reverse_tunnel": v.reverse_tunnel,
+                "udp_tunnel": v.udp_tunnel,
                 "co_located": v.co_located, "expires_at": v.expires_at, "remaining": left(v.expires_at),
             } for v in self.visitors],
             "pending": [{
@@ -383,7 +451,10 @@ class ForeignAgent:
                 "reverse_tunnel": p.reverse_tunnel, "expires_at": p.expires_at, "remaining": left(p.expires_at),
             } for p in self.pending],
             "routes": {hoa + "/32": list(devs) for hoa, devs in self._routes.items()},
-            "tunnels": [{"name": t.name, "local": t.local, "remote": t.remote} for t in self._tunnels.values()],
+            "tunnels": [{"name": t.name, "local": t.local, "remote": t.remote, "udp_port": t.udp_port}
+                        for t in self._tunnels.values()],
+            "keepalives": {ha: {"every": k.every, "sent": k.seq, "silent_for": None if now is None else
+                                max(0.0, now - k.heard_at)} for ha, k in self.keepalives.items()},
             "reverse_tunnelled": dict(self._sources),
             "next_sequence": dict(self.sequence),
             "counters": dict(self.counters),
@@ -392,6 +463,13 @@ class ForeignAgent:
     def _event(self, level: str, reason: str, message: str, **fields) -> Log:
         self.counters[reason] = self.counters.get(reason, 0) + 1
         return log(level, reason, message, **fields)
+
+
+def _udp_reply(rp: RegistrationReply) -> UdpTunnelReply | None:
+    """RFC 3519 3.2: the answer to our UDP Tunnel Request, in our part of the reply (after the
+    Mobile-Home authenticator; covered by the Foreign-Home authenticator when we share an SA)."""
+    i = rp.find(MOBILE_HOME_AUTH)
+    return next((e for e in rp.extensions[i + 1:] if isinstance(e, UdpTunnelReply)), None) if i >= 0 else None
 
 
 def _ha_authentic(rp: RegistrationReply, sa: SecurityAssociation) -> bool:
@@ -404,6 +482,8 @@ def _describe(action: object) -> str:
     if isinstance(action, TunnelUp | TunnelDown):
         t = action.tunnel
         verb = "up" if isinstance(action, TunnelUp) else "down"
+        if t.udp_port:
+            return "UDP tunnel %s %s: %s -> %s port %d (RFC 3519)" % (t.name, verb, t.local, t.remote, t.udp_port)
         return "reverse tunnel %s %s: %s -> %s (RFC 3024)" % (t.name, verb, t.local, t.remote)
     if isinstance(action, RouteUp):
         return "route %s on %s" % (action.prefix, ", ".join(action.devices))

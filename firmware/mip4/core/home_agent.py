@@ -88,8 +88,20 @@ class _Incoming:
         return self.request.protected_extensions(MOBILE_HOME_AUTH, self.entry.sa.spi) if self.authentic else []
 
     def udp_request(self) -> UdpTunnelRequest | None:
-        """RFC 3519 3.1: only an authenticated UDP Tunnel Request counts."""
+        """RFC 3519 3.1: the MN's UDP Tunnel Request, which counts only when authenticated."""
         found = [e for e in self.protected() if isinstance(e, UdpTunnelRequest)]
+        return found[0] if found else None
+
+    def fa_udp_request(self) -> UdpTunnelRequest | None:
+        """RFC 3519 3.1, 4.5: a relaying foreign agent's UDP Tunnel Request, which it places after the
+        MN-HA authenticator (and before its FA-HA authenticator, checked by the denial table when we
+        share an SA with it). Only for an FA care-of: a co-located MN speaks for itself."""
+        if not self.authentic or self.request.has(FLAG_D):
+            return None
+        exts = self.request.extensions
+        start = self.request.find(MOBILE_HOME_AUTH, self.entry.sa.spi) + 1
+        end = self.request.find(FOREIGN_HOME_AUTH)
+        found = [e for e in exts[start:end if end >= start else len(exts)] if isinstance(e, UdpTunnelRequest)]
         return found[0] if found else None
 
 
@@ -131,7 +143,7 @@ def _encapsulation(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) 
     """RFC 5944 3.8.2.1, RFC 3024: only IP-in-IP, also inside a UDP tunnel (RFC 3519 3.1)."""
     if rq.deregistration:
         return False
-    udp = rq.udp_request()
+    udp = rq.udp_request() or rq.fa_udp_request()
     return bool(rq.request.flags & (FLAG_M | FLAG_G)) or (udp is not None and udp.encapsulation != ENCAP_IP_IN_IP)
 
 
@@ -312,7 +324,10 @@ class HomeAgent:
             code = codes.ACCEPTED_NO_SIMULTANEOUS if rq.request.has(FLAG_S) else codes.ACCEPTED
             _, plane = self._change(rq.home_address, lambda: self.bindings.replace(binding))
         extensions = [udp_reply] if udp_reply is not None else []
-        reply = self._reply(d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
+        if rq.udp_request() is None:  # RFC 3519 3.2: the FA asked, so the answer is in the FA's part
+            reply = self._reply(d, rq.request, code, lifetime=granted, fa_extensions=extensions, rq=rq)
+        else:
+            reply = self._reply(d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
         return plane + [reply, log("info", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
             hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not plane, udp=udp)]
@@ -331,7 +346,7 @@ class HomeAgent:
         tunnel over UDP to the source address and port as received. Decision: without either we
         decline (reply code 64) and keep IP-in-IP, which tells the MN we do support RFC 3519.
         """
-        udp = rq.udp_request()
+        udp = rq.udp_request() or rq.fa_udp_request()
         if udp is None:
             return False, None
         if rq.dgram.src != rq.care_of or udp.flags & UDP_FORCE:
@@ -342,11 +357,12 @@ class HomeAgent:
 
     def _reply(self, dgram: Datagram, request: RegistrationRequest, code: int, lifetime: int = 0,
                identification: int | None = None, extensions: list | None = None,
-               rq: _Incoming | None = None) -> SendUdp:
+               rq: _Incoming | None = None, fa_extensions: list | None = None) -> SendUdp:
         """To the request's source address and port, from our address and port 434 (RFC 5944 3.8.3.1).
 
         Authenticated with the MN's key when we have it (rq given), else bare. Extensions before the
-        MN-HA authenticator: the MN's NAI echoed (RFC 2794), `extensions`, then TNC.
+        MN-HA authenticator: the MN's NAI echoed (RFC 2794), `extensions`, then TNC; after it, the
+        FA's `fa_extensions` (RFC 5944 3.7.3.2: the FA removes them), then any FA-HA authenticator.
         """
         exts: list = []
         if rq is not None:
@@ -361,6 +377,7 @@ class HomeAgent:
                                   lifetime, exts)
         if rq is not None:
             reply.authenticate(MOBILE_HOME_AUTH, rq.entry.sa.spi, rq.entry.sa.key)
+        reply.extensions += fa_extensions or []
         fa_sa = self.config.fa_ha.get(dgram.src)
         if fa_sa is not None:  # RFC 5944 3.8.3.1: the FA-HA authenticator follows, for the relaying FA
             reply.authenticate(FOREIGN_HOME_AUTH, fa_sa.spi, fa_sa.key)

@@ -30,6 +30,7 @@ class Pending:
     co_located: bool  # D bit: the MN decapsulates itself; we only relay (RFC 5944 3.1)
     relayed_at: float
     expires_at: float
+    udp_request: bool = False  # we added a UDP Tunnel Request (RFC 3519 3.1, 4.5)
 
     @property
     def key(self) -> PendingKey:
@@ -104,6 +105,7 @@ class Visitor:
     co_located: bool
     registered_at: float
     expires_at: float | None  # None: infinite lifetime (0xffff, RFC 5944 3.3)
+    udp_tunnel: bool = False  # the home agent tunnels to us over UDP (RFC 3519 3.2)
 
     @property
     def key(self) -> VisitorKey:

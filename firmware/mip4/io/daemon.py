@@ -211,7 +211,7 @@ class Daemon:
 
     def _datagram(self, d) -> None:  # noqa: ANN001
         if d.payload[:1] == HEADER[:1]:  # RFC 3519 3.3: MIP tunnel data, for the userspace backend
-            if self.udp_tunnels.receive(d) and isinstance(self.machine, MobileNode):
+            if self.udp_tunnels.receive(d) and isinstance(self.machine, MobileNode | ForeignAgent):
                 now, key = self.now(), (d.iface, d.src)
                 if now - self.heard.get(key, -HEARD_EVERY) >= HEARD_EVERY:  # the core needs no more than this
                     self.heard[key] = now

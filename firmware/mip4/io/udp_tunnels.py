@@ -5,7 +5,9 @@ with a udp_port), so routes, MTUs and policy rules treat both alike. What the ke
 TUN device leaves as MIP tunnel data (RFC 3519 3.3) from our UDP port 434, the port the registration
 used, so it shares the registration's NAT mapping. Tunnel data arriving on port 434 is written to
 the device of the tunnel whose peer address and port, and our address, it came with; anything else
-is dropped and counted (fail closed: data never redirects a tunnel, RFC 3519 6.1).
+is dropped and counted (fail closed: data never redirects a tunnel, RFC 3519 6.1). A keepalive to
+our own address is answered here, back through the tunnel it came by (RFC 3519 4.9): its source
+(an FA's private address) need not be routable from us.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from ..core.actions import Datagram, Tunnel
 from ..core.client import PORT
-from ..wire.tunnel import NEXT_IP, TunnelData
+from ..wire.tunnel import NEXT_IP, TunnelData, echo_reply
 
 log = logging.getLogger("mip4.udp")
 
@@ -43,7 +45,7 @@ class UdpTunnels:
         self.loop, self.send = loop, send
         self.devices: dict[str, _Device] = {}
         self.peers: dict[tuple[str, str, int], str] = {}  # (our address, peer, peer port) -> device
-        self.counters = {"sent": 0, "received": 0, "dropped": 0}
+        self.counters = {"sent": 0, "received": 0, "dropped": 0, "keepalives_answered": 0}
 
     def open(self, t: Tunnel, link: str | None) -> None:
         """Create TUN device `t.name` (non-persistent: it goes when we close it or die)."""
@@ -109,8 +111,14 @@ class UdpTunnels:
                 log.warning("udp tunnel data from %s:%d to %s dropped: %s (%d so far)", d.src, d.sport, d.dst,
                             "no tunnel with that peer" if name is None else "not IPv4 in IP", self.counters["dropped"])
             return None
+        dev = self.devices[name]
+        answer = echo_reply(payload[4:], dev.tunnel.local)
+        if answer is not None:
+            self.counters["keepalives_answered"] += 1
+            self.send(Datagram(dev.link, d.dst, PORT, d.src, d.sport, HEADER + answer))
+            return name
         try:
-            os.write(self.devices[name].fd, payload[4:])
+            os.write(dev.fd, payload[4:])
         except OSError as e:
             log.debug("udp tunnel %s: write: %s", name, e)
             return None

@@ -186,6 +186,10 @@ FOREIGN_AGENT = {
     "advertisement_interval": Option("fa.advertisement_interval", _seconds),
     "registration_lifetime": Option("fa.registration_lifetime", LIFETIME),
     "reverse_tunnel": Option("fa.reverse_tunnel", boolean),
+    "nat_traversal": Option("fa.nat_traversal", boolean, help="behind a NAT: ask home agents for RFC 3519 UDP "
+                            "tunnelling of our visitors, default 0"),
+    "udp_keepalive": Option("fa.udp_keepalive", _int(0, 65535), help="behind a NAT, keepalive at least every N s "
+                            "(default 0: as the HA says)"),
 }
 
 ACCESS_LINK = {

@@ -47,3 +47,22 @@ def keepalive(src, dst, seq):
         + ip4_pack("keepalive", "src", src) + ip4_pack("keepalive", "dst", dst)
     header = header[:10] + pack(">H", checksum(header)) + header[12:]
     return header + icmp
+
+
+def echo_reply(packet, local):
+    """RFC 3519 4.9: the answer to a keepalive, or None when `packet` is not an intact ICMP Echo
+    Request to `local`: addresses swapped, type 0, both checksums new (TTL 64, options dropped)."""
+    if len(packet) < 28 or packet[0] >> 4 != 4 or packet[9] != 1:
+        return None
+    ihl = (packet[0] & 15) * 4
+    total = unpack_from(">H", packet, 2)[0]
+    if ihl < 20 or total > len(packet) or total < ihl + 8 or packet[16:20] != ip4_pack("echo", "local", local):
+        return None
+    if checksum(packet[:ihl]) != 0 or packet[ihl] != 8 or packet[ihl + 1] != 0 or checksum(packet[ihl:total]) != 0:
+        return None
+    icmp = b"\x00\x00\x00\x00" + bytes(packet[ihl + 4:total])
+    icmp = icmp[:2] + pack(">H", checksum(icmp)) + icmp[4:]
+    header = pack(">BBHHHBBH", 0x45, 0, 20 + len(icmp), unpack_from(">H", packet, 4)[0], 0, 64, 1, 0) \
+        + bytes(packet[16:20]) + bytes(packet[12:16])
+    header = header[:10] + pack(">H", checksum(header)) + header[12:]
+    return header + icmp

@@ -61,3 +61,15 @@ def test_status_of_a_home_agent_lists_bindings():
 def test_status_without_a_daemon_says_so(tmp_path):
     p = mip4("status", "--file", str(tmp_path / "none.json"))
     assert p.returncode == 1 and "no status file from mip4d" in p.stderr
+
+
+def test_status_of_a_foreign_agent_behind_a_nat_lists_visitors_udp_tunnel_and_keepalives():
+    from .core.test_fa_nat_traversal import natted_world
+
+    w, n_fa = natted_world()
+    w.run(12)
+    out = summary(_model("fa", n_fa.status(w.now)))
+    assert "foreign agent, 1 visitor(s)" in out  # the x-HA's; the i-HA is out of reach (firewall)
+    assert "visitor 198.51.100.10 (home agent 198.51.100.1) on acc" in out and "UDP tunnel" in out
+    assert "tunnel ru-c6336401: 192.168.9.5 -> 198.51.100.1 port 434 (RFC 3519)" in out
+    assert "keepalives to 198.51.100.1 every 3s" in out

@@ -132,6 +132,31 @@ def test_keepalives_hold_the_mapping_and_silence_makes_the_visitors_register_aga
     assert restarted and restarted[0][0].iface == "acc" and seq_before[0] > 0
     # one restart per silent spell: the next keepalive goes out again instead
     assert "nat-mapping-lost" not in reasons(agent.handle_timer(lost_at + 5))
+    # a second silent spell and nobody registered again: the visitors have left; their tunnel goes
+    t, dropped = agent.get_timer(), []
+    while not dropped and t < lost_at + 30:
+        actions = agent.handle_timer(t)
+        dropped = [a for a in actions if isinstance(a, Log) and a.reason == "udp-visitors-dropped"]
+        t = agent.get_timer()
+    assert dropped and TunnelDown(UDP_TUNNEL) in actions and not agent.visitors and not agent.keepalives
+
+
+def test_a_registration_after_the_restart_keeps_the_visitors():
+    """The restart worked: the visitor registered again, so the next silent spell restarts again (the NAT
+    may have lost the mapping once more) instead of dropping it."""
+    agent = natted_fa(udp_keepalive=5)
+    agent.start(NOW)
+    visit(agent)
+    spells = []
+    t = agent.get_timer()
+    while len(spells) < 2 and t < NOW + 120:
+        actions = agent.handle_timer(t)
+        if "nat-mapping-lost" in reasons(actions):
+            spells.append(t)
+            visit(agent, now=t + 0.5)  # the MN answers the restart
+        assert "udp-visitors-dropped" not in reasons(actions)
+        t = agent.get_timer()
+    assert len(spells) == 2 and len(agent.visitors) == 1
 
 
 def test_last_udp_visitor_leaving_takes_the_tunnel_and_its_keepalives_down():

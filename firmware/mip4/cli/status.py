@@ -48,6 +48,8 @@ def summary(top: dict) -> str:
     s = top.get("status", {})
     lines = ["role %s, pid %s, up %s" % (top.get("role"), top.get("pid"), _secs(top.get("uptime")))]
     if "interfaces" not in s:
+        if "visitors" in s:
+            lines += _foreign_agent(s)
         if "bindings" in s:
             lines.append("%s %s, %d binding(s)" % (s.get("role"), s.get("address"), len(s["bindings"])))
             for b in s["bindings"]:
@@ -67,6 +69,22 @@ def summary(top: dict) -> str:
     if counters:
         lines.append("counters: " + ", ".join("%s %s" % kv for kv in sorted(counters.items())))
     return "\n".join(lines)
+
+
+def _foreign_agent(s: dict) -> list[str]:
+    """Visitors, tunnels (IP-in-IP or RFC 3519 UDP) and the keepalives of each UDP tunnel."""
+    lines = ["foreign agent, %d visitor(s), %d pending" % (len(s["visitors"]), len(s.get("pending", [])))]
+    for v in s["visitors"]:
+        lines.append("  visitor %s (home agent %s) on %s, %s left%s%s" % (
+            v["home_address"], v["home_agent"], v["iface"], _secs(v.get("remaining")),
+            ", reverse tunnel" if v.get("reverse_tunnel") else "", ", UDP tunnel" if v.get("udp_tunnel") else ""))
+    for t in s.get("tunnels", []):
+        port = " port %d (RFC 3519)" % t["udp_port"] if t.get("udp_port") else ""
+        lines.append("  tunnel %s: %s -> %s%s" % (t["name"], t["local"], t["remote"], port))
+    for ha, k in sorted(s.get("keepalives", {}).items()):
+        lines.append("  keepalives to %s every %gs: %d sent, last heard %s ago" % (
+            ha, k["every"], k["sent"], _secs(k.get("silent_for"))))
+    return lines
 
 
 def _ipsec(top: dict, s: dict) -> list[str]:

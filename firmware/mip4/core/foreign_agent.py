@@ -88,6 +88,7 @@ class ForeignAgent:
         self._tunnels: dict[tuple[str, str], Tunnel] = {}  # (care-of, home agent) -> reverse tunnel, installed
         self._sources: dict[str, str] = {}  # home address -> reverse tunnel its packets enter, installed
         self.keepalives: dict[str, Keepalive] = {}  # home agent -> our UDP tunnel's keepalives (RFC 3519 4.9)
+        self._restarted: set[str] = set()  # home agents whose visitors we asked to register again
 
     # -- lifecycle and timers ------------------------------------------------------------------
 
@@ -355,6 +356,7 @@ class ForeignAgent:
             ka = self.keepalives.get(p.home_agent)
             if ka is None or ka.every != every:
                 self.keepalives[p.home_agent] = Keepalive.start(self.config.address, p.home_agent, every, now)
+            self._restarted.discard(p.home_agent)
         return [self._event("info", "visitor-refreshed" if old else "visitor-added",
                             "visitor %s (home agent %s) on %s, lifetime %d%s%s"
                             % (p.home_address, p.home_agent, p.iface, granted,
@@ -374,22 +376,31 @@ class ForeignAgent:
         """RFC 3519 4.9; 4.10: after a silent spell the NAT has lost our mapping, and only a new
         registration makes a new one. We cannot register for our visitors, so we make them: our
         advertisements on their links start again at sequence 0, as after a reboot (RFC 5944 2.3.2),
-        which RFC 5944 2.4.2 tells a mobile node to answer by registering."""
+        which RFC 5944 2.4.2 tells a mobile node to answer by registering. A second silent spell with
+        no registration in between: the visitors have gone (or cannot be reached), so they go."""
         silent_for = ka.silent_for(now)
-        if ka.lost(now):
-            ka.due_at = now + ka.every
-            links = sorted({v.iface for v in self.visitors if v.udp_tunnel and v.home_agent == ka.home_agent})
-            actions: list = [self._event("warning", "nat-mapping-lost", "nothing from home agent %s through the UDP "
-                                         "tunnel for %.1f s; advertising as restarted on %s so that its visitors "
-                                         "register again" % (ka.home_agent, silent_for, ", ".join(links) or "no link"),
-                                         ha=ka.home_agent)]
-            for iface in links:
-                self.sequence[iface] = 0
-                actions.append(self._advertisement(iface, ALL_SYSTEMS))
-            return actions
-        self.counters["keepalive"] = self.counters.get("keepalive", 0) + 1
-        return [SendUdp(Datagram(self.config.core_iface, self.config.address, PORT, ka.home_agent, PORT,
-                                 ka.packet(now)))]
+        if not ka.lost(now):
+            self.counters["keepalive"] = self.counters.get("keepalive", 0) + 1
+            return [SendUdp(Datagram(self.config.core_iface, self.config.address, PORT, ka.home_agent, PORT,
+                                     ka.packet(now)))]
+        ka.due_at = now + ka.every
+        ha = ka.home_agent
+        udp_visitors = [v for v in self.visitors if v.udp_tunnel and v.home_agent == ha]
+        if ha in self._restarted:
+            for v in udp_visitors:
+                self.visitors.remove(v.key)
+            return [self._event("warning", "udp-visitors-dropped", "still nothing from home agent %s through the UDP "
+                                "tunnel (%.1f s) and no visitor registered again: %d visitor(s) of it removed"
+                                % (ha, silent_for, len(udp_visitors)), ha=ha)]
+        self._restarted.add(ha)
+        links = sorted({v.iface for v in udp_visitors})
+        actions: list = [self._event("warning", "nat-mapping-lost", "nothing from home agent %s through the UDP "
+                                     "tunnel for %.1f s; advertising as restarted on %s so that its visitors "
+                                     "register again" % (ha, silent_for, ", ".join(links) or "no link"), ha=ha)]
+        for iface in links:
+            self.sequence[iface] = 0
+            actions.append(self._advertisement(iface, ALL_SYSTEMS))
+        return actions
 
     # -- data plane --------------------------------------------------------------------------------
 
@@ -410,6 +421,7 @@ class ForeignAgent:
                 sources[v.home_address] = t.name
         for ha in [ha for ha in self.keepalives if ("", ha) not in tunnels]:
             del self.keepalives[ha]
+            self._restarted.discard(ha)
         wanted = {hoa: tuple(sorted(ifaces)) for hoa, ifaces in routes.items()}
         ups: list = [TunnelUp(t) for k, t in tunnels.items() if k not in self._tunnels]
         ups += [RouteUp(hoa + "/32", devs) for hoa, devs in wanted.items() if self._routes.get(hoa) != devs]

@@ -1,18 +1,19 @@
 """RFC 5265 2.5 and RFC 3519 on the mobile node: UDP Tunnel Request, the reply, keepalives, and a lost
 NAT mapping; first on the client alone, then behind the simulator's NAT with the real HAs.
 
-Requirement IDs proved here: R-2.5-a, R-2.5-b.
+Requirement IDs proved here: R-2.5-a, R-2.5-b, R-2.5-e.
 """
 from __future__ import annotations
 
-from mip4.core.actions import SendUdp, SetPath
+from mip4.core.actions import VPN, SendUdp, SetPath
 from mip4.core.client import Accepted, RegistrationClient, Route
 from mip4.core.config import Timing
 from mip4.wire import TunnelData, UdpTunnelReply, UdpTunnelRequest, codec
 from mip4.wire.registration import FLAG_D, FLAG_T
+from tests.sim import Nat
 
 from .replies import NOW, X_SA, answer, requests, rng
-from .world import VPN_TIA, X_HA, X_HOA, build
+from .world import I_HA, I_HOA, VPN_TIA, WITH_POOL, X_HA, X_HOA, build
 
 CO_LOCATED = Route("wan", "192.168.1.20", X_HA, "192.168.1.20", FLAG_D | FLAG_T)
 VIA_FA = Route("wan", X_HOA, "203.0.113.1", "203.0.113.1", FLAG_T)
@@ -126,3 +127,26 @@ def test_a_nat_rebinding_is_followed_by_a_registration_from_the_new_mapping():
     assert after.udp_tunnel and after.source_port != before.source_port
     assert w.logs("nat-mapping-lost")
     assert w.gate("wan") == "vpn" and not [g for t, g in w.timed() if t > t0 and getattr(g, "blocked", False)]
+
+
+def test_cvc_through_a_gateway_that_snats_vpn_tias_runs_i_mip_over_udp():
+    """R-2.5-b, R-2.5-e: the VPN gateway source-NATs the VPN-TIA into the intranet (10.250.0.1, on the
+    i-HA's trusted list, R-4.3-h). The i-HA sees a source that differs from the care-of, accepts UDP
+    tunnelling for that binding, and the MR's i-MIP layer inside the VPN becomes a UDP tunnel to the
+    i-HA's port 434, with keepalives from the i-HoA; the x-MIP layer, with no NAT, stays IP-in-IP."""
+    w = build(trusted=WITH_POOL + ("10.250.0.0/24",), i_ha_kw={"udp_keepalive": 3})
+    w.sim.vpns["mn"].nat = Nat("10.250.0.1", first_port=30000)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(15)
+    assert w.mode() == "cvc" and w.gate("wan") == "vpn"
+    (b,) = w.i_ha.bindings.lookup(I_HOA)
+    assert b.udp_tunnel and (b.source, b.care_of) == ("10.250.0.1", VPN_TIA) and b.source_port >= 30000
+    (x,) = w.x_ha.bindings.lookup(X_HOA)
+    assert not x.udp_tunnel
+    (path,) = [a for a in w.actions(SetPath) if len(a.tunnels) == 2][-1:]
+    outer, inner = path.tunnels
+    assert (outer.udp_port, outer.overhead) == (0, 20)
+    assert (inner.local, inner.remote, inner.udp_port, inner.overhead) == (VPN_TIA, I_HA, 434, 32)
+    sent = [a.datagram for a in w.actions(SendUdp) if isinstance(codec.decode_udp(a.datagram.payload), TunnelData)]
+    assert sent and all(d.iface == VPN and d.dst == I_HA and d.dport == 434 for d in sent)
+    assert {codec.decode_udp(d.payload).payload[12:16] for d in sent} == {bytes([10, 1, 0, 10])}  # from the i-HoA

@@ -268,14 +268,16 @@ class Simulator:
         self.call(node, "link_down", iface)
 
     def add_vpn(self, node: Node | str, gateway: str, vpn_tia: str, ike_delay: float = 0.2,
-                possible: Callable[[], bool] = lambda: True, delay: float = 0.005) -> Vpn:
+                possible: Callable[[], bool] = lambda: True, delay: float = 0.005, snat: str | None = None) -> Vpn:
         """Model the node's IPsec tunnel: IkeUp succeeds after ike_delay if possible(), else ike_closed.
 
         While up, datagrams the node sends on iface VPN leave the gateway into the intranet zone with their
-        source unchanged, and datagrams routed to vpn_tia come back on iface VPN; each way takes `delay`.
+        source unchanged (with `snat`: source-NATed to that address, RFC 5265 2.5), and datagrams routed to
+        vpn_tia (or to a mapped port of `snat`) come back on iface VPN; each way takes `delay`.
         """
         node = self.node(node)
         vpn = self.vpns[node.name] = Vpn(self, node, gateway, vpn_tia, ike_delay, possible, delay)
+        vpn.nat = Nat(snat, first_port=30000) if snat else None
         return vpn
 
     def note(self, kind: str, node: Node | str, detail: str = "") -> None:
@@ -309,7 +311,8 @@ class Simulator:
             if vpn is None or not vpn.established:
                 self._drop(packet, "vpn-down", origin, VPN)
             elif self._offer(VPN, packet, origin):
-                self.after(vpn.delay, partial(self._route, packet, INTRANET, origin))
+                out = vpn.nat.outbound(packet) if vpn.nat else packet
+                self.after(vpn.delay, partial(self._route, out, INTRANET, origin))
             return
         ep = node.ifaces.get(packet.iface)
         if ep is None:
@@ -331,6 +334,13 @@ class Simulator:
 
     def _route(self, packet: Packet, src_zone: str, origin: Origin) -> None:
         vpn = next((v for v in self.vpns.values() if v.vpn_tia == packet.dst), None)
+        snat = next((v for v in self.vpns.values() if v.nat and v.nat.address == packet.dst), None)
+        if snat is not None:  # the gateway's SNAT address: back to the VPN-TIA it maps to
+            inside = snat.nat.inbound(packet) if snat.nat else None
+            if inside is None:
+                self._drop(packet, "no-route", origin)
+                return
+            packet, vpn = inside, snat
         if vpn is not None:
             if not vpn.established:
                 self._drop(packet, "vpn-down", origin, VPN, vpn.node.name)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from mip4.core.actions import IkeDown, IkeUp
 
+from .nat import Nat
 from .network import Node
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class Vpn:
         self.ike_delay, self.possible, self.delay = ike_delay, possible, delay
         self.state = "down"  # down, connecting, up
         self.attempt = 0  # bumped by every IkeUp/IkeDown: an older pending attempt is void
+        self.nat: Nat | None = None  # the gateway source-NATs VPN-TIAs into the intranet (RFC 5265 2.5)
 
     @property
     def established(self) -> bool:

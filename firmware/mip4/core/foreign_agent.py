@@ -356,6 +356,8 @@ class ForeignAgent:
             ka = self.keepalives.get(p.home_agent)
             if ka is None or ka.every != every:
                 self.keepalives[p.home_agent] = Keepalive.start(self.config.address, p.home_agent, every, now)
+            else:  # the reply came through the same NAT mapping as the tunnel data (our port 434)
+                ka.heard(now)
             self._restarted.discard(p.home_agent)
         return [self._event("info", "visitor-refreshed" if old else "visitor-added",
                             "visitor %s (home agent %s) on %s, lifetime %d%s%s"

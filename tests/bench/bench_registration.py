@@ -30,7 +30,7 @@ from mip4.wire import RegistrationRequest, UdpTunnelRequest, ident
 from mip4.wire.registration import FLAG_D, FLAG_T
 
 from . import netns, proc
-from .report import Column, Figure, ratio
+from .report import Column, Figure, num, ratio
 
 NOW = 1_800_000_000.0  # the core's clock; its wall clock is set to the same
 HA, HOA_BASE, COA_BASE = "10.1.0.1", int(ipaddress.IPv4Address("10.128.0.0")), int(ipaddress.IPv4Address("10.2.0.0"))
@@ -168,7 +168,7 @@ def run(quick: bool) -> list[Figure]:
     rate = Figure("registration", "Home agent registration rate (i-HA, authenticated refreshes)",
                   "bare UDP echo of the same request octets, loopback, same run", [
                       Column("path", "path", left=True), Column("bindings", "bindings", "{:,}"),
-                      Column("rate", "reg/s", "{:,.0f}"), Column("vs_floor", "vs floor", "{:.2g}"),
+                      Column("rate", "reg/s", num), Column("vs_floor", "vs floor", num),
                       Column("cpu_us", "CPU us/reg", "{:,.0f}"), Column("mrs", "MRs at 1 per 50 s", "{:,.0f}")])
     memory = Figure("memory", "Home agent memory per binding (tracemalloc)",
                     "a minimal Python table: dict home address -> (care-of, expiry, identification)", [
@@ -200,8 +200,10 @@ def run(quick: bool) -> list[Figure]:
         "as mip4d calls them per datagram; mip4d and floor: replies per second at the client, 32 in flight",
         "vs floor: reg/s / the echo's round trips/s; CPU us/reg: server CPU per request (schedstat for mip4d, echo)",
         "MRs at 1 per 50 s: mobile routers one HA process keeps inside (T_MONITOR 60 s, N 10 s, RFC 5265 3.2.4)",
-        "mip4d row: one binding (each new binding would need an ipip device, which this host kernel may lack; "
-        "the core rows show how the rate scales with N)",
+        "mip4d row: one binding, log level info (a line per registration); each new binding would need an ipip "
+        "device, which this host kernel may lack: the core rows show how the rate scales with N",
+        "the core's cost grows linearly with N: per request HomeAgent._change() builds every binding's Tunnel "
+        "twice (_tunnels(), an ipaddress parse each) and get_timer() scans every binding (next_expiry())",
     ]
     memory.notes += [
         "B/binding: the binding table's growth per binding (Binding, its list, dict slots, last identification); "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 class Column:
     key: str
     header: str
-    fmt: str = "{}"  # str.format spec for the value; None values print as "-"
+    fmt: str | Callable[[float], str] = "{}"  # format spec or function; None values print as "-"
     left: bool = False  # text: aligned left (numbers right)
 
     def cell(self, row: dict) -> str:
@@ -18,7 +19,7 @@ class Column:
             return "-"
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
-        return self.fmt.format(value)
+        return self.fmt(value) if callable(self.fmt) else self.fmt.format(value)
 
 
 @dataclass
@@ -48,6 +49,13 @@ class Figure:
     def as_json(self) -> dict:
         return {"title": self.title, "baseline": self.baseline,
                 "columns": {c.key: c.header for c in self.columns}, "rows": self.rows, "notes": self.notes}
+
+
+def num(value: float) -> str:
+    """Three significant digits at most, thousands separated: 69,047 / 37.4 / 0.00054."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
 
 
 def ratio(value: float | None, baseline: float | None) -> float | None:

@@ -70,7 +70,8 @@ def micropython(seconds: float) -> dict[str, float] | str:
 def run(quick: bool) -> list[Figure]:
     seconds = 0.3 if quick else 2.0
     fig = Figure("codec", "Wire codec: messages/s, encode + decode (+ HMAC-MD5 authenticate and verify)",
-                 "CPython: struct + stdlib HMAC-MD5 of the same message; MicroPython: the codec under CPython", [
+                 "CPython: struct (+ stdlib HMAC-MD5 for +auth), a request-sized message; "
+                 "MicroPython: the codec under CPython", [
                      Column("message", "message", left=True), Column("cpython", "CPython msg/s", "{:,.0f}"),
                      Column("floor", "floor msg/s", "{:,.0f}"), Column("vs_floor", "vs floor", "{:.2f}"),
                      Column("micropython", "MicroPython msg/s", "{:,.0f}"),

@@ -1,5 +1,5 @@
 # mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
-.PHONY: test lint fuzz clean lab package
+.PHONY: test lint fuzz clean lab package bench
 
 PY := .venv/bin/python
 STAMP := .deps/setup.stamp
@@ -20,6 +20,11 @@ lint: $(STAMP)
 # Longer coverage-guided fuzzing of the wire decoder; new inputs are kept in tests/wire/corpus.
 fuzz: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) tests/wire/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) tests/wire/corpus
+
+# What mip4 costs, each figure next to its baseline from the same run (README: make bench): tables on
+# stdout, all of them in bench/results.json. QUICK=1: short windows, N up to 10k (about 15 s).
+bench: $(STAMP)
+	PYTHONPATH=$(CURDIR)/firmware:$(CURDIR) $(PY) -m tests.bench $(if $(QUICK),--quick)
 
 # The OpenWrt packages (mip4, luci-app-mip4) as .ipk files, without the SDK (layout of OpenWrt's ipkg-build).
 package:

@@ -1,0 +1,124 @@
+"""The mobile router agent's footprint: RSS and CPU time of a real mip4d (role mn) in a namespace.
+
+It runs from the package's example /etc/config/mip4 (build/package/mip4/files), as
+tests/router/test_daemon_router.py does: three uplinks (veth pairs, peers down: no carrier), the
+status file and the control socket, DHCP off, and no `vpn` options (no charon runs here). Baseline,
+in the same namespace and the same window: a bare interpreter with an asyncio loop ticking once a
+second (mip4d writes its status file once a second).
+"""
+from __future__ import annotations
+
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import netns, proc
+from .report import Column, Figure, ratio
+
+EXAMPLE = netns.ROOT / "build/package/mip4/files/etc/config/mip4"
+IDLE_LOOP = ("import asyncio\n"
+             "async def main():\n"
+             "    print('ready', flush=True)\n"
+             "    while True:\n"
+             "        await asyncio.sleep(1)\n"
+             "asyncio.run(main())\n")
+
+
+def config(tmp: Path) -> str:
+    """The example file with run paths in `tmp`, wan on device eth1, DHCP off, no IKE options."""
+    text = EXAMPLE.read_text().replace("/var/run/mip4/", str(tmp) + "/")
+    text = text.replace("config uplink 'wan'\n", "config uplink 'wan'\n\toption device 'eth1'\n")
+    text = text.replace("\tlist network", "\toption dhcp '0'\n\tlist network", 1)
+    return "\n".join(line for line in text.splitlines()
+                     if not line.strip().startswith(("option ike_", "list intranet"))) + "\n"
+
+
+def _start(ns: str, argv: list[str], ready: str, log: Path) -> subprocess.Popen:
+    with log.open("w") as f:
+        p = subprocess.Popen(netns.python(ns, *argv), stdout=f, stderr=subprocess.STDOUT, env=netns.env(),
+                             cwd=netns.ROOT)
+    end = time.monotonic() + 30
+    while ready not in log.read_text():
+        if p.poll() is not None or time.monotonic() > end:
+            p.kill()
+            raise RuntimeError("did not start: %s" % log.read_text()[-2000:])
+        time.sleep(0.05)
+    return p
+
+
+def _stop(p: subprocess.Popen) -> None:
+    p.terminate()
+    try:
+        p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def _hwm_kib(pid: int) -> int:
+    with open("/proc/%d/status" % pid) as f:
+        return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+
+def measure(window: float, settle: float) -> dict:
+    """Idle RSS and CPU over `window` seconds for mip4d and the bare loop side by side; then mip4d's
+    RSS `settle` seconds after a link event (carrier and an address on wan: it registers, nobody answers)."""
+    with netns.namespace("mn") as ns, tempfile.TemporaryDirectory(prefix="mip4-bench-") as tmp:
+        for dev in ("eth1", "wwan", "wlan"):
+            netns.sh(f"ip -n {ns} link add {dev} type veth peer name {dev}p && ip -n {ns} link set {dev} up")
+        conf = Path(tmp, "mip4")
+        conf.write_text(config(Path(tmp)))
+        daemon = _start(ns, ["-m", "mip4.io.daemon", "--config", str(conf)], "mip4d started", Path(tmp, "mn.log"))
+        bare = _start(ns, ["-c", IDLE_LOOP], "ready", Path(tmp, "bare.log"))
+        try:
+            time.sleep(0.5)  # let start-up work finish
+            before = {p.pid: proc.cpu_seconds(p.pid) for p in (daemon, bare)}
+            time.sleep(window)
+            cpu = {p.pid: proc.cpu_seconds(p.pid) - before[p.pid] for p in (daemon, bare)}
+            rss = {p.pid: proc.rss_kib(p.pid) for p in (daemon, bare)}
+            netns.sh("ip -n %s link set eth1p up" % ns)
+            netns.sh("ip -n %s addr add 10.2.0.5/16 dev eth1" % ns)
+            time.sleep(settle)
+            busy = {"rss": proc.rss_kib(daemon.pid), "hwm": _hwm_kib(daemon.pid)}
+            if daemon.poll() is not None:
+                raise RuntimeError("mip4d exited: %s" % Path(tmp, "mn.log").read_text()[-2000:])
+            # carrier off first: nothing left outstanding, so SIGTERM needs no deregistration wait
+            netns.sh("ip -n %s link set eth1p down" % ns)
+            time.sleep(0.2)
+        finally:
+            _stop(bare)
+            _stop(daemon)
+    per_hour = 3600.0 / window
+    return {"mip4d": {"rss": rss[daemon.pid], "cpu_h": cpu[daemon.pid] * per_hour},
+            "bare": {"rss": rss[bare.pid], "cpu_h": cpu[bare.pid] * per_hour}, "link_event": busy}
+
+
+def run(quick: bool) -> list[Figure]:
+    fig = Figure("footprint", "Mobile router agent footprint (mip4d, role mn)",
+                 "a bare python3 asyncio loop ticking once a second, same namespace, same window", [
+                     Column("process", "process", left=True), Column("state", "state", left=True),
+                     Column("rss_kib", "RSS KiB", "{:,}"), Column("rss_vs", "RSS vs bare", "{:.2f}"),
+                     Column("cpu_s_per_h", "CPU s/hour", "{:.2f}"), Column("cpu_vs", "CPU vs bare", "{:.1f}")])
+    if not netns.available():
+        fig.notes.append("not root or no `ip netns`: not measured")
+        return [fig]
+    window, settle = (2.0, 1.0) if quick else (30.0, 3.0)
+    got = measure(window, settle)
+    m, b, e = got["mip4d"], got["bare"], got["link_event"]
+    fig.rows += [
+        {"process": "bare asyncio loop", "state": "idle", "rss_kib": b["rss"], "rss_vs": 1.0,
+         "cpu_s_per_h": b["cpu_h"], "cpu_vs": 1.0},
+        {"process": "mip4d mn", "state": "idle, no uplink", "rss_kib": m["rss"], "rss_vs": ratio(m["rss"], b["rss"]),
+         "cpu_s_per_h": m["cpu_h"], "cpu_vs": ratio(m["cpu_h"], b["cpu_h"])},
+        {"process": "mip4d mn", "state": "%g s after wan up (peak)" % settle, "rss_kib": e["hwm"],
+         "rss_vs": ratio(e["hwm"], b["rss"]), "cpu_s_per_h": None, "cpu_vs": None},
+    ]
+    fig.notes += [
+        "CPU s/hour: CPU time (schedstat) over a %.0f s idle window, times 3600 / window" % window,
+        "wan up: carrier and 10.2.0.5/16 on wan; it registers with both HAs, which do not exist here "
+        "(a detection, not a full handoff: that needs the lab)",
+        "CPython %s on this machine; a router's python3-light differs in absolute size" % platform.python_version(),
+    ]
+    return [fig]

@@ -609,3 +609,21 @@ def test_status_shape():
     c = st["counters"]
     assert (c["accepted"], c["denied"], c["identification-mismatch"], c["replay"], c["malformed"]) == (1, 1, 1, 0, 0)
     assert agent.status()["bindings"][0]["remaining"] is None
+
+
+def test_binding_expiries_come_from_a_heap_that_skips_renewed_and_removed_bindings():
+    """get_timer() and handle_timer() cost does not grow with the table: a renewal or removal leaves a stale
+    heap entry, which next_expiry() and due() skip; due() names each home address once."""
+    from mip4.core.bindings import Binding, BindingTable
+
+    table = BindingTable(limit=2)
+    table.replace(Binding("10.1.0.10", "10.2.0.5", 30, NOW, NOW + 30, 1))
+    table.replace(Binding("10.1.0.11", "10.2.0.6", 60, NOW, NOW + 60, 1))
+    table.add(Binding("10.1.0.11", "10.3.0.6", 20, NOW, NOW + 20, 2))
+    table.add(Binding("10.1.0.11", "10.3.0.6", 90, NOW, NOW + 90, 3))  # renewed: NOW + 20 is stale
+    assert table.next_expiry() == NOW + 30
+    table.remove("10.1.0.10")
+    assert table.next_expiry() == NOW + 60
+    assert table.due(NOW + 59) == [] and table.due(NOW + 100) == ["10.1.0.11"]
+    table.expire(NOW + 100)
+    assert table.next_expiry() is None and len(table) == 0

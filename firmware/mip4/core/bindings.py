@@ -5,6 +5,7 @@ the identification of the last accepted registration for replay protection (RFC 
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class BindingTable:
         self.limit = limit
         self._by_home: dict[str, list[Binding]] = {}
         self._last_id: dict[str, int] = {}
+        self._expiries: list[tuple[float, str]] = []  # heap of (expiry, home address); stale entries skipped
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -70,8 +72,27 @@ class BindingTable:
 
     def next_expiry(self) -> float | None:
         """The earliest finite expiry time, or None."""
-        times = [b.expires_at for b in self if b.expires_at != math.inf]
-        return min(times) if times else None
+        heap = self._expiries
+        while heap and not self._expires(*heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def due(self, now: float) -> list[str]:
+        """The home addresses with a binding whose lifetime is over by `now`, each once."""
+        out: list[str] = []
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            t, hoa = heapq.heappop(heap)
+            if hoa not in out and self._expires(t, hoa):
+                out.append(hoa)
+        return out
+
+    def _expires(self, t: float, home_address: str) -> bool:
+        return any(b.expires_at == t for b in self._by_home.get(home_address, ()))
+
+    def _schedule(self, binding: Binding) -> None:
+        if binding.expires_at != math.inf:
+            heapq.heappush(self._expiries, (binding.expires_at, binding.home_address))
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -84,18 +105,21 @@ class BindingTable:
         for i, old in enumerate(bindings):
             if old.care_of == binding.care_of:
                 bindings[i] = binding
+                self._schedule(binding)
                 return old
         if len(bindings) >= self.limit:
             if not bindings:
                 del self._by_home[binding.home_address]
             raise BindingLimit("%s already has %d bindings" % (binding.home_address, len(bindings)))
         bindings.append(binding)
+        self._schedule(binding)
         return None
 
     def replace(self, binding: Binding) -> list[Binding]:
         """Make `binding` the only one of its home address (no S bit); returns those it displaced."""
         old = self._by_home.get(binding.home_address, [])
         self._by_home[binding.home_address] = [binding]
+        self._schedule(binding)
         return old
 
     def remove(self, home_address: str, care_of: str | None = None) -> list[Binding]:

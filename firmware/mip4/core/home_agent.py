@@ -177,6 +177,7 @@ class HomeAgent:
         self.config = config
         self.rng = rng  # nothing random yet: nonce identifications (RFC 5944 5.7.2) would draw from it
         self.bindings = BindingTable(config.max_bindings)
+        self._tunnel_users: dict[str, set[str]] = {}  # installed tunnel -> home addresses routed into it
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.wall_offset = 0.0  # time of day minus `now` (`now` is monotonic in the daemon)
 
@@ -216,9 +217,7 @@ class HomeAgent:
     def handle_timer(self, now: float) -> list:
         """Remove every binding whose lifetime is over, with its data plane (RFC 5944 3.8.1)."""
         actions: list = []
-        for hoa in self.bindings.home_addresses():
-            if not any(b.expires_at <= now for b in self.bindings.lookup(hoa)):
-                continue
+        for hoa in self.bindings.due(now):
             gone, plane = self._change(hoa, lambda h=hoa: self.bindings.expire(now, h))
             actions += plane
             for b in gone:
@@ -393,17 +392,31 @@ class HomeAgent:
     def _change(self, hoa: str, mutate: Callable[[], object]) -> tuple[object, list]:
         """Apply `mutate` to the table; return its result and the data plane actions it calls for.
 
-        Nothing when the tunnels of `hoa` stay the same (a plain refresh).
+        Nothing when the tunnels of `hoa` stay the same (a plain refresh). Only `hoa`'s bindings are
+        looked at: a tunnel goes up with its first user and down with its last (several home addresses
+        may share one care-of or one NAT mapping), so the cost does not grow with the table.
         """
-        tunnels_before = self._tunnels()
         before = self.bindings.lookup(hoa)
+        old = self._tunnels_of(hoa, before)
         result = mutate()
         after = self.bindings.lookup(hoa)
-        tunnels_after = self._tunnels()
-        actions: list = [TunnelUp(t) for name, t in tunnels_after.items() if name not in tunnels_before]
+        new = self._tunnels_of(hoa, after)
+        actions: list = []
+        for name, t in new.items():
+            users = self._tunnel_users.setdefault(name, set())
+            if not users:
+                actions.append(TunnelUp(t))
+            users.add(hoa)
         if self._placement(hoa, after) != self._placement(hoa, before):
             actions += self._routes(hoa, after)
-        actions += [TunnelDown(t) for name, t in tunnels_before.items() if name not in tunnels_after]
+        for name, t in old.items():
+            users = self._tunnel_users.get(name, set())
+            if name in new or hoa not in users:
+                continue
+            users.discard(hoa)
+            if not users:
+                del self._tunnel_users[name]
+                actions.append(TunnelDown(t))
         actions += self._home_link(hoa, bool(before), bool(after))
         return result, actions
 
@@ -434,16 +447,15 @@ class HomeAgent:
             return []
         return [ProxyArp(hoa, is_away), GratuitousArp(hoa, self.config.home_iface)]
 
-    def _tunnels(self) -> dict[str, Tunnel]:
-        """Every tunnel the table needs, by name; bindings to one care-of share it."""
+    def _tunnels_of(self, hoa: str, bindings: list[Binding]) -> dict[str, Tunnel]:
+        """The tunnels `hoa`'s bindings need, by name; bindings to one care-of share one."""
         out: dict[str, Tunnel] = {}
-        for b in self.bindings:
+        for b in bindings:
             t = self._tunnel(b)
             out.setdefault(t.name, t)
-        for hoa in self.bindings.home_addresses():
-            _, nets = self._placement(hoa, self.bindings.lookup(hoa))
-            if nets and nets[0] not in out:  # the MR-HA tunnel (RFC 5177 3.2)
-                out[nets[0]] = Tunnel(nets[0], self.config.address, hoa)
+        _, nets = self._placement(hoa, bindings)
+        if nets and nets[0] not in out:  # the MR-HA tunnel (RFC 5177 3.2)
+            out[nets[0]] = Tunnel(nets[0], self.config.address, hoa)
         return out
 
     def _devices(self, bindings: list[Binding]) -> tuple[str, ...]:

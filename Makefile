@@ -22,7 +22,7 @@ fuzz: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) tests/wire/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) tests/wire/corpus
 
 # What mip4 costs, each figure next to its baseline from the same run (README: make bench): tables on
-# stdout, all of them in bench/results.json. QUICK=1: short windows, N up to 10k (about 15 s).
+# stdout, all of them in bench/results.json. QUICK=1: short windows, N up to 10k (about 30 s).
 bench: $(STAMP)
 	PYTHONPATH=$(CURDIR)/firmware:$(CURDIR) $(PY) -m tests.bench $(if $(QUICK),--quick)
 

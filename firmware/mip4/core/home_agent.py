@@ -104,6 +104,11 @@ class _Incoming:
         found = [e for e in exts[start:end if end >= start else len(exts)] if isinstance(e, UdpTunnelRequest)]
         return found[0] if found else None
 
+    def udp_tunnel_request(self) -> tuple[UdpTunnelRequest | None, bool]:
+        """The UDP Tunnel Request that counts (the MN's, else the FA's), and whether the FA asked."""
+        mn = self.udp_request()
+        return (mn, False) if mn is not None else (self.fa_udp_request(), True)
+
 
 # -- the denial table: RFC 5944 3.8.2.1 validity checks, RFC 3024, RFC 3519; first match denies --
 
@@ -143,7 +148,7 @@ def _encapsulation(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) 
     """RFC 5944 3.8.2.1, RFC 3024: only IP-in-IP, also inside a UDP tunnel (RFC 3519 3.1)."""
     if rq.deregistration:
         return False
-    udp = rq.udp_request() or rq.fa_udp_request()
+    udp, _ = rq.udp_tunnel_request()
     return bool(rq.request.flags & (FLAG_M | FLAG_G)) or (udp is not None and udp.encapsulation != ENCAP_IP_IN_IP)
 
 
@@ -309,7 +314,7 @@ class HomeAgent:
 
     def _register(self, rq: _Incoming) -> list:
         granted = self._grant(rq)
-        udp, udp_reply = self._udp_tunnel(rq)
+        udp, udp_reply, by_fa = self._udp_tunnel(rq)
         d = rq.dgram
         binding = Binding(rq.home_address, rq.care_of, granted, rq.now,
                           math.inf if granted == 0xFFFF else rq.now + granted, rq.request.identification,
@@ -323,7 +328,7 @@ class HomeAgent:
             code = codes.ACCEPTED_NO_SIMULTANEOUS if rq.request.has(FLAG_S) else codes.ACCEPTED
             _, plane = self._change(rq.home_address, lambda: self.bindings.replace(binding))
         extensions = [udp_reply] if udp_reply is not None else []
-        if rq.udp_request() is None:  # RFC 3519 3.2: the FA asked, so the answer is in the FA's part
+        if by_fa:  # RFC 3519 3.2: the FA asked, so the answer is in the FA's part
             reply = self._reply(d, rq.request, code, lifetime=granted, fa_extensions=extensions, rq=rq)
         else:
             reply = self._reply(d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
@@ -338,19 +343,20 @@ class HomeAgent:
             caps.append(rq.entry.max_lifetime)
         return min(caps)
 
-    def _udp_tunnel(self, rq: _Incoming) -> tuple[bool, UdpTunnelReply | None]:
+    def _udp_tunnel(self, rq: _Incoming) -> tuple[bool, UdpTunnelReply | None, bool]:
         """RFC 3519 3.1-3.2, RFC 5265 4.3, R-4.3-a: answer a UDP Tunnel Request with a UDP Tunnel Reply.
 
         A NAT shows as an IP source differing from the care-of address; with one (or the F flag) we
         tunnel over UDP to the source address and port as received. Decision: without either we
-        decline (reply code 64) and keep IP-in-IP, which tells the MN we do support RFC 3519.
+        decline (reply code 64) and keep IP-in-IP, which tells the MN we do support RFC 3519. Last:
+        whether the FA asked (its answer then goes in the FA's part of the reply).
         """
-        udp = rq.udp_request() or rq.fa_udp_request()
+        udp, by_fa = rq.udp_tunnel_request()
         if udp is None:
-            return False, None
+            return False, None, by_fa
         if rq.dgram.src != rq.care_of or udp.flags & UDP_FORCE:
-            return True, UdpTunnelReply(UDP_TUNNEL_ACCEPTED, self.config.udp_keepalive)
-        return False, UdpTunnelReply(UDP_TUNNEL_DECLINED, 0)
+            return True, UdpTunnelReply(UDP_TUNNEL_ACCEPTED, self.config.udp_keepalive), by_fa
+        return False, UdpTunnelReply(UDP_TUNNEL_DECLINED, 0), by_fa
 
     # -- replies ---------------------------------------------------------------------------------
 

@@ -298,16 +298,18 @@ class Lab:
             return time.monotonic()
         time.sleep(0.3)  # the vehicle drives between networks
         bridge = self.topo["networks"][network]["bridge"]
+        plugged = time.monotonic()  # before `ip` returns: the MR may answer the carrier event sooner
         batch(["link set %s master br-%s" % (port, bridge), "link set %s up" % port])
-        return time.monotonic()
+        return plugged
 
     def flap(self) -> float:
         """Carrier down and up again on the same network (a loose cable, a radio fade)."""
         port = "mr-" + UPLINK
         batch(["link set %s down" % port])
         time.sleep(0.2)
+        up = time.monotonic()  # before `ip` returns: the MR's registrations may follow the carrier sooner
         batch(["link set %s up" % port])
-        return time.monotonic()
+        return up
 
     def second_uplink(self, index: int, uplink: str, network: str | None) -> dict:
         """Plug another uplink into `network` (or unplug it): it is judged on its own (RFC 5265 3.2.1),

@@ -386,7 +386,7 @@ class Lab:
             time.sleep(0.1)
         snap = self.snapshot()
         s = snap["stream"]
-        resumed = _resumed_after(s, event)
+        resumed = _resumed_after(s, event, slack=stream.STALL if action == "pull" else 0.0)
         stalls = [round(e - b, 3) for b, e in s.get("stalls", []) if e >= event - 1.0]
         if action == "return" and stalls and max(stalls) < REORDER_MAX and s.get("last_rx", 0) > event:
             resumed = event  # data never stopped at the link event; the pause at the switch is in `stalls`
@@ -691,10 +691,13 @@ def _clean(s: dict) -> bool:
     return s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
 
 
-def _resumed_after(s: dict, attached: float) -> float | None:
-    """When stream data flowed again after plugging in: the end of the stall around the move."""
+def _resumed_after(s: dict, attached: float, slack: float = 0.0) -> float | None:
+    """When stream data flowed again after plugging in: the end of the stall around the move.
+
+    `slack`: for an unplug, segments already past the MR still arrive just after the event, so the
+    stall may begin up to one stall window later."""
     for start, end in reversed(s.get("stalls", [])):
-        if end >= attached and start <= attached:
+        if end >= attached and start <= attached + slack:
             return end
     last = s.get("last_rx")
     if last and last > attached and not any(end >= attached for _, end in s.get("stalls", [])):

@@ -22,7 +22,7 @@ from .test_home_agent import reply_of, send, types, x_ha
 from .world import build
 
 NAT_ADDR, NAT_PORT = "198.18.9.1", 10007
-UDP_TUNNEL = Tunnel("ru-c6336401", FA_ADDR, X_HA, 434)
+UDP_TUNNEL = Tunnel("ru-c6336401", FA_ADDR, X_HA, 434, visitors_only=True)
 ACCEPT_20 = UdpTunnelReply(0, 20)
 
 
@@ -98,7 +98,7 @@ def test_declined_or_missing_udp_tunnel_reply_means_ip_in_ip():
         agent = natted_fa()
         actions = visit(agent, udp=udp)
         (up,) = [a for a in actions if isinstance(a, TunnelUp)]
-        assert up.tunnel == Tunnel("rt0-c6336401", COA, X_HA) and not agent.keepalives
+        assert up.tunnel == Tunnel("rt0-c6336401", COA, X_HA, visitors_only=True) and not agent.keepalives
 
 
 def test_keepalives_hold_the_mapping_and_silence_makes_the_visitors_register_again():

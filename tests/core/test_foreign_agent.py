@@ -505,7 +505,7 @@ def test_reverse_tunnel_set_up_for_t_and_torn_down_on_deregistration():
     up = relayed(agent.receive_udp(request(flags=FLAG_T), NOW))
     assert codec.decode_udp(up.payload).has(FLAG_T)  # relayed unchanged, T included
     actions = agent.receive_udp(reply_to(up), NOW + 0.1)
-    tunnel = Tunnel("rt0-c6336401", COA, X_HA)
+    tunnel = Tunnel("rt0-c6336401", COA, X_HA, visitors_only=True)
     assert TunnelUp(tunnel) in actions and RouteUp(X_HOA + "/32", ("acc",)) in actions
     assert actions.index(TunnelUp(tunnel)) < actions.index(RouteUp(X_HOA + "/32", ("acc",)))
     # RFC 3024 5.2: the visitor's packets are steered into the reverse tunnel by their source address
@@ -528,7 +528,7 @@ def test_reverse_tunnel_shared_by_visitors_of_one_home_agent_goes_down_with_the_
     first = agent.handle_timer(NOW + 100)
     assert RouteDown(X_HOA + "/32") in first and not any(isinstance(a, TunnelDown) for a in first)
     last = agent.handle_timer(NOW + 200)
-    assert TunnelDown(Tunnel("rt0-c6336401", COA, X_HA)) in last
+    assert TunnelDown(Tunnel("rt0-c6336401", COA, X_HA, visitors_only=True)) in last
 
 
 def test_reverse_tunnel_names_differ_per_access_link():
@@ -585,10 +585,11 @@ def test_same_home_address_with_two_home_agents_keeps_the_route_until_both_leave
     _, second = registered(agent, ha=I_HA, sa=I_SA, flags=FLAG_T, reply={"lifetime": 200})
     assert RouteUp(X_HOA + "/32", ("acc",)) in first
     assert not any(isinstance(a, RouteUp) for a in second)
-    assert TunnelUp(Tunnel("rt0-0a010001", COA, I_HA)) in second
+    assert TunnelUp(Tunnel("rt0-0a010001", COA, I_HA, visitors_only=True)) in second
     assert not any(isinstance(a, RouteDown) for a in agent.handle_timer(NOW + 100))
     last = agent.handle_timer(NOW + 200)
-    assert RouteDown(X_HOA + "/32") in last and TunnelDown(Tunnel("rt0-0a010001", COA, I_HA)) in last
+    assert RouteDown(X_HOA + "/32") in last
+    assert TunnelDown(Tunnel("rt0-0a010001", COA, I_HA, visitors_only=True)) in last
 
 
 # -- a plain RFC 5944 FA (R-2.4-d, R-5.1-a) --------------------------------------------------------------

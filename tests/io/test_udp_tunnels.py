@@ -36,15 +36,18 @@ def natted():
         sh("ip -n %s addr add 192.168.1.1/24 dev vn1 && ip -n %s addr add 192.0.2.1/24 dev vn2" % (nat, nat))
         sh("ip -n %s addr add 192.0.2.2/24 dev va" % ha)
         sh("ip netns exec %s sysctl -qw net.ipv4.ip_forward=1" % nat)
+        sh("ip netns exec %s sysctl -qw net.ipv4.ip_forward=1" % mn)  # it forwards as an FA does
+        for dst in ("10.88.0.7", "10.88.0.9"):  # what the MN side forwards on, counted where it arrives
+            sh("ip netns exec %s iptables-legacy -t raw -A PREROUTING -i vn1 -d %s" % (nat, dst))
         sh("ip netns exec %s iptables-legacy -t nat -A POSTROUTING -o vn2 -p udp -j MASQUERADE --to-ports 20000-20999"
            % nat)
-        yield mn, ha
+        yield mn, ha, nat
     finally:
         subprocess.run(" ; ".join("ip netns del %s" % n for n in names), shell=True)
 
 
 def test_udp_tunnel_through_a_nat_carries_data_and_keepalives_and_drops_strangers(natted):
-    mn, ha = natted
+    mn, ha, nat = natted
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "firmware"))
     agent = subprocess.Popen(["ip", "netns", "exec", ha, sys.executable, str(PROBE), "ha"], stdout=subprocess.PIPE,
                              text=True, env=env)
@@ -69,3 +72,14 @@ def test_udp_tunnel_through_a_nat_carries_data_and_keepalives_and_drops_stranger
     assert seen["received"] >= 4 and got["received"] >= 4 and got["sent"] >= 3
     assert seen["dropped"] == 1  # the same data from another port never enters the tunnel
     assert got["left"] == [] and seen["left"] == []  # close() removed the TUN devices
+    # RFC 5944 4.2.2, visitors only: the decapsulated datagram for a visitor's host route is forwarded,
+    # the one for no visitor is dropped instead of leaving by the default route; close() removed the rules
+    assert forwarded(nat) == {"10.88.0.7": 1, "10.88.0.9": 0}
+    assert any("iif mip4-x-probe lookup main suppress_prefixlength 31" in r for r in got["rules"])
+    assert any("iif mip4-x-probe blackhole" in r for r in got["rules"]) and got["rules_left"] == []
+
+
+def forwarded(nat: str) -> dict[str, int]:
+    out = subprocess.run(["ip", "netns", "exec", nat, "iptables-legacy", "-t", "raw", "-nvxL", "PREROUTING"],
+                         capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1]: int(line.split()[0]) for line in out.splitlines() if "10.88.0." in line}

@@ -6,7 +6,9 @@ userspace backend (UdpTunnels behind KernelDataPlane), on the host's real kernel
   probe.py mn  -- sends that datagram from port 434, tunnels to the HA's port 434, pings through the
                   tunnel, sends two keepalives (RFC 3519 4.9: one answered by the HA's kernel, one
                   from an address it cannot route to, answered by the tunnel layer) and one datagram
-                  from another port
+                  from another port; its tunnel is visitors-only as an FA's (RFC 5944 4.2.2): of the
+                  HA's two datagrams to 10.88.0.7 (a visitor) and 10.88.0.9 (none), only the first
+                  is forwarded on
 Each prints one JSON line of findings when done.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from mip4.wire.tunnel import TunnelData, keepalive
 
 HA, MN_COA, HA_INNER, MN_INNER = "192.0.2.2", "192.168.1.20", "10.77.0.1", "10.77.0.2"
 FA_PRIVATE = "192.168.55.5"
+VISITOR, STRANGER = "10.88.0.7", "10.88.0.9"
 
 
 async def main(role: str) -> None:
@@ -51,8 +54,13 @@ async def main(role: str) -> None:
         t = Tunnel("mu-probe", HA, d.src, d.sport)
         await kernel.tunnel_up(t)
         await kernel.route(MN_INNER + "/32", device=t.name)
+        await kernel.route("10.88.0.0/16", device=t.name)
         eps["ep"].send(Datagram("", HA, 434, d.src, d.sport, b"ok"))
-        await asyncio.sleep(8)
+        await asyncio.sleep(4)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for dst in (VISITOR, STRANGER):
+                s.sendto(b"for %s" % dst.encode(), (dst, 9))
+        await asyncio.sleep(4)
         result = {"peer": [d.src, d.sport], "mtu": await kernel.mtu(t.name), **tunnels.counters}
     else:
         await kernel.address(MN_INNER, 32, "lo")
@@ -60,7 +68,9 @@ async def main(role: str) -> None:
         hello_back = await asyncio.wait_for(hello, 10)
         t = Tunnel("mip4-x-probe", MN_COA, HA, 434)
         await kernel.tunnel_up(t, link="va")
+        await kernel.visitors_only(t.name, True)
         await kernel.route(HA_INNER + "/32", device=t.name)
+        await kernel.route(VISITOR + "/32", gateway="192.168.1.1")
         ping = await asyncio.create_subprocess_exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", MN_INNER,
                                                     HA_INNER, stdout=subprocess.PIPE)
         out, _ = await ping.communicate()
@@ -80,7 +90,11 @@ async def main(role: str) -> None:
         result = {"hello": hello_back.payload.decode(), "ping": ping.returncode, "ping_out": out.decode()[-200:],
                   "keepalive_echoed": echoed, "fa_keepalive_echoed": fa_echoed, "mtu": await kernel.mtu(t.name),
                   **tunnels.counters}
+    result["rules"] = subprocess.run(["ip", "rule"], capture_output=True, text=True).stdout.splitlines()
+    await asyncio.sleep(3 if role == "mn" else 0)  # the HA's two datagrams come through meanwhile
     await kernel.close()
+    rules = subprocess.run(["ip", "rule"], capture_output=True, text=True).stdout.splitlines()
+    result["rules_left"] = [r for r in rules if "iif" in r]
     result["left"] = [n for n in socket.if_nameindex() if n[1] == t.name]
     eps["ep"].close()
     ipr.close()

@@ -48,12 +48,15 @@ class Tunnel:
 
     RFC 3519: with `udp_port` the layer is UDP tunnelling instead, from our port 434 to that port
     of `remote` (the NAT's outside address and port as the HA saw them; the HA's 434 for the MN).
+    `visitors_only` (FA, RFC 5944 4.2.2): what arrives decapsulated goes to a visitor or is dropped,
+    never routed on by a default route.
     """
 
     name: str
     local: str
     remote: str
     udp_port: int = 0
+    visitors_only: bool = False
 
     @property
     def overhead(self) -> int:

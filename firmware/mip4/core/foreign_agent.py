@@ -440,10 +440,12 @@ class ForeignAgent:
     def _tunnel(self, care_of: str, home_agent: str) -> Tunnel:
         """A name of at most 15 characters (Linux IFNAMSIZ): link index and home agent in hex."""
         index = list(self.config.links.values()).index(care_of)
-        return Tunnel("rt%x-%08x" % (index, int(ipaddress.IPv4Address(home_agent))), care_of, home_agent)
+        return Tunnel("rt%x-%08x" % (index, int(ipaddress.IPv4Address(home_agent))), care_of, home_agent,
+                      visitors_only=True)
 
     def _udp_tunnel(self, home_agent: str) -> Tunnel:
-        return Tunnel("ru-%08x" % int(ipaddress.IPv4Address(home_agent)), self.config.address, home_agent, PORT)
+        return Tunnel("ru-%08x" % int(ipaddress.IPv4Address(home_agent)), self.config.address, home_agent, PORT,
+                      visitors_only=True)
 
     # -- status --------------------------------------------------------------------------------------
 

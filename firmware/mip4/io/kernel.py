@@ -22,6 +22,7 @@ log = logging.getLogger("mip4.kernel")
 
 MAIN = 254
 IPIP_HEADER = 20  # octets an IP-in-IP layer adds
+VISITORS_ONLY_PRIORITY = 400  # FA: rules for what its tunnels decapsulate (RFC 5944 4.2.2)
 OUR_METRIC = 10  # below static routes an operator may keep for "at home" (e.g. a LAN via the home address)
 # names of the tunnels mip4 creates: HA (mip-, mr-, mu-), FA (rt<i>-), MN (mip4-)
 OUR_TUNNELS = re.compile(r"^(mip-[0-9a-f]{8}|mr-[0-9a-f]{8}|mu-[0-9a-f]{12}|rt[0-9a-f]+-[0-9a-f]{8}|mip4-.+)$")
@@ -41,6 +42,7 @@ class KernelDataPlane:
         self.tunnels: dict[str, Tunnel] = {}
         self.routes: dict[tuple[int, str], dict] = {}  # (table, prefix) -> the route as installed
         self.rules: dict[tuple, dict] = {}  # key -> rule kwargs
+        self.visitors_only_on: set[str] = set()  # FA tunnels whose inner packets only reach host routes
         self.proxies: set[tuple[str, str]] = set()  # (address, iface)
         self.addresses: set[tuple[str, int, str]] = set()  # (address, prefixlen, iface)
 
@@ -161,6 +163,24 @@ class KernelDataPlane:
             except NetlinkError as e:
                 log.warning("rule %s: %s", spec, e)
 
+    def _visitors_only_rules(self, iface: str) -> list[dict]:
+        """RFC 5944 4.2.2: a packet decapsulated on `iface` may take a host route (a visitor's /32),
+        never a wider one (the default route would carry it onto another link in the clear); else dropped."""
+        return [dict(priority=VISITORS_ONLY_PRIORITY, iifname=iface, table=MAIN, FRA_SUPPRESS_PREFIXLEN=31),
+                dict(priority=VISITORS_ONLY_PRIORITY + 1, iifname=iface, action="blackhole")]
+
+    async def visitors_only(self, iface: str, enable: bool) -> None:
+        if enable == (iface in self.visitors_only_on):
+            return
+        for spec in self._visitors_only_rules(iface):
+            try:
+                await self.ipr.rule("add" if enable else "del", **spec)
+            except NetlinkError as e:
+                if e.code not in (17, 2):  # EEXIST: a predecessor's, ours now; ENOENT: gone already
+                    raise
+        (self.visitors_only_on.add if enable else self.visitors_only_on.discard)(iface)
+        log.info("%s: decapsulated packets %s", iface, "go only to visitors" if enable else "routed as usual")
+
     # -- neighbours and addresses ----------------------------------------------------------------
 
     async def proxy_arp(self, address: str, iface: str, enable: bool) -> None:
@@ -203,6 +223,12 @@ class KernelDataPlane:
                 log.warning("removing stale tunnel %s", name)
                 await self.ipr.link("del", index=link["index"])
         async for r in await self.ipr.get_rules(family=2):
+            iif = r.get("FRA_IIFNAME")
+            if iif and r.get("FRA_PRIORITY") in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
+                for spec in self._visitors_only_rules(iif):
+                    if spec["priority"] == r.get("FRA_PRIORITY"):
+                        await self._quietly_rule_del(spec)
+                continue
             if r.get("table") in tables or r.get("FRA_TABLE") in tables:
                 spec = dict(priority=r.get("FRA_PRIORITY", 0), table=r.get("FRA_TABLE") or r.get("table"))
                 try:
@@ -217,12 +243,21 @@ class KernelDataPlane:
                 except NetlinkError:
                     pass
 
+    async def _quietly_rule_del(self, spec: dict) -> None:
+        try:
+            await self.ipr.rule("del", **spec)
+            log.warning("removed stale rule %s", spec)
+        except NetlinkError:
+            pass
+
     async def close(self) -> None:
         """Remove everything we installed, newest kind first."""
         for (table, prefix) in list(self.routes):
             await self._quietly(self.route_down(prefix, table))
         for key in list(self.rules):
             await self._quietly(self.rule_down(*key[:2], src=key[2], oif=key[3]))
+        for iface in list(self.visitors_only_on):
+            await self._quietly(self.visitors_only(iface, False))
         for name in list(self.tunnels):
             await self._quietly(self.tunnel_down(name))
         for address, iface in list(self.proxies):

@@ -30,7 +30,10 @@ class AgentPlane:
         k = self.kernel
         if isinstance(action, TunnelUp):
             await k.tunnel_up(action.tunnel)
+            if action.tunnel.visitors_only:
+                await k.visitors_only(action.tunnel.name, True)
         elif isinstance(action, TunnelDown):
+            await k.visitors_only(action.tunnel.name, False)
             for source in [s for s, dev in self.sources.items() if dev == action.tunnel.name]:
                 await self._source_route(source, None)
             await k.tunnel_down(action.tunnel.name)

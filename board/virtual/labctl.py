@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -118,6 +119,40 @@ class Lab:
             sh("tc qdisc replace dev %s root netem %s" % (port, args))
             shown[port] = sh("tc qdisc show dev %s" % port).strip()
         return shown
+
+    def floor(self, node: str, to: str, count: int = 10) -> dict:
+        """The physical floor of a handoff: round trips from `node` to `to` (the bench pings the x-HA
+        from the ISP router the MR's outside networks hang off)."""
+        out = sh("ip netns exec %s ping -n -q -c %d -i 0.2 -W 2 %s" % (node, count, to), check=False)
+        rtts = re.search(r"= ([0-9.]+)/([0-9.]+)/([0-9.]+)", out)
+        return {"node": node, "to": to, "rtt_min_ms": float(rtts.group(1)) if rtts else None,
+                "rtt_avg_ms": float(rtts.group(2)) if rtts else None}
+
+    def rss(self, name: str) -> dict:
+        """A process's resident and peak resident memory (KiB), from /proc."""
+        got = {}
+        try:
+            with open("/proc/%d/status" % self.pids[name]) as f:
+                for line in f:
+                    if line.startswith(("VmRSS:", "VmHWM:")):
+                        got["rss_kib" if line.startswith("VmRSS") else "hwm_kib"] = int(line.split()[1])
+        except (KeyError, OSError):
+            pass
+        return got
+
+    def bulk(self, index: int, seconds: float) -> dict:
+        """The bench's bulk TCP transfer CN -> LAN host through the MR's current mode (beside the stream)."""
+        cn = self.topo["cn"]
+        if "bulk-server" not in self.pids:
+            self.spawn("bulk-server", "cn", stream.bulk_serve, cn["port"] + 1)
+            time.sleep(0.5)
+        out = os.path.join(self.run_dir, "bulk-%d.json" % index)
+        pid = self.spawn("bulk-%d" % index, "lanhost", stream.bulk_fetch, cn["address"], cn["port"] + 1, seconds, out)
+        os.waitpid(pid, 0)
+        self.pids.pop("bulk-%d" % index, None)
+        got = self.read(out)
+        return dict(got, mode=self.snapshot()["mode"],
+                    mbit_s=round(got["bytes"] * 8 / got["seconds"] / 1e6, 2) if got.get("seconds") else None)
 
     def _sysctls(self, ns: str) -> None:
         """Every node forwards; no reverse path filter (tunnels deliver from any source); IPv4 only,
@@ -735,12 +770,13 @@ def main() -> int:
         lab.start_daemons()
         wait_for(lambda: all(lab.status(n) for n in topo["daemons"]), 120, "daemons did not start")
         emit("daemons", seconds=round(time.monotonic() - t0, 3), pids=lab.pids)
-        tour = topo["tour"]
+        tour = params.get("tour") or topo["tour"]  # the bench's own tour (tests/bench/bench_handoff.py)
         lab.move(tour[0]["network"])
         wait_for(lambda: lab.snapshot()["mode"] == topo["networks"][tour[0]["network"]]["expect"], 60,
                  "the MR did not register at %s" % tour[0]["network"])
         emit("registered", seconds=round(time.monotonic() - t0, 3), uptime=round(uptime + time.monotonic() - t0, 3),
              **lab.snapshot())
+        rss_at_start = lab.rss("mip4d-mr").get("rss_kib")
         lab.start_stream()
         wait_for(lambda: lab.read(lab.stream_file()).get("received", 0) >= 25, 60, "the stream did not start")
         emit("stream", seconds=round(time.monotonic() - t0, 3))
@@ -749,6 +785,18 @@ def main() -> int:
             rounds += 1
             where = tour[0]["network"]
             for i, step in enumerate(tour[1:], 1):
+                if "netem" in step:  # the bench's RTT phases: not a move, no result of its own
+                    emit("netem", step=i, rtt_ms=step.get("rtt_ms"), shown=lab.impair(step["netem"]))
+                    continue
+                if "floor" in step:
+                    emit("floor", step=i, rtt_ms=step.get("rtt_ms"), **lab.floor(**step["floor"]))
+                    continue
+                if "footprint" in step:
+                    emit("footprint", rss_at_start_kib=rss_at_start, **lab.rss("mip4d-mr"))
+                    continue
+                if "bulk" in step:
+                    emit("bulk", step=i, **lab.bulk(i, step["bulk"]))
+                    continue
                 if "cut" in step:
                     results.append(lab.cut(i, step["cut"]))
                 elif "gateway" in step:

@@ -105,6 +105,41 @@ def follow(host: str, port: int, status_path: str) -> None:
         time.sleep(0.5)
 
 
+def bulk_serve(port: int) -> None:
+    """The bench's bulk transfer: zeros as fast as TCP takes them, to whoever connects."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(4)
+    chunk = bytes(65536)
+    while True:
+        conn, _ = srv.accept()
+        with conn:
+            try:
+                while True:
+                    conn.sendall(chunk)
+            except OSError:
+                pass
+
+
+def bulk_fetch(host: str, port: int, seconds: float, out_path: str) -> None:
+    """Read for `seconds` after the first byte; write bytes and seconds to `out_path`."""
+    got, first, now = 0, None, 0.0
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.settimeout(10)
+        while True:
+            data = s.recv(262144)
+            now = time.monotonic()
+            if not data:
+                break
+            first = first or now
+            got += len(data)
+            if now - first >= seconds:
+                break
+    with open(out_path, "w") as f:
+        json.dump({"bytes": got, "seconds": round(now - (first or now), 3)}, f)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]))

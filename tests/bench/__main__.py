@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from . import bench_codec, bench_footprint, bench_overhead, bench_registration
+from . import bench_codec, bench_footprint, bench_handoff, bench_overhead, bench_registration
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = {"overhead": bench_overhead, "codec": bench_codec, "registration": bench_registration,
-           "footprint": bench_footprint}
+           "footprint": bench_footprint, "handoff": bench_handoff}
+LAB = {"handoff"}  # boots the UML lab (minutes): in the full run, or when named with --only
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, dict] = {}
     for name, module in MODULES.items():
         if args.only and name not in args.only:
+            continue
+        if args.quick and name in LAB and not args.only:
+            print("%s: in the UML lab, left out of a quick run (make bench, or --only %s)" % (name, name),
+                  file=sys.stderr)
             continue
         t = time.monotonic()
         for fig in module.run(args.quick):

@@ -1,0 +1,226 @@
+"""Handoff latency per transition, bulk TCP per mode, and the MR's RSS across handoffs: in the UML lab.
+
+One boot of the lab runs a bench tour (board/virtual/labctl.py reads it from params.json): a cycle
+net1 -> net2 -> ifa -> net1 -> ext1 -> ext2 -> xfa -> ext1 -> net1 repeated `cycles` times for each RTT,
+netem adding that RTT on the links into the i-HA and the x-HA. A move's latency is labctl's
+`data_after_s`: from plugging the uplink in to the first counter of the LAN host's TCP stream after
+the stall (the stream sends every 20 ms).
+
+Baselines from the same run:
+- physical floor: one round trip to the HA that must answer (ping from the router the MR's networks
+  hang off: rtr to the i-HA inside, isp to the x-HA outside);
+- a plain VPN client without x-MIP on a DHCP network outside: it must get its address, redo IKE from
+  it and register with the i-HA through the VPN. Its time is composed of those phases as this run
+  measured them on the MR: link event -> address (mip4d-mr.log, on each DHCP move), and the MR's own
+  full IKE exchanges and i-MIP registrations at its c -> cvc moves (the same gateway, the same RTT).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import statistics
+from collections.abc import Iterable
+
+from .report import Column, Figure, ratio
+
+CYCLE = ["net1", "net2", "ifa", "net1", "ext1", "ext2", "xfa", "ext1", "net1"]
+MODES = {"home": "home", "net1": "c", "net2": "c", "ifa": "f", "ext1": "cvc", "ext2": "cvc", "xfa": "fvc"}
+ORDER = ["c->c", "c->f", "f->c", "c->cvc", "cvc->cvc", "cvc->fvc", "fvc->cvc", "cvc->c"]
+ISSUE = {"c->c", "c->f", "c->cvc", "cvc->cvc", "cvc->fvc", "cvc->c"}  # the transitions issue 9 names
+RTTS = (0, 20, 100)
+HA_PORTS = ("iha-core", "xha-inet")  # bridge-side ports into the i-HA and the x-HA
+I_HA, X_HA = "10.1.0.1", "198.51.100.1"
+BULK_S = 3.0
+
+
+def tour(cycles: int, rtts: Iterable[int] = RTTS, bulk_s: float = BULK_S) -> list[dict]:
+    """The steps labctl runs: start at home (the direct path), bulk there, then per RTT the floors and
+    `cycles` cycles; bulk in each mode once, in the first cycle at the first RTT."""
+    steps: list[dict] = [{"network": "home"}, {"bulk": bulk_s}]
+    for n, rtt in enumerate(rtts):
+        delay = "delay %dms" % rtt if rtt else "delay 0ms"
+        steps.append({"netem": {p: delay for p in HA_PORTS}, "rtt_ms": rtt})
+        steps.append({"floor": {"node": "rtr", "to": I_HA}, "rtt_ms": rtt})
+        steps.append({"floor": {"node": "isp", "to": X_HA}, "rtt_ms": rtt})
+        steps.append({"network": CYCLE[0]})
+        for c in range(cycles):
+            for net in CYCLE[1:]:
+                steps.append({"network": net})
+                if n == 0 and c == 0 and net in ("net2", "ifa", "ext1", "xfa"):
+                    steps.append({"bulk": bulk_s})
+    steps.append({"footprint": True})
+    return steps
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100)."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s) + 0.5)) - 1))]
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+# -- reading the run -----------------------------------------------------------------------------
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+def log_events(text: str) -> list[tuple[float, str]]:
+    """(wall time, line) for each timestamped line of a mip4d log (the lab's clock is UTC)."""
+    out = []
+    for line in text.splitlines():
+        m = LOG_TIME.match(line)
+        if m:
+            t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=datetime.UTC)
+            out.append((t.timestamp(), line))
+    return out
+
+
+def phases(log: list[tuple[float, str]], steps: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """Per RTT-tagged step: seconds from plugging in to the DHCP address ("address"); for c -> cvc moves,
+    the MR's full IKE ("ike": IKE allowed through x-MIP -> IKE SA up) and i-MIP registration
+    ("i_mip": IKE SA up -> the i-HA's reply through the VPN). Values are (rtt, seconds)."""
+    got: dict[str, list[tuple[int, float]]] = {"address": [], "ike": [], "i_mip": []}
+    for i, s in enumerate(steps):
+        start = s["wall"]
+        end = steps[i + 1]["wall"] if i + 1 < len(steps) else float("inf")
+        window = [(t, line) for t, line in log if start - 0.05 <= t < end]
+        addr = next((t for t, line in window if "mip4 udhcpc: wan " in line), None)
+        if addr is not None:
+            got["address"].append((s["rtt_ms"], addr - start))
+        if s["transition"] == "c->cvc":
+            allowed = next((t for t, line in window if "IKE and ESP from the x-HoA: dev" in line), None)
+            up = next((t for t, line in window if "[ike-up]" in line), None)
+            reg = next((t for t, line in window if "[registered] vpn:" in line), None)
+            if allowed and up and up > allowed:
+                got["ike"].append((s["rtt_ms"], up - allowed))
+            if up and reg and reg > up:
+                got["i_mip"].append((s["rtt_ms"], reg - up))
+    return got
+
+
+def tag(events: list[dict]) -> tuple[list[dict], dict, list[dict], dict]:
+    """The moves with their RTT and transition; the floors per (RTT, node); bulk results; footprint."""
+    rtt, prev = 0, None
+    moves, floors, bulk, footprint = [], {}, [], {}
+    for ev in events:
+        kind = ev.get("event")
+        if kind == "netem":
+            rtt = ev["rtt_ms"]
+        elif kind == "floor":
+            floors[(ev["rtt_ms"], ev["node"])] = ev.get("rtt_avg_ms")
+        elif kind == "bulk":
+            bulk.append(ev)
+        elif kind == "footprint":
+            footprint = ev
+        elif kind == "registered":
+            prev = "home"
+        elif kind == "step" and ev.get("network") in MODES:
+            mode = MODES[ev["network"]]
+            moves.append(dict(ev, rtt_ms=rtt, transition="%s->%s" % (prev, mode)))
+            prev = mode
+    return moves, floors, bulk, footprint
+
+
+# -- the figures ------------------------------------------------------------------------------------
+
+def figures(events: list[dict], mr_log: str) -> list[Figure]:
+    moves, floors, bulk, footprint = tag(events)
+    ph = phases(log_events(mr_log), moves)
+    handoff = Figure(
+        "handoff", "Handoff latency: link event -> the LAN host's stream flowing again (s)",
+        "physical floor (one round trip to the HA that answers) and a plain VPN client (address + full IKE "
+        "+ i-MIP registration, phases measured in this run)", [
+            Column("transition", "transition", left=True), Column("rtt_ms", "RTT ms", "{}"),
+            Column("moves", "moves", "{}"), Column("ok", "ok", "{}"),
+            Column("median_s", "median", "{:.2f}"), Column("p95_s", "p95", "{:.2f}"),
+            Column("floor_ms", "floor ms", "{:.1f}"), Column("vs_floor", "vs floor", "{:.0f}"),
+            Column("vpn_client_s", "VPN client", "{:.2f}"), Column("vs_vpn_client", "vs VPN client", "{:.2f}")])
+    for rtt in sorted({m["rtt_ms"] for m in moves}):
+        addr = median([s for r, s in ph["address"] if r == rtt])
+        ike = median([s for r, s in ph["ike"] if r == rtt])
+        i_mip = median([s for r, s in ph["i_mip"] if r == rtt])
+        vpn_client = addr + ike + i_mip if None not in (addr, ike, i_mip) else None
+        for tr in ORDER:
+            ms = [m for m in moves if m["rtt_ms"] == rtt and m["transition"] == tr]
+            if not ms:
+                continue
+            data = [m["data_after_s"] for m in ms if m.get("data_after_s") is not None]
+            outside = tr.split("->")[1] in ("cvc", "fvc")
+            floor = floors.get((rtt, "isp" if outside else "rtr"))
+            base = vpn_client if tr.endswith("->cvc") else None  # a VPN client needs DHCP outside
+            med = median(data)
+            handoff.rows.append({
+                "transition": tr + ("" if tr in ISSUE else " (return)"), "rtt_ms": rtt, "moves": len(ms),
+                "ok": sum(1 for m in ms if m.get("ok")), "median_s": med, "p95_s": pct(data, 95),
+                "floor_ms": floor, "vs_floor": ratio(med, floor / 1000 if floor else None),
+                "vpn_client_s": base, "vs_vpn_client": ratio(med, base)})
+    handoff.notes += [
+        "RTT: netem delay on the links into the i-HA and the x-HA (one way, so the round trip grows by it)",
+        "VPN client (for moves onto a DHCP network outside): median address time %s + IKE %s + i-MIP %s s per RTT, "
+        "from mip4d-mr.log (IKE and i-MIP timed at the MR's own c -> cvc moves)" % (
+            _fmt(ph["address"]), _fmt(ph["ike"]), _fmt(ph["i_mip"])),
+        "the stream is TCP: after an outage its retransmission timer, not the path, may decide the first byte",
+    ]
+    direct = next((b for b in bulk if b.get("mode") == "home"), None)
+    tput = Figure("throughput", "Bulk TCP, CN -> LAN host, %g s per mode (Mbit/s)" % BULK_S,
+                  "the direct path: the MR at home, no tunnel, same lab", [
+                      Column("mode", "mode", left=True), Column("mbit_s", "Mbit/s", "{:.1f}"),
+                      Column("vs_direct", "vs direct", "{:.2f}"), Column("bytes", "bytes", "{:,}")])
+    for b in bulk:
+        tput.rows.append({"mode": b.get("mode"), "mbit_s": b.get("mbit_s"), "bytes": b.get("bytes"),
+                          "vs_direct": ratio(b.get("mbit_s"), direct and direct.get("mbit_s"))})
+    tput.notes.append("every node is a namespace of one UML kernel on one host CPU: the ratios, not the "
+                      "absolute rates, carry over to a router")
+    out = [handoff, tput]
+    if footprint:
+        mem = Figure("handoff_rss", "MR agent memory across the bench's handoffs (mip4d in the lab)",
+                     "its RSS right after the first registration", [
+                         Column("what", "what", left=True), Column("kib", "KiB", "{:,}"),
+                         Column("vs_start", "vs start", "{:.2f}")])
+        start = footprint.get("rss_at_start_kib")
+        mem.rows += [{"what": "RSS after the first registration", "kib": start, "vs_start": 1.0},
+                     {"what": "RSS after %d handoffs" % len(moves), "kib": footprint.get("rss_kib"),
+                      "vs_start": ratio(footprint.get("rss_kib"), start)},
+                     {"what": "peak RSS (VmHWM)", "kib": footprint.get("hwm_kib"),
+                      "vs_start": ratio(footprint.get("hwm_kib"), start)}]
+        out.append(mem)
+    return out
+
+
+def _fmt(values: list[tuple[int, float]]) -> str:
+    by: dict[int, list[float]] = {}
+    for r, s in values:
+        by.setdefault(r, []).append(s)
+    return "/".join("%.2f" % statistics.median(v) for _, v in sorted(by.items())) or "-"
+
+
+def run(quick: bool, cycles: int | None = None) -> list[Figure]:
+    """Boot the lab with the bench tour (QUICK: one cycle at RTT 0 and 100 ms) and read its events."""
+    from board.virtual.boot import Lab  # the lab's host side; only this module needs it
+
+    cycles = cycles or (1 if quick else int(os.environ.get("BENCH_CYCLES", "20")))
+    rtts = (0, 100) if quick else RTTS
+    lab = Lab(scenario="bench", dwell=0.5, tour=tour(cycles, rtts))
+    events: list[dict] = []
+    try:
+        for ev in lab.events(timeout=600 + cycles * len(rtts) * 120):
+            if ev["event"] != "status":
+                events.append(ev)
+            if ev["event"] in ("step", "bulk", "floor", "error"):
+                print("lab:", json.dumps({k: v for k, v in ev.items() if k in (
+                    "event", "step", "network", "mode", "ok", "data_after_s", "rtt_avg_ms", "mbit_s", "message")}),
+                    flush=True)
+        mr_log = lab.log("mip4d-mr")
+    finally:
+        lab.close(keep=os.environ.get("MIP4_LAB_KEEP") == "1")
+    errors = [e["message"] for e in events if e["event"] == "error"]
+    if errors:
+        raise RuntimeError("the lab failed: %s" % "; ".join(errors))
+    return figures(events, mr_log)

@@ -2,6 +2,7 @@
 
 No timing is checked: the bench measures, it does not judge (issue 9).
 """
+import datetime
 import json
 import math
 import os
@@ -34,3 +35,35 @@ def test_quick_bench_writes_every_figure(tmp_path):
     rows = {r["path"]: r for r in results["figures"]["registration"]["rows"]}
     assert rows["floor: bare UDP echo"]["vs_floor"] == 1.0 and rows["mip4d over UDP"]["vs_floor"] > 0
     assert [r["mode"] for r in results["figures"]["overhead"]["rows"]][:1] == ["c"]
+
+
+def test_handoff_figures_from_a_run_s_events_and_log():
+    """The lab bench's arithmetic on a made-up run: transitions tagged by the moves before them, RTT by
+    the netem step, the VPN client's phases taken from the MR's log lines (the lab run is `make bench`)."""
+    from tests.bench import bench_handoff as h
+
+    steps = h.tour(cycles=1, rtts=(0,))
+    assert steps[0] == {"network": "home"} and steps[-1] == {"footprint": True}
+    assert [s["network"] for s in steps if "network" in s] == ["home"] + h.CYCLE + ["home"]
+    t0 = 1_800_000_000.0
+
+    def log(t: float, text: str) -> str:
+        stamp = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+        return "%s mip4d INFO %s" % (stamp, text)
+    events = [{"event": "registered"}, {"event": "bulk", "mode": "home", "mbit_s": 100.0, "bytes": 1},
+              {"event": "netem", "rtt_ms": 20}, {"event": "floor", "rtt_ms": 20, "node": "isp", "rtt_avg_ms": 40.0},
+              {"event": "step", "network": "net1", "wall": t0, "data_after_s": 3.0, "ok": True},
+              {"event": "step", "network": "ext1", "wall": t0 + 10, "data_after_s": 8.0, "ok": True},
+              {"event": "step", "network": "ext2", "wall": t0 + 20, "data_after_s": 4.0, "ok": True},
+              {"event": "bulk", "mode": "cvc", "mbit_s": 50.0, "bytes": 1}]
+    mr_log = "\n".join([log(t0 + 10.5, "mip4 udhcpc: wan 198.18.1.174/24"),
+                        log(t0 + 13.0, "IKE and ESP from the x-HoA: dev mip4-x-wan"),
+                        log(t0 + 15.0, "[ike-up] IKE SA up"), log(t0 + 15.25, "[registered] vpn: 0"),
+                        log(t0 + 20.75, "mip4 udhcpc: wan 198.18.2.174/24")])
+    handoff, tput = h.figures(events, mr_log)[:2]
+    rows = {r["transition"]: r for r in handoff.rows}
+    assert set(rows) == {"c->cvc", "cvc->cvc"}  # home -> c is the start, not a measured transition
+    assert rows["cvc->cvc"]["median_s"] == 4.0 and rows["cvc->cvc"]["vs_floor"] == 100.0
+    # VPN client: address 0.5 / 0.75 s (median 0.625) + IKE 2.0 + i-MIP 0.25
+    assert math.isclose(rows["cvc->cvc"]["vpn_client_s"], 2.875) and rows["c->cvc"]["ok"] == 1
+    assert [(r["mode"], r["vs_direct"]) for r in tput.rows] == [("home", 1.0), ("cvc", 0.5)]

@@ -140,8 +140,9 @@ class Daemon:
 
     async def _start_foreign_agent(self, m: ForeignAgentConfig) -> None:
         self.plane = AgentPlane(self.kernel)
-        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)))
+        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)), visitors_only=True)
         await self.ipr.link("set", index=await self.kernel.index("tunl0"), state="up")  # RFC 5944 4.2.2: decapsulate
+        await self.kernel.visitors_only("tunl0", True)  # and deliver to visitors only, never route on
         for iface in m.links:
             self.udp[iface] = UdpEndpoint(self.loop, PORT, iface, self._datagram)
             self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp, groups=(ALL_ROUTERS,))

@@ -215,8 +215,9 @@ class KernelDataPlane:
             raise LookupError("no interface %r" % iface)
         return found[0]
 
-    async def sweep(self, tables: tuple[int, ...]) -> None:
-        """Remove what a killed predecessor left: our tunnels, and every rule and route of our tables."""
+    async def sweep(self, tables: tuple[int, ...], visitors_only: bool = False) -> None:
+        """Remove what a killed predecessor left: our tunnels, and every rule and route of our tables
+        (and, for an FA, its visitors-only rules)."""
         async for link in await self.ipr.get_links():
             name = link.get("ifname") or ""
             if OUR_TUNNELS.match(name):
@@ -224,7 +225,7 @@ class KernelDataPlane:
                 await self.ipr.link("del", index=link["index"])
         async for r in await self.ipr.get_rules(family=2):
             iif = r.get("FRA_IIFNAME")
-            if iif and r.get("FRA_PRIORITY") in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
+            if visitors_only and iif and r.get("FRA_PRIORITY") in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
                 for spec in self._visitors_only_rules(iif):
                     if spec["priority"] == r.get("FRA_PRIORITY"):
                         await self._quietly_rule_del(spec)

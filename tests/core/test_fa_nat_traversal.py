@@ -236,11 +236,7 @@ def test_fvc_behind_a_nat_survives_a_nat_rebinding():
     again through it, and the x-HA's tunnel moves to the new port; the mode stays fvc."""
     w, n_fa = natted_world()
     w.run(15)
-    (before,) = w.x_ha.bindings.lookup(X_HOA)
-    w.sim.nat_rebind("natcore")
-    t0 = w.now
-    w.run(15)
-    (after,) = w.x_ha.bindings.lookup(X_HOA)
+    before, after, t0 = w.nat_rebound("natcore", 15)
     assert after.udp_tunnel and after.source == NAT_ADDR and after.source_port != before.source_port
     assert [a for a in w.sim.actions("n-fa", Log) if a.reason == "nat-mapping-lost"]
     assert [rq for _, rq in w.requests(since=t0) if rq.home_agent == X_HA and rq.lifetime]

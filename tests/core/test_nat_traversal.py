@@ -119,11 +119,7 @@ def test_a_nat_rebinding_is_followed_by_a_registration_from_the_new_mapping():
     w.sim.add_link("hotel", "external", delay=0.01, nat="198.18.9.1")
     w.connect("wan", "hotel", "192.168.1.20")
     w.run(12)
-    (before,) = w.x_ha.bindings.lookup(X_HOA)
-    w.sim.nat_rebind("hotel")
-    t0 = w.now
-    w.run(10)
-    (after,) = w.x_ha.bindings.lookup(X_HOA)
+    before, after, t0 = w.nat_rebound("hotel", 10)
     assert after.udp_tunnel and after.source_port != before.source_port
     assert w.logs("nat-mapping-lost")
     assert w.gate("wan") == "vpn" and not [g for t, g in w.timed() if t > t0 and getattr(g, "blocked", False)]

@@ -92,6 +92,16 @@ class World:
     def logs(self, reason: str) -> list:
         return self.sim.logs("mn", reason)
 
+    def nat_rebound(self, link: str, seconds: float) -> tuple:
+        """RFC 3519 4.10: the NAT on `link` forgets its mappings; (x-HA binding before, after `seconds`,
+        the time of the rebinding)."""
+        (before,) = self.x_ha.bindings.lookup(X_HOA)
+        self.sim.nat_rebind(link)
+        t0 = self.now
+        self.run(seconds)
+        (after,) = self.x_ha.bindings.lookup(X_HOA)
+        return before, after, t0
+
 
 def build(seed: int = 1, trusted: tuple[str, ...] = WITH_POOL, i_ha_kw: dict | None = None,
           x_ha_kw: dict | None = None, core_delay: float = 0.005, **mn_kw) -> World:

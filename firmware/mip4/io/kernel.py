@@ -224,19 +224,11 @@ class KernelDataPlane:
                 log.warning("removing stale tunnel %s", name)
                 await self.ipr.link("del", index=link["index"])
         async for r in await self.ipr.get_rules(family=2):
-            iif = r.get("FRA_IIFNAME")
-            if visitors_only and iif and r.get("FRA_PRIORITY") in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
-                for spec in self._visitors_only_rules(iif):
-                    if spec["priority"] == r.get("FRA_PRIORITY"):
-                        await self._quietly_rule_del(spec)
-                continue
-            if r.get("table") in tables or r.get("FRA_TABLE") in tables:
-                spec = dict(priority=r.get("FRA_PRIORITY", 0), table=r.get("FRA_TABLE") or r.get("table"))
-                try:
-                    await self.ipr.rule("del", **spec)
-                    log.warning("removed stale rule %s", spec)
-                except NetlinkError:
-                    pass
+            iif, priority = r.get("FRA_IIFNAME"), r.get("FRA_PRIORITY", 0)
+            if visitors_only and iif and priority in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
+                await self._quietly_rule_del(self._visitors_only_rules(iif)[priority - VISITORS_ONLY_PRIORITY])
+            elif r.get("table") in tables or r.get("FRA_TABLE") in tables:
+                await self._quietly_rule_del(dict(priority=priority, table=r.get("FRA_TABLE") or r.get("table")))
         for table in tables:
             async for r in await self.ipr.route("dump", table=table):
                 try:
@@ -245,6 +237,7 @@ class KernelDataPlane:
                     pass
 
     async def _quietly_rule_del(self, spec: dict) -> None:
+        """sweep(): a predecessor's rule removed, or already gone."""
         try:
             await self.ipr.rule("del", **spec)
             log.warning("removed stale rule %s", spec)

@@ -19,6 +19,14 @@ def _check_keepalive_ceiling(value: object) -> None:
         raise ConfigError("udp_keepalive: %r must be 0..65535 seconds (0: the HA's interval)" % (value,))
 
 
+def _check_rate_limit(rate: object, burst: object) -> None:
+    """Registration requests per second from one source, and how many may come at once (0: no limit)."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1e6:
+        raise ConfigError("rate_limit: %r must be 0..1000000 requests per second per source (0: no limit)" % (rate,))
+    if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1000000:
+        raise ConfigError("rate_burst: %r must be 1..1000000 requests" % (burst,))
+
+
 def _check_address(option: str, value: str) -> None:
     try:
         ipaddress.IPv4Address(value)
@@ -134,9 +142,14 @@ class HomeAgentConfig:
     reverse_tunnel: bool = True  # RFC 3024
     fa_ha: dict[str, SecurityAssociation] = field(default_factory=dict)  # FA address -> FA-HA SA
     udp_keepalive: int = 110  # RFC 3519 3.2: keepalive interval put in UDP Tunnel Replies, seconds
+    # registration requests per second per source address, and the burst allowed; 0: no limit. A relaying
+    # FA speaks for all its visitors from one address, so the default leaves room for a thousand of them
+    rate_limit: float = 100.0
+    rate_burst: int = 200
 
     def __post_init__(self) -> None:
         _check_address("address", self.address)
+        _check_rate_limit(self.rate_limit, self.rate_burst)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
         for hoa in self.mobile_nodes:
@@ -195,9 +208,14 @@ class ForeignAgentConfig:
     routes_common_traffic: bool = False  # RFC 5944 2.1: advertisement code 0 if True, else 16
     nat_traversal: bool = False  # RFC 3519 3.1, 3.4, 4.5: behind a NAT; U bit, UDP Tunnel Request relayed
     udp_keepalive: int = 0  # RFC 3519 4.9: keepalive at most this often, seconds (0: as the HA says)
+    # registration requests per second per source address on an access link, and the burst; 0: no limit
+    # (a mobile node sends one request per registration, a few more on retransmissions)
+    rate_limit: float = 10.0
+    rate_burst: int = 20
 
     def __post_init__(self) -> None:
         _check_keepalive_ceiling(self.udp_keepalive)
+        _check_rate_limit(self.rate_limit, self.rate_burst)
         if not self.links:
             raise ConfigError("links: a foreign agent needs at least one access link")
         for iface, coa in self.links.items():

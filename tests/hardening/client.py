@@ -1,7 +1,7 @@
 """A real registration client for the hardening tests: the core's RegistrationClient on a UDP socket.
 
     python -m tests.hardening.client --bind SRC --to DST --home-agent HA --home-address HOA --care-of COA
-        --spi N --key HEX [--lifetime S] [--co-located]
+        --spi N --key HEX [--lifetime S] [--co-located] [--reverse-tunnel]
 
 It registers, retransmits with backoff and renews before expiry as a mobile node does (RFC 5944 3.6),
 until SIGTERM; then it prints one JSON line: requests sent, and when (time.monotonic(), the clock every
@@ -42,7 +42,7 @@ def run(a: argparse.Namespace) -> dict:
         random.Random(a.seed), wall=lambda now: now + offset)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((a.bind, a.port))
-    flags = FLAG_T | (FLAG_D if a.co_located else 0)
+    flags = (FLAG_T if a.reverse_tunnel else 0) | (FLAG_D if a.co_located else 0)
     accepted: list[float] = []
     denied: list[list] = []
 
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--home-address", required=True)
     p.add_argument("--care-of", required=True)
     p.add_argument("--co-located", action="store_true", help="D bit: a co-located care-of address")
+    p.add_argument("--reverse-tunnel", action="store_true", help="T bit (RFC 3024)")
     p.add_argument("--spi", type=int, required=True)
     p.add_argument("--key", required=True, help="MN-HA key, hex")
     p.add_argument("--lifetime", type=int, default=4, help="seconds asked for; renewed at half of it")

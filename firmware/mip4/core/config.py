@@ -28,6 +28,12 @@ def _check_rate_limit(rate: object, burst: object) -> None:
         raise ConfigError("rate_burst: %r must be 1..1000000 requests" % (burst,))
 
 
+def _check_lifetime(option: str, value: object) -> None:
+    """RFC 5944 3.3: a 16-bit lifetime; 0 would make every registration a deregistration."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 0xFFFF:
+        raise ConfigError("%s: %r must be 1..65535 seconds (65535: infinite)" % (option, value))
+
+
 def _check_address(option: str, value: str) -> None:
     try:
         ipaddress.IPv4Address(value)
@@ -125,6 +131,10 @@ class MobileNodeEntry:
     networks: tuple[str, ...] = ()  # a mobile router's LAN prefixes, routed into its tunnel
     max_lifetime: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.max_lifetime is not None:
+            _check_lifetime("max_lifetime", self.max_lifetime)
+
 
 @dataclass(frozen=True)
 class HomeAgentConfig:
@@ -151,6 +161,7 @@ class HomeAgentConfig:
     def __post_init__(self) -> None:
         _check_address("address", self.address)
         _check_rate_limit(self.rate_limit, self.rate_burst)
+        _check_lifetime("max_lifetime", self.max_lifetime)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
         for hoa in self.mobile_nodes:

@@ -22,6 +22,8 @@ import pytest
 from mip4.io.control import ControlClient, ControlError
 from tests.bench import netns
 
+from .test_cores import FA_ACCESS  # what an FA counts for each datagram on an access link
+
 COUNT = int(os.environ.get("MIP4_FEED_COUNT", "100000"))
 FEED_RATE = 15000  # packets a second; mip4d absorbs 20-25k a second of these on the test host
 KEY = "00112233445566778899aabbccddeeff"
@@ -186,12 +188,6 @@ def test_home_agent_listener_survives_bad_input_and_keeps_the_real_binding(tmp_p
     assert (b["home_address"], b["care_of"]) == (I_HOA, "10.2.0.5")
     fed.figure("HA (i-HA)", "1/1", renewed, "134 answered %d, rate-limited %d, leaked packets 0 (no reply to %d "
                "from an untrusted source)" % (c["poorly-formed-request"], c["rate-limited"], outside.got["sent"]))
-
-
-# what an FA counts for each datagram on an access link (RFC 5944 3.7.2.1 denials included)
-FA_ACCESS = ("malformed", "unexpected-message", "rate-limited", "poorly-formed-request", "relayed-request",
-             "duplicate-request", "unknown-extension", "no-home-address", "no-home-agent", "lifetime-too-long",
-             "encapsulation-unavailable", "reverse-tunnel-unavailable", "invalid-care-of", "too-many-visitors")
 
 
 def test_foreign_agent_access_link_survives_bad_input_and_keeps_the_real_visitor(tmp_path):

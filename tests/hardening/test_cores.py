@@ -72,6 +72,7 @@ def test_home_agent_counts_each_bad_datagram_once_and_keeps_its_bindings(payload
         assert isinstance(reply, RegistrationReply) and codes.denied_by(reply.code) == "HA"
 
 
+# what an FA counts for each datagram on an access link (RFC 5944 3.7.2.1 denials included)
 FA_ACCESS = ("malformed", "unexpected-message", "rate-limited", "poorly-formed-request", "relayed-request",
              "duplicate-request", "unknown-extension", "no-home-address", "no-home-agent", "lifetime-too-long",
              "encapsulation-unavailable", "reverse-tunnel-unavailable", "invalid-care-of", "too-many-visitors")

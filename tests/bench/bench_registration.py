@@ -53,7 +53,8 @@ def home_agent(n: int) -> tuple[HomeAgent, dict]:
     m0 = tracemalloc.get_traced_memory()[0]
     nodes = {_addr(HOA_BASE, i): MobileNodeEntry(SecurityAssociation(SPI, _key(i))) for i in range(n)}
     m1 = tracemalloc.get_traced_memory()[0]
-    agent = HomeAgent(HomeAgentConfig(address=HA, role="i-ha", mobile_nodes=nodes, trusted_networks=("10.0.0.0/8",)),
+    agent = HomeAgent(HomeAgentConfig(address=HA, role="i-ha", mobile_nodes=nodes, trusted_networks=("10.0.0.0/8",),
+                                      rate_limit=0),  # capacity, not the per-source flood limit
                       random.Random(1))
     agent.set_wall_clock(NOW, NOW)
     m2 = tracemalloc.get_traced_memory()[0]
@@ -146,9 +147,10 @@ def udp_rates(seconds: float) -> tuple[dict, dict]:
         floor = _serve(ns, ["-u", "-m", "tests.bench.udp_load", "echo", HA, "434"], "ready", Path(tmp, "echo.log"),
                        "echo", seconds, 1000)
         config = Path(tmp, "ha.json")
+        # one client sends everything: the per-source rate limit (a flood defence) off, to measure capacity
         config.write_text(json.dumps({"role": "ha", "ha": {
             "address": HA, "role": "i-ha", "home_iface": "home", "trusted_networks": ["10.0.0.0/8"],
-            "mobile_nodes": {hoa: {"spi": SPI, "key": _key(1).hex()}}}}))
+            "rate_limit": 0, "mobile_nodes": {hoa: {"spi": SPI, "key": _key(1).hex()}}}}))
         daemon = _serve(ns, ["-m", "mip4.io.daemon", "--config", str(config)], "mip4d started", Path(tmp, "ha.log"),
                         "ha", seconds, int(seconds * 8000) + 1000)
     for name, got in (("echo", floor), ("mip4d", daemon)):

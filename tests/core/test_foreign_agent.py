@@ -303,10 +303,51 @@ def test_pending_registrations_count_towards_the_limit():
     assert rp.code == codes.FA_INSUFFICIENT_RESOURCES
 
 
-@pytest.mark.parametrize("payload", [b"\x01\x00", b"\x01" + bytes(23) + b"\x83\x05ab", b"\x63junk"])
-def test_malformed_request_dropped_with_a_log(payload):
-    actions = fa().receive_udp(Datagram("acc", X_HOA, MN_PORT, COA, 434, payload), NOW)
-    assert sent(actions) == [] and reasons(actions) == ["malformed"]
+@pytest.mark.parametrize("payload", [b"\x01\x00", request().payload[:23], b"\x63junk"])
+def test_what_is_not_even_a_request_header_is_dropped_with_a_log(payload):
+    agent = fa()
+    actions = agent.receive_udp(Datagram("acc", X_HOA, MN_PORT, COA, 434, payload), NOW)
+    assert sent(actions) == [] and reasons(actions) == ["malformed"] and not agent.pending
+
+
+@pytest.mark.parametrize("payload", [b"\x01" + bytes(23) + b"\x83\x05ab", request().payload[:30],
+                                     request().payload + b"\x26\x00"])
+def test_a_request_whose_extensions_do_not_decode_is_answered_70(payload):
+    """RFC 5944 3.7.2.1, 3.7.2.3: the fixed part reads as a request, its extensions do not: the FA denies
+    it itself with 70 (poorly formed Request), from its care-of on that link, relays nothing, keeps nothing."""
+    agent = fa()
+    actions = agent.receive_udp(Datagram("acc", X_HOA, MN_PORT, COA, 434, payload), NOW)
+    d = to_mn(actions)
+    rp = codec.decode_udp(d.payload)
+    header = RegistrationRequest.decode(payload[:24])
+    assert (d.src, d.sport, d.dst, d.dport) == (COA, 434, X_HOA, MN_PORT)
+    assert (rp.code, rp.home_address, rp.home_agent, rp.identification) == (
+        codes.FA_POORLY_FORMED_REQUEST, header.home_address, header.home_agent, header.identification)
+    assert reasons(actions) == ["poorly-formed-request"] and not agent.pending and not len(agent.visitors)
+    assert agent.status()["counters"]["poorly-formed-request"] == 1
+
+
+def test_a_flood_from_one_source_on_an_access_link_is_rate_limited():
+    """Past the burst, a source's requests beyond its rate are dropped before decoding: nothing relayed,
+    no reply, no pending entry; counted and logged (limited); another source is not held back."""
+    agent = fa(rate_limit=1.0, rate_burst=2)
+    outcomes = [len(sent(agent.receive_udp(request(ident=IDENT + k), NOW))) for k in range(4)]
+    assert outcomes == [1, 1, 0, 0]
+    flood = agent.receive_udp(request(ident=IDENT + 9, lifetime=0), NOW)
+    assert sent(flood) == [] and reasons(flood) == ["rate-limited"] and len(agent.pending) == 2
+    assert agent.status()["counters"]["rate-limited"] == 3
+    assert relayed(agent.receive_udp(request(hoa=I_HOA, ha=I_HA, sa=I_SA), NOW))  # another source
+    assert relayed(agent.receive_udp(request(ident=IDENT + 10), NOW + 1))  # a second later: one more token
+
+
+def test_fa_logs_of_what_anyone_can_send_are_limited_but_all_counted():
+    agent = fa()
+    lines = []
+    for k in range(200):
+        lines += reasons(agent.receive_udp(Datagram("acc", X_HOA, MN_PORT, COA, 434, b"\x63" + bytes(k)), NOW))
+        lines += reasons(agent.receive_icmp(Icmp("acc", X_HOA, COA, b"\x0a"), NOW))
+    assert lines == ["malformed"] * 5
+    assert agent.status()["counters"]["malformed"] == 400 and agent.status()["counters"]["log-suppressed"] == 395
 
 
 @pytest.mark.parametrize("dgram,reason", [

@@ -434,12 +434,116 @@ def test_unknown_home_address_is_131_without_authenticator():
     assert agent.status()["counters"]["unknown-home-address"] == 1
 
 
-@pytest.mark.parametrize("payload", [b"", b"\x01\x00", request().encode()[:30], b"\x01" + bytes(23) + b"\x20\x30"])
-def test_malformed_octets_are_dropped_without_reply(payload):
+@pytest.mark.parametrize("payload", [b"", b"\x01\x00", request().encode()[:23], b"\x07" + bytes(30), b"\x03\x00"])
+def test_what_is_not_even_a_request_header_is_dropped_without_reply(payload):
+    """Shorter than a request's fixed part, or no known message: no field to answer with (RFC 5944 1.9)."""
     agent = i_ha()
     actions = send(agent, payload)
     assert [type(a) for a in actions] == [Log] and actions[0].reason == "malformed"
-    assert agent.status()["counters"]["malformed"] == 1
+    assert agent.status()["counters"]["malformed"] == 1 and agent.status()["counters"]["denied"] == 0
+
+
+@pytest.mark.parametrize("payload", [
+    request().encode()[:30],  # the authenticator cut short
+    bytes([1]) + bytes(23) + b"\x20\x30",  # an extension longer than what is left
+    request().encode()[:24] + b"\x26\x00\xff\xff",  # a long-format extension (RFC 5944 1.10) running off the end
+    request().encode() + b"\x83",  # a lone type octet after the authenticator
+])
+def test_a_request_whose_extensions_do_not_decode_is_answered_134(payload):
+    """RFC 5944 3.4, 3.8.3: the fixed part is a request, the rest is not: 134 (poorly formed Request), to
+    the source address and port, the fixed part's fields echoed, unauthenticated; nothing else changes."""
+    agent = i_ha()
+    send(agent, request())
+    before = agent.bindings.lookup(I_HOA)
+    actions = send(agent, payload, sport=40123)
+    (datagram, reply), = sent(actions)
+    header = RegistrationRequest.decode(payload[:24])
+    assert (reply.code, reply.home_address, reply.home_agent, reply.identification, reply.lifetime) == (
+        codes.HA_POORLY_FORMED_REQUEST, header.home_address, I_HA, header.identification, 0)
+    assert (datagram.src, datagram.sport, datagram.dst, datagram.dport) == (I_HA, 434, CO_COA, 40123)
+    assert MN_HA_AUTH not in types(reply) and not plane(actions)
+    assert agent.bindings.lookup(I_HOA) == before
+    assert [line.reason for line in logs(actions)] == ["poorly-formed-request"]
+    c = agent.status()["counters"]
+    assert (c["poorly-formed-request"], c["denied"], c["malformed"], c["accepted"]) == (1, 1, 0, 1)
+
+
+def test_a_poorly_formed_request_from_an_untrusted_source_gets_no_answer():
+    """R-4.3-d: the source check comes first, and an outsider's garbage is dropped silently too."""
+    agent = i_ha()
+    actions = send(agent, request().encode()[:30], src=EXT_COA)
+    assert not sent(actions) and [line.reason for line in logs(actions)] == ["untrusted-source"]
+    x = x_ha(ignored_sources=INTRANET)  # R-3.7-a: likewise for an x-HA's inside sources
+    assert not sent(send(x, request(hoa=X_HOA, ha=X_HA, sa=X_SA).encode()[:30], src=CO_COA))
+
+
+def test_a_thousand_bad_packets_are_all_counted_but_log_a_few_lines():
+    """Log lines of dropped packets are limited per reason (5 per 10 s); every packet is counted, and the
+    first line let through after a quiet spell says how many were not logged."""
+    agent = i_ha()
+    lines = []
+    for k in range(1000):
+        lines += logs(send(agent, b"\xff" + bytes(k % 40), now=NOW + k / 1000))
+    assert [line.reason for line in lines] == ["malformed"] * 5
+    c = agent.status()["counters"]
+    assert (c["malformed"], c["log-suppressed"]) == (1000, 995)
+    (later,) = logs(send(agent, b"\xff", now=NOW + 10))
+    assert later.message.endswith("(and 995 more like it, not logged)")
+    assert logs(send(agent, request().encode()[:30], now=NOW + 10))  # each reason has its own share
+
+
+# -- a registration flood from one source: per-source rate limit --------------------------------------
+
+
+def test_a_flood_from_one_source_is_rate_limited_without_state_change():
+    """Past the burst, requests from a source beyond its rate are dropped before decoding: no reply, no
+    binding change, counted as rate-limited and logged (limited too); another source is not held back."""
+    agent = i_ha(rate_limit=2.0, rate_burst=3)
+    answered = [bool(sent(send(agent, request(coa=CO_COA)))) for _ in range(5)]
+    assert answered == [True, True, True, False, False]
+    before = agent.bindings.lookup(I_HOA)
+    dropped = send(agent, request(coa=CO_COA2, lifetime=0), src=CO_COA)  # would deregister if heard
+    assert not sent(dropped) and not plane(dropped) and agent.bindings.lookup(I_HOA) == before
+    assert [line.reason for line in logs(dropped)] == ["rate-limited"]
+    assert agent.status()["counters"]["rate-limited"] == 3 and agent.status()["counters"]["accepted"] == 3
+    assert reply_of(send(agent, request(coa=CO_COA2))).code == codes.ACCEPTED  # another source
+    assert reply_of(send(agent, request(coa=CO_COA, at=NOW + 0.5), now=NOW + 0.5)).code == codes.ACCEPTED  # refilled
+    assert not sent(send(agent, request(coa=CO_COA, at=NOW + 0.5), now=NOW + 0.5))
+
+
+def test_rate_limit_covers_poorly_formed_requests_but_not_other_garbage():
+    """A flood of bad requests is not answered past the limit (no reflection of 134s); what is not a request
+    costs no bucket and is only counted."""
+    agent = i_ha(rate_limit=1.0, rate_burst=2)
+    codes_seen = [[r.code for _, r in sent(send(agent, request().encode()[:30]))] for _ in range(4)]
+    assert codes_seen == [[134], [134], [], []]
+    assert not sent(send(agent, b"\x01\x00"))
+    c = agent.status()["counters"]
+    assert (c["poorly-formed-request"], c["rate-limited"], c["malformed"]) == (2, 2, 1)
+
+
+def test_rate_limit_zero_is_off_and_defaults_leave_room_for_a_busy_foreign_agent():
+    agent = i_ha(rate_limit=0)
+    assert all(sent(send(agent, request())) for _ in range(300))
+    default = i_ha()
+    answered = sum(bool(sent(send(default, request()))) for _ in range(300))
+    assert answered == 200 and default.config.rate_limit == 100  # 1000 visitors every 50 s is 20 a second
+
+
+def test_rate_limit_keeps_a_bounded_number_of_sources():
+    from mip4.core.ratelimit import SourceLimiter
+
+    limiter = SourceLimiter(1.0, 1, max_sources=3)
+    assert [limiter.allow(s, NOW) for s in ("a", "b", "c", "a")] == [True, True, True, False]
+    assert limiter.allow("d", NOW) and list(limiter.buckets) == ["c", "a", "d"]  # b, least recently seen, went
+    assert limiter.allow("b", NOW)  # forgotten: a fresh bucket
+
+
+@pytest.mark.parametrize("option,value", [("rate_limit", -1), ("rate_limit", "10"), ("rate_limit", float("nan")),
+                                          ("rate_burst", 0), ("rate_burst", 2.5)])
+def test_config_rejects_bad_rate_limits(option, value):
+    with pytest.raises(ConfigError, match=option):
+        i_ha(**{option: value})
 
 
 def test_a_registration_reply_sent_to_the_ha_is_ignored():
@@ -627,3 +731,16 @@ def test_binding_expiries_come_from_a_heap_that_skips_renewed_and_removed_bindin
     assert table.due(NOW + 59) == [] and table.due(NOW + 100) == ["10.1.0.11"]
     table.expire(NOW + 100)
     assert table.next_expiry() is None and len(table) == 0
+
+
+def test_a_request_too_long_to_decode_is_answered_134_without_decoding_it():
+    """A 64 KiB request of 2-octet extensions would take a tenth of a second to decode: past
+    MAX_REGISTRATION octets the fixed part is answered 134 and the rest is never looked at."""
+    from mip4.core.ratelimit import MAX_REGISTRATION
+
+    agent = i_ha()
+    payload = request().encode()[:24] + b"\x83\x00" * 32000
+    assert len(payload) > MAX_REGISTRATION
+    assert reply_of(send(agent, payload)).code == codes.HA_POORLY_FORMED_REQUEST
+    big_reply = RegistrationReply(0, I_HOA, I_HA, 1, 0, [RawExtension(200, b"")] * 1000).encode()
+    assert [a.reason for a in send(agent, big_reply)] == ["malformed"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import shlex
 import subprocess
 import sys
 import termios
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mip4.console.editor import LineEditor
 from tests.test_cli import i_ha_reply
@@ -118,6 +121,9 @@ def test_console_commands_over_a_pty(console):
     assert "error: status takes no arguments" in term.command(b"status now")
     assert "error: usage: log [-f] [N]" in term.command(b"log many")
     assert "error: No closing quotation" in term.command(b"wire decode 'ab")
+    assert "error: wire decode: the following arguments are required: hex" in term.command(b"wire decode")
+    assert "error: wire decode: argument --spi: invalid int value: 'x'" in term.command(b"wire decode 0300 --spi x")
+    assert "error: usage: config show" in term.command(b"config edit")
 
 
 def test_console_line_editing_and_log_follow(console):
@@ -143,3 +149,42 @@ def test_console_bad_device():
                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "firmware")),
                        timeout=60)
     assert p.returncode == 1 and "mip4 console: " in p.stderr and "nonexistent-tty" in p.stderr
+
+
+WORDS = ["status", "ifaces", "log", "-f", "reregister", "wire", "decode", "config", "show", "help", "--key",
+         "--spi", "--auth-type", "00", "zz", "256", "-1", "99999999999999999999", "'", '"', "\\", "--", "-h",
+         "0300", "01" * 30]
+
+
+@pytest.fixture(scope="module")
+def commands(tmp_path_factory):
+    import mip4.cli  # noqa: F401 (the console's import order)
+    from mip4.console.commands import Commands
+    from mip4.io.control import ControlClient
+
+    node = LiveNode(speed=1.0)
+    node.do(node.w.connect, "wan", "lan1", "10.2.0.5")
+    node.run(5)
+    sock = str(tmp_path_factory.mktemp("console") / "control.sock")
+    server = ThreadedControl(sock, node)
+    control = ControlClient(sock)
+    yield Commands(control, str(EXAMPLE))
+    control.close()
+    server.close()
+
+
+@settings(max_examples=300)
+@given(line=st.lists(st.sampled_from(WORDS) | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                                                      max_size=12), max_size=6).map(" ".join))
+def test_any_typed_line_gets_text_back_never_a_traceback(commands, line):
+    """Whatever the editor lets through (printable ASCII), a command answers with text; a bad one with a
+    line that starts `error:` (or a decoder's error and its exit status)."""
+    out = commands.run(line)
+    assert isinstance(out, str)
+    try:
+        words = shlex.split(line)
+    except ValueError as e:  # an unclosed quote, a lone backslash
+        assert out == "error: %s" % e
+        return
+    if words and words[0] not in commands.table:
+        assert out.startswith("error: unknown command")

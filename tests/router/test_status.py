@@ -108,13 +108,71 @@ def test_bad_control_lines_get_an_error_line(node, tmp_path):
         s = socket.socket(socket.AF_UNIX)
         s.connect(path)
         f = s.makefile("rwb")
-        for line, text in ((b"nonsense\n", "not JSON"), (b'{"args": {}}\n', 'a request is {"method"')):
+        for line, text in ((b"nonsense\n", "not JSON"), (b'{"args": {}}\n', 'a request is {"method"'),
+                           (b'{"method": "st\xffatus"}\n', "not JSON: not UTF-8"),
+                           (b'{"method": 5}\n', 'a request is {"method"'), (b"[]\n", 'a request is {"method"'),
+                           (b'{"method": "log", "args": "x"}\n', "log: arguments must be a JSON object"),
+                           (b'{"method": "log", "args": {"limit": 1e9}}\n', "limit must be a non-negative integer"),
+                           (b'{"method": "bindings"}\n', "only a home agent has bindings")):
             f.write(line)
             f.flush()
             assert text in json.loads(f.readline())["error"]["message"]
+        f.write(b'{"method": "status"}\n')  # after all that, the connection still answers
+        f.flush()
+        assert json.loads(f.readline())["result"]["role"] == "mn"
+        f.write(b"x" * 70000 + b"\n")  # longer than a request may be: one error line, then it hangs up
+        f.flush()
+        assert json.loads(f.readline())["error"] == {"code": 2, "message": "request longer than 65536 octets"}
+        assert f.readline() == b""
         s.close()
     finally:
         server.close()
+
+
+def test_closing_with_a_client_connected_is_quiet(node, tmp_path, caplog):
+    """mip4d stopping while LuCI or the console is connected: no asyncio traceback in the log."""
+    path = str(tmp_path / "c.sock")
+    server = ThreadedControl(path, node)
+    c = ControlClient(path)
+    assert c.call("status")["role"] == "mn"
+    server.close()
+    c.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@pytest.mark.parametrize("argv, stdin, code, text", [
+    (["call", "status"], "[1, 2]", 2, "status: arguments must be a JSON object"),
+    (["call", "status"], "{not json", 2, "arguments are not JSON"),
+    (["call", "log"], '{"since": -1}', 2, "since must be a non-negative integer, not -1"),
+    (["call", "log"], '{"lines": 3}', 2, "unknown argument 'lines' (allowed: since, limit)"),
+    (["call", "reboot"], "{}", 3, "no method 'reboot'"),
+    (["call", "bindings"], "", 8, "only a home agent has bindings"),
+    (["call"], "", 2, "usage: mip4 list | mip4 call METHOD"),
+    (["call", "status", "now"], "", 2, "usage: mip4 list | mip4 call METHOD"),
+    (["list", "all"], "", 2, "usage: mip4 list | mip4 call METHOD"),
+])
+def test_bad_ubus_calls_get_a_ubus_status_and_a_message(node, tmp_path, argv, stdin, code, text):
+    """What rpcd hands the plugin for `ubus call mip4 ...` with bad arguments: a JSON error and a ubus status
+    code as exit status (UBUS_STATUS_INVALID_ARGUMENT 2, METHOD_NOT_FOUND 3, NOT_SUPPORTED 8)."""
+    path = str(tmp_path / "control.sock")
+    server = ThreadedControl(path, node)
+    try:
+        p = subprocess.run([sys.executable, "-m", "mip4.ubus.rpcd", *argv], input=stdin, capture_output=True,
+                           text=True, env=dict(os.environ, MIP4_CONTROL=path, PYTHONPATH=str(ROOT / "firmware")),
+                           timeout=60)
+    finally:
+        server.close()
+    assert p.returncode == code and not p.stderr
+    assert json.loads(p.stdout) == {"error": json.loads(p.stdout)["error"], "code": code}
+    assert text in json.loads(p.stdout)["error"]
+
+
+def test_ubus_call_without_a_daemon_says_so(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "mip4.ubus.rpcd", "call", "status"], input="{}", capture_output=True,
+                       text=True, env=dict(os.environ, MIP4_CONTROL=str(tmp_path / "none.sock"),
+                                           PYTHONPATH=str(ROOT / "firmware")), timeout=60)
+    assert p.returncode == 4 and not p.stderr  # UBUS_STATUS_NOT_FOUND
+    assert "mip4d is not answering on %s" % (tmp_path / "none.sock") in json.loads(p.stdout)["error"]
 
 
 def test_mip4_status_command(node, tmp_path):

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from board.virtual.boot import topology
 from mip4.core.config import ConfigError, MobileNodeConfig
@@ -78,6 +81,28 @@ def test_uplink_device_and_home_agent_role():
     assert h.mobile_nodes["10.1.0.10"].networks == ("192.168.77.0/24",) and h.mobile_nodes["10.1.0.10"].sa.spi == 1000
 
 
+def test_rate_limits_of_home_and_foreign_agents():
+    """A registration flood from one source is rate limited (issue 10): requests a second and the burst."""
+    ha = ("config mip4 'g'\n\toption role ha\nconfig home_agent 'ha'\n\toption address 10.1.0.1\n\toption type x-ha\n"
+          "\toption rate_limit 0.5\n\toption rate_burst 3\n")
+    h = from_text(ha).settings.machine
+    assert (h.rate_limit, h.rate_burst) == (0.5, 3)
+    fa = ("config mip4 'g'\n\toption role fa\nconfig foreign_agent 'fa'\n\toption rate_limit 0\n"
+          "config access_link\n\toption device acc\n\toption care_of 203.0.113.1\n")
+    f = from_text(fa).settings.machine
+    assert (f.rate_limit, f.rate_burst) == (0.0, 20)  # 0: no limit; the burst keeps its default
+    default = from_text(ha.replace("\toption rate_limit 0.5\n\toption rate_burst 3\n", "")).settings.machine
+    assert (default.rate_limit, default.rate_burst) == (100, 200)
+    for bad, message in (("rate_limit fast", "option rate_limit (line 6): 'fast' is not a number of requests per "
+                          "second"), ("rate_limit -1", "'-1' is not a number of requests per second"),
+                         ("rate_burst 0", "option rate_burst (line 7): '0' is not an integer 1..1000000")):
+        option = bad.split()[0]
+        text = "\n".join("\toption %s" % bad if line.startswith("\toption %s " % option) else line
+                         for line in ha.splitlines())
+        with pytest.raises(ConfigError, match=_re(message)):
+            from_text(text)
+
+
 def _re(s: str) -> str:
     import re
     return re.escape(s)
@@ -106,6 +131,7 @@ def _with(option: str, value: str | None) -> str:
     ("t_monitor_grace", "90", "section mip4.node, option t_monitor_grace: 90.0 must be at least 0 and below"),
     ("lifetime", "65535", "section mip4.node, option lifetime (line {line}): '65535' is not an integer 1..65534"),
     ("x_home_agent", None, "section mip4.node: option x_home_agent is required (x-HA)"),
+    ("ike_identity", None, "section mip4.node, option ike_identity (not set): must be set for the IKE SA"),
     ("udp_keepalive", "70000", "section mip4.node, option udp_keepalive (line {line}): '70000' is not an integer "
      "0..65535"),
     ("role", "router", "section mip4.global, option role (line {line}): 'router' is not one of mn, ha, fa"),
@@ -165,3 +191,45 @@ def test_config_check_and_show_from_the_shell(tmp_path):
     js.write_text('{"role": "fa", "fa": {"links": {"ifa": "10.3.0.1"}}}')
     assert mip4("config", "check", str(js)).stdout.endswith("OK, role fa: 10.3.0.1, access links ifa\n")
     assert mip4("config", "check", str(tmp_path / "missing")).returncode == 2
+
+
+@pytest.mark.parametrize("octets, message", [
+    (b"{\"role\": \"ha\xff\"}", "not a text file (not UTF-8)"),  # JSON by its first octet
+    (b"config mip4 'g'\n\toption role '\xff'\n", "not a text file"),
+    (b"\x00\x01\x02", "line 1: unknown keyword"),
+    (b'{"role": ', "not JSON: Expecting value (line 1)"),
+    (b"[1, 2]\n", "line 1: unknown keyword '[1,'"),
+])
+def test_a_file_that_is_not_a_config_gets_one_error_line_never_a_traceback(tmp_path, octets, message):
+    bad = tmp_path / "mip4"
+    bad.write_bytes(octets)
+    p = mip4("config", "check", str(bad))
+    assert (p.returncode, p.stdout) == (2, "") and "Traceback" not in p.stderr
+    assert p.stderr.startswith("mip4 config: error: %s: " % bad) and message in p.stderr
+
+
+OPTION_LINE = st.sampled_from([line for line in EXAMPLE.read_text().splitlines() if line.strip()])
+
+
+@settings(max_examples=300)
+@given(edits=st.lists(st.tuples(st.integers(0, 60), st.sampled_from(["drop", "dup", "garble", "text"]),
+                                st.text(max_size=12)), min_size=1, max_size=4))
+def test_any_edited_example_gives_settings_or_one_config_error(edits):
+    """Lines dropped, repeated or garbled, text typed in: the reader answers with settings or one ConfigError
+    that names where (a line, a section or an option), never anything else."""
+    lines = EXAMPLE.read_text().splitlines()
+    for at, how, text in edits:
+        at %= len(lines)
+        if how == "drop":
+            del lines[at]
+        elif how == "dup":
+            lines.insert(at, lines[at])
+        elif how == "garble":
+            lines[at] = lines[at][: len(lines[at]) // 2] + text
+        else:
+            lines.insert(at, text)
+        lines = lines or [""]
+    try:
+        from_text("\n".join(lines) + "\n")
+    except ConfigError as e:
+        assert re.search(r"line \d+|section |option |role |no `config mip4`", str(e)), str(e)

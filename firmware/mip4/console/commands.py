@@ -65,7 +65,7 @@ class Commands:
     def log(self, args: list[str]) -> str:
         """`log [N]`; `-f` is handled by the session (log_since), which keeps printing."""
         rest = [a for a in args if a != "-f"]
-        if len(rest) > 1 or (rest and not rest[0].isdigit()):
+        if len(rest) > 1 or (rest and not (rest[0].isascii() and rest[0].isdigit())):
             raise _Usage("usage: log [-f] [N]")
         lines = self.control.call("log", {"limit": int(rest[0]) if rest else 20})["lines"]
         return "\n".join(_line(x) for x in self._seen(lines))
@@ -81,13 +81,13 @@ class Commands:
     def wire(self, args: list[str]) -> str:
         if not args or args[0] != "decode":
             raise _Usage("usage: wire decode HEX [--key HEX --spi N]")
-        parser = wire_cli.argparse.ArgumentParser(prog="wire decode", add_help=False, exit_on_error=False)
+        parser = _Parser(prog="wire decode", add_help=False, exit_on_error=False)
         parser.add_argument("hex")
         wire_cli._auth_options(parser)
         try:
             ns, extra = parser.parse_known_args(args[1:])
-        except (wire_cli.argparse.ArgumentError, SystemExit):
-            raise _Usage("usage: wire decode HEX [--key HEX --spi N]") from None
+        except wire_cli.argparse.ArgumentError as e:
+            raise _Usage("wire decode: %s (usage: wire decode HEX [--key HEX --spi N])" % e) from None
         if extra:
             raise _Usage("wire decode: unexpected %s" % " ".join(extra))
         out, err = io.StringIO(), io.StringIO()
@@ -107,6 +107,13 @@ class Commands:
 
 class _Usage(ControlError):
     """Bad console input: shown as `error: usage ...`."""
+
+
+class _Parser(wire_cli.argparse.ArgumentParser):
+    """argparse that says what is wrong to the console user, not to our stderr (and does not exit)."""
+
+    def error(self, message: str):  # noqa: ANN201
+        raise _Usage("wire decode: %s (usage: wire decode HEX [--key HEX --spi N])" % message)
 
 
 def _no_args(cmd: str, args: list[str]) -> None:

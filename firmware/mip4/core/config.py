@@ -1,6 +1,7 @@
 """Configuration the protocol machines need (the UCI reader of a later issue fills these in)."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -17,6 +18,20 @@ def _check_keepalive_ceiling(value: object) -> None:
     """RFC 3519 4.9: our own ceiling on the keepalive interval (MN and FA)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
         raise ConfigError("udp_keepalive: %r must be 0..65535 seconds (0: the HA's interval)" % (value,))
+
+
+def _check_rate_limit(rate: object, burst: object) -> None:
+    """Registration requests per second from one source, and how many may come at once (0: no limit)."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1e6:
+        raise ConfigError("rate_limit: %r must be 0..1000000 requests per second per source (0: no limit)" % (rate,))
+    if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1000000:
+        raise ConfigError("rate_burst: %r must be 1..1000000 requests" % (burst,))
+
+
+def _check_lifetime(option: str, value: object) -> None:
+    """RFC 5944 3.3: a 16-bit lifetime; 0 would make every registration a deregistration."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 0xFFFF:
+        raise ConfigError("%s: %r must be 1..65535 seconds (65535: infinite)" % (option, value))
 
 
 def _check_address(option: str, value: str) -> None:
@@ -116,6 +131,10 @@ class MobileNodeEntry:
     networks: tuple[str, ...] = ()  # a mobile router's LAN prefixes, routed into its tunnel
     max_lifetime: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.max_lifetime is not None:
+            _check_lifetime("max_lifetime", self.max_lifetime)
+
 
 @dataclass(frozen=True)
 class HomeAgentConfig:
@@ -134,9 +153,15 @@ class HomeAgentConfig:
     reverse_tunnel: bool = True  # RFC 3024
     fa_ha: dict[str, SecurityAssociation] = field(default_factory=dict)  # FA address -> FA-HA SA
     udp_keepalive: int = 110  # RFC 3519 3.2: keepalive interval put in UDP Tunnel Replies, seconds
+    # registration requests per second per source address, and the burst allowed; 0: no limit. A relaying
+    # FA speaks for all its visitors from one address, so the default leaves room for a thousand of them
+    rate_limit: float = 100.0
+    rate_burst: int = 200
 
     def __post_init__(self) -> None:
         _check_address("address", self.address)
+        _check_rate_limit(self.rate_limit, self.rate_burst)
+        _check_lifetime("max_lifetime", self.max_lifetime)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
         for hoa in self.mobile_nodes:
@@ -158,13 +183,19 @@ class HomeAgentConfig:
 
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
-        a = ipaddress.IPv4Address(source)
+        a = _address(source)
         return any(a in n for n in self._trusted)  # type: ignore[attr-defined]
 
     def ignores(self, source: str) -> bool:
         """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""
-        a = ipaddress.IPv4Address(source)
+        a = _address(source)
         return any(a in n for n in self._ignored)  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(text: str) -> ipaddress.IPv4Address:
+    """Parsing an address costs more than the rest of a dropped request's checks; sources repeat."""
+    return ipaddress.IPv4Address(text)
 
 
 def _prefixes(option: str, values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network, ...]:
@@ -195,9 +226,14 @@ class ForeignAgentConfig:
     routes_common_traffic: bool = False  # RFC 5944 2.1: advertisement code 0 if True, else 16
     nat_traversal: bool = False  # RFC 3519 3.1, 3.4, 4.5: behind a NAT; U bit, UDP Tunnel Request relayed
     udp_keepalive: int = 0  # RFC 3519 4.9: keepalive at most this often, seconds (0: as the HA says)
+    # registration requests per second per source address on an access link, and the burst; 0: no limit
+    # (a mobile node sends one request per registration, a few more on retransmissions)
+    rate_limit: float = 10.0
+    rate_burst: int = 20
 
     def __post_init__(self) -> None:
         _check_keepalive_ceiling(self.udp_keepalive)
+        _check_rate_limit(self.rate_limit, self.rate_burst)
         if not self.links:
             raise ConfigError("links: a foreign agent needs at least one access link")
         for iface, coa in self.links.items():

@@ -29,7 +29,7 @@ from ..wire.extensions import (
     UdpTunnelRequest,
 )
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, ADV_U, CODE_MOBILITY_ONLY, CODE_ROUTES
-from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE
+from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE, request_header
 from .actions import (
     Datagram,
     Icmp,
@@ -46,6 +46,7 @@ from .actions import (
 )
 from .config import ForeignAgentConfig, SecurityAssociation
 from .keepalive import Keepalive, interval
+from .ratelimit import MAX_REGISTRATION, LogLimiter, SourceLimiter
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
@@ -89,6 +90,8 @@ class ForeignAgent:
         self._sources: dict[str, str] = {}  # home address -> reverse tunnel its packets enter, installed
         self.keepalives: dict[str, Keepalive] = {}  # home agent -> our UDP tunnel's keepalives (RFC 3519 4.9)
         self._restarted: set[str] = set()  # home agents whose visitors we asked to register again
+        self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)  # requests per source on access links
+        self.log_limiter = LogLimiter()
 
     # -- lifecycle and timers ------------------------------------------------------------------
 
@@ -125,19 +128,18 @@ class ForeignAgent:
 
     def receive_icmp(self, msg: Icmp, now: float) -> list:
         if msg.iface not in self.config.links:
-            return [self._event("debug", "not-access-link", "ICMP on %s ignored: not an access link" % msg.iface)]
+            return self._events(now, "debug", "not-access-link", "ICMP on %s ignored: not an access link" % msg.iface)
         try:
             parsed = decode_icmp(msg.payload)
         except CodecError as e:
-            return [self._event("warning", "malformed", "bad ICMP from %s on %s: %s" % (msg.src, msg.iface, e))]
+            return self._events(now, "warning", "malformed", "bad ICMP from %s on %s: %s" % (msg.src, msg.iface, e))
         if not isinstance(parsed, AgentSolicitation):
-            return [self._event("debug", "ignored-icmp", "%s from %s on %s ignored"
-                                % (type(parsed).__name__, msg.src, msg.iface))]
+            return self._events(now, "debug", "ignored-icmp", "%s from %s on %s ignored"
+                                % (type(parsed).__name__, msg.src, msg.iface))
         # RFC 5944 2.3: answer a solicitation at once; unicast when the solicitor has an address
         dst = msg.src if msg.src != UNSPECIFIED else ALL_SYSTEMS
-        return [self._advertisement(msg.iface, dst),
-                self._event("info", "solicited", "solicitation from %s on %s answered to %s"
-                            % (msg.src, msg.iface, dst))]
+        return [self._advertisement(msg.iface, dst)] + self._events(
+            now, "info", "solicited", "solicitation from %s on %s answered to %s" % (msg.src, msg.iface, dst))
 
     def _advertise_all(self) -> list:
         actions: list = []
@@ -177,43 +179,63 @@ class ForeignAgent:
             return self._from_access(dgram, now)
         if dgram.iface == self.config.core_iface:
             return self._from_core(dgram, now)
-        return [self._event("debug", "not-our-interface", "UDP on %s ignored" % dgram.iface)]
+        return self._events(now, "debug", "not-our-interface", "UDP on %s ignored" % dgram.iface)
 
     def _from_access(self, dgram: Datagram, now: float) -> list:
         if dgram.dport != PORT:
-            return [self._event("debug", "wrong-port", "UDP to port %d on %s ignored" % (dgram.dport, dgram.iface))]
-        msg = self._decode(dgram)
-        if isinstance(msg, Log):
-            return [msg]
-        if not isinstance(msg, RegistrationRequest):
-            return [self._event("warning", "unexpected-message", "%s from %s on access link %s dropped"
-                                % (type(msg).__name__, dgram.src, dgram.iface))]
+            return self._events(now, "debug", "wrong-port", "UDP to port %d on %s ignored" % (dgram.dport, dgram.iface))
+        header = request_header(dgram.payload)
+        if header is None:  # not even the fixed part of a request: nothing to answer with
+            msg = self._decode(dgram, now)
+            if isinstance(msg, list):
+                return msg
+            return self._events(now, "warning", "unexpected-message", "%s from %s on access link %s dropped"
+                                % (type(msg).__name__, dgram.src, dgram.iface))
+        if not self.limiter.allow(dgram.src, now):  # a flood from one source: no decoding, no relaying, no reply
+            return self._events(now, "warning", "rate-limited", "registration request from %s on %s dropped: more "
+                                "than %g a second from that source" % (dgram.src, dgram.iface, self.config.rate_limit),
+                                src=dgram.src, hoa=header.home_address)
+        # RFC 5944 3.7.2.1, 3.7.2.3: the fixed part is a request, the rest is not (or too long to try): 70
+        if len(dgram.payload) > MAX_REGISTRATION:
+            return self._deny_request(dgram, header, codes.FA_POORLY_FORMED_REQUEST, "poorly-formed-request",
+                                      "%d octets, more than the %d we decode" % (len(dgram.payload),
+                                                                                  MAX_REGISTRATION), now)
+        try:
+            msg = decode_udp(dgram.payload)
+        except CodecError as e:
+            return self._deny_request(dgram, header, codes.FA_POORLY_FORMED_REQUEST, "poorly-formed-request",
+                                      str(e), now)
         return self._request(dgram, msg, now)
 
     def _from_core(self, dgram: Datagram, now: float) -> list:
         if dgram.sport != PORT:  # RFC 5944 3.8.3: home agents reply from port 434
-            return [self._event("debug", "wrong-port", "UDP from port %d on %s ignored" % (dgram.sport, dgram.iface))]
-        msg = self._decode(dgram)
-        if isinstance(msg, Log):
-            return [msg]
+            return self._events(now, "debug", "wrong-port", "UDP from port %d on %s ignored"
+                                % (dgram.sport, dgram.iface))
+        msg = self._decode(dgram, now)
+        if isinstance(msg, list):
+            return msg
         if not isinstance(msg, RegistrationReply):
-            return [self._event("warning", "unexpected-message", "%s from %s on %s dropped"
-                                % (type(msg).__name__, dgram.src, dgram.iface))]
+            return self._events(now, "warning", "unexpected-message", "%s from %s on %s dropped"
+                                % (type(msg).__name__, dgram.src, dgram.iface))
         return self._reply(dgram, msg, now)
 
-    def _decode(self, dgram: Datagram) -> object:
+    def _decode(self, dgram: Datagram, now: float) -> object:
+        """The message, or (undecodable: RFC 5944 1.9, discarded) the log actions of dropping it."""
+        if len(dgram.payload) > MAX_REGISTRATION:
+            return self._events(now, "warning", "malformed", "%d octets from %s on %s dropped: more than the %d we"
+                                " decode" % (len(dgram.payload), dgram.src, dgram.iface, MAX_REGISTRATION))
         try:
             return decode_udp(dgram.payload)
         except CodecError as e:
-            return self._event("warning", "malformed", "bad message from %s on %s dropped: %s"
-                               % (dgram.src, dgram.iface, e))
+            return self._events(now, "warning", "malformed", "bad message from %s on %s dropped: %s"
+                                % (dgram.src, dgram.iface, e))
 
     # -- requests from mobile nodes (RFC 5944 3.7.2) -----------------------------------------------
 
     def _request(self, dgram: Datagram, rq: RegistrationRequest, now: float) -> list:
         problem = self._check_request(dgram, rq)
         if problem is not None:
-            return self._deny_request(dgram, rq, *problem)
+            return self._deny_request(dgram, rq, *problem, now)
         key = pending_key(rq.home_address, rq.home_agent, rq.identification)
         duplicate = key in self.pending
         # RFC 3519 4.5: behind a NAT we ask for UDP tunnelling of our care-of bindings
@@ -286,14 +308,15 @@ class ForeignAgent:
             msg.authenticate(FOREIGN_HOME_AUTH, sa.spi, sa.key)  # RFC 5944 3.5.4: over everything before it
         return msg.encode()
 
-    def _deny_request(self, dgram: Datagram, rq: RegistrationRequest, code: int, reason: str, why: str) -> list:
+    def _deny_request(self, dgram: Datagram, rq: RegistrationRequest, code: int, reason: str, why: str,
+                      now: float) -> list:
         """RFC 5944 3.7.2.3: our own reply, without a Mobile-Home authenticator (we hold no MN key)."""
         lifetime = self.config.registration_lifetime if code == codes.FA_LIFETIME_TOO_LONG else 0
         reply = RegistrationReply(code, rq.home_address, rq.home_agent, rq.identification, lifetime)
         src = self.config.links[dgram.iface]
-        return [SendUdp(Datagram(dgram.iface, src, PORT, dgram.src, dgram.sport, reply.encode())),
-                self._event("warning", reason, "request for %s denied, %s: %s" % (rq.home_address,
-                            codes.describe(code), why), hoa=rq.home_address, ha=rq.home_agent, code=code)]
+        return [SendUdp(Datagram(dgram.iface, src, PORT, dgram.src, dgram.sport, reply.encode()))] + self._events(
+            now, "warning", reason, "request for %s denied, %s: %s" % (rq.home_address, codes.describe(code), why),
+            hoa=rq.home_address, ha=rq.home_agent, code=code)
 
     def _deny_pending(self, p: Pending, code: int, reason: str, why: str) -> list:
         reply = RegistrationReply(code, p.home_address, p.home_agent, p.identification, 0)
@@ -307,9 +330,8 @@ class ForeignAgent:
     def _reply(self, dgram: Datagram, rp: RegistrationReply, now: float) -> list:
         p = self.pending.get(pending_key(rp.home_address, rp.home_agent, rp.identification))
         if p is None:  # RFC 5944 3.7.3.1: silently discarded (and logged here)
-            return [self._event("warning", "unmatched-reply", "reply from %s for %s matches no pending request"
-                                % (dgram.src, rp.home_address), hoa=rp.home_address, ha=rp.home_agent,
-                                code=rp.code)]
+            return self._events(now, "warning", "unmatched-reply", "reply from %s for %s matches no pending request"
+                                % (dgram.src, rp.home_address), hoa=rp.home_address, ha=rp.home_agent, code=rp.code)
         sa = self.config.fa_ha.get(p.home_agent)
         if sa is not None and not _ha_authentic(rp, sa):
             # RFC 5944 3.7.3.1: discard, log a security exception, reject the MN's registration (68)
@@ -479,6 +501,16 @@ class ForeignAgent:
     def _event(self, level: str, reason: str, message: str, **fields) -> Log:
         self.counters[reason] = self.counters.get(reason, 0) + 1
         return log(level, reason, message, **fields)
+
+    def _events(self, now: float, level: str, reason: str, message: str, **fields) -> list:
+        """Count, and log unless `reason` has filled its share of the log lately: for what anyone on an
+        access link can make us say (bad packets, floods, requests we deny)."""
+        self.counters[reason] = self.counters.get(reason, 0) + 1
+        text = self.log_limiter.admit(reason, message, now)
+        if text is None:
+            self.counters["log-suppressed"] = self.counters.get("log-suppressed", 0) + 1
+            return []
+        return [log(level, reason, text, **fields)]
 
 
 def _udp_reply(rp: RegistrationReply) -> UdpTunnelReply | None:

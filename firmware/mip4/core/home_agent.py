@@ -2,9 +2,11 @@
 
 Sans-IO: `receive_udp(dgram, now)` takes a UDP 434 datagram and returns actions (the reply, data
 plane changes, one log line); `get_timer()` / `handle_timer(now)` expire bindings. A request goes
-through, in order: decoding (undecodable: dropped), the source check (i-HA trusted networks, x-HA
-ignored sources: dropped silently), the home address lookup, the denial table `_CHECKS` (first
-match denies), then acceptance. Decisions the RFCs leave open are noted where they are made.
+through, in order: its fixed part (shorter, or another message: dropped), the source check (i-HA
+trusted networks, x-HA ignored sources: dropped silently), the per-source rate limit (dropped), the
+extensions (undecodable: 134), the home address lookup, the denial table `_CHECKS` (first match
+denies), then acceptance. Decisions the RFCs leave open are noted where they are made. Drops are
+counted one by one; their log lines are rate limited per reason (ratelimit.py).
 """
 from __future__ import annotations
 
@@ -28,7 +30,17 @@ from ..wire.extensions import (
     UdpTunnelReply,
     UdpTunnelRequest,
 )
-from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_S, FLAG_T, PORT, RegistrationReply, RegistrationRequest
+from ..wire.registration import (
+    FLAG_D,
+    FLAG_G,
+    FLAG_M,
+    FLAG_S,
+    FLAG_T,
+    PORT,
+    RegistrationReply,
+    RegistrationRequest,
+    request_header,
+)
 from .actions import (
     Datagram,
     GratuitousArp,
@@ -43,6 +55,7 @@ from .actions import (
 )
 from .bindings import Binding, BindingTable
 from .config import HomeAgentConfig, MobileNodeEntry
+from .ratelimit import MAX_REGISTRATION, LogLimiter, SourceLimiter
 
 UDP_FORCE = 0x80  # RFC 3519 3.1.1: F flag of the UDP Tunnel Request
 _LOW = 0xFFFFFFFF
@@ -52,7 +65,8 @@ IFNAMSIZ = 15  # Linux interface names: at most 15 characters
 COUNTERS = ("accepted", "denied", "deregistered", "expired", "dropped-untrusted", "dropped-inside", "malformed",
             "unexpected-message", "unknown-home-address", "bad-authenticator", "wrong-home-agent",
             "identification-mismatch", "replay", "unknown-extension", "encapsulation-unavailable",
-            "reverse-tunnel-unavailable", "too-many-bindings")
+            "reverse-tunnel-unavailable", "too-many-bindings", "poorly-formed-request", "rate-limited",
+            "log-suppressed")
 
 
 @dataclass
@@ -185,30 +199,51 @@ class HomeAgent:
         self._tunnel_users: dict[str, set[str]] = {}  # installed tunnel -> home addresses routed into it
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.wall_offset = 0.0  # time of day minus `now` (`now` is monotonic in the daemon)
+        self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)
+        self.log_limiter = LogLimiter()
 
     # -- events ----------------------------------------------------------------------------------
 
     def receive_udp(self, dgram: Datagram, now: float) -> list:
         """A datagram to our UDP port 434."""
-        try:
-            message = codec.decode_udp(dgram.payload)
-        except CodecError as e:  # RFC 5944 1.9: no field of it can be trusted, so no reply either
-            return self._drop("malformed", "malformed", "undecodable datagram from %s: %s" % (dgram.src, e),
-                              src=dgram.src)
-        if not isinstance(message, RegistrationRequest):
-            return self._drop("unexpected-message", "unexpected-message", "%s from %s is not a registration request"
-                              % (type(message).__name__, dgram.src), src=dgram.src, level="info")
-        dropped = self._admission(dgram, message, now)
+        header = request_header(dgram.payload)
+        if header is None:  # not even the fixed part of a registration request
+            return self._not_a_request(dgram, now)
+        dropped = self._admission(dgram, header, now)
         if dropped is not None:
             return dropped
+        if not self.limiter.allow(dgram.src, now):  # a flood from one source: no decoding, no HMAC, no reply
+            return self._drop("rate-limited", "rate-limited", "registration request from %s for %s dropped: more than"
+                              " %g a second from that source" % (dgram.src, header.home_address,
+                                                                 self.config.rate_limit), now=now, src=dgram.src)
+        if len(dgram.payload) > MAX_REGISTRATION:
+            return self._poorly_formed(dgram, header, "%d octets, more than the %d we decode"
+                                       % (len(dgram.payload), MAX_REGISTRATION), now)
+        try:
+            message = codec.decode_udp(dgram.payload)
+        except CodecError as e:
+            return self._poorly_formed(dgram, header, str(e), now)
         entry = self.config.mobile_nodes.get(message.home_address)
         if entry is None:
-            return self._unknown_home_address(dgram, message)
+            return self._unknown_home_address(dgram, message, now)
         rq = _Incoming(dgram, message, entry, now, now + self.wall_offset)
         for reason, code, failed in _CHECKS:
             if failed(self.config, self.bindings, rq):
                 return self._deny(rq, reason, code)
         return self._accept(rq)
+
+    def _not_a_request(self, dgram: Datagram, now: float) -> list:
+        """Shorter than a request's fixed part, or another message: dropped, counted, no reply."""
+        if len(dgram.payload) > MAX_REGISTRATION:
+            return self._drop("malformed", "malformed", "%d octets from %s: more than the %d we decode"
+                              % (len(dgram.payload), dgram.src, MAX_REGISTRATION), now=now, src=dgram.src)
+        try:
+            message = codec.decode_udp(dgram.payload)
+        except CodecError as e:  # RFC 5944 1.9: no field of it can be trusted, so no reply either
+            return self._drop("malformed", "malformed", "undecodable datagram from %s: %s" % (dgram.src, e),
+                              now=now, src=dgram.src)
+        return self._drop("unexpected-message", "unexpected-message", "%s from %s is not a registration request"
+                          % (type(message).__name__, dgram.src), level="info", now=now, src=dgram.src)
 
     def set_wall_clock(self, wall_time: float, now: float) -> list:
         """The time of day, for checking and resyncing timestamp identifications (RFC 5944 5.7.1)."""
@@ -251,27 +286,36 @@ class HomeAgent:
             # kind; R-4.3-g: judged on the IP source as received, never the CoA or HoA fields; R-4.3-e: logged
             return self._drop("untrusted-source", "dropped-untrusted", "dropped registration request from %s for %s:"
                               " source not in trusted_networks (RFC 5265 4.3)"
-                              % (dgram.src, request.home_address), **fields)
+                              % (dgram.src, request.home_address), now, **fields)
         if c.role == "x-ha" and c.ignores(dgram.src):
             # RFC 5265 3.7, R-3.7-a: an enterprise x-HA may drop registrations that come from inside
             return self._drop("inside-source", "dropped-inside", "dropped registration request from %s for %s:"
                               " source is inside (ignored_sources, RFC 5265 3.7)"
-                              % (dgram.src, request.home_address), **fields)
+                              % (dgram.src, request.home_address), now, **fields)
         return None
 
-    def _unknown_home_address(self, dgram: Datagram, request: RegistrationRequest) -> list:
+    def _unknown_home_address(self, dgram: Datagram, request: RegistrationRequest, now: float) -> list:
         """No mobility security association: the request cannot be authenticated (RFC 5944 3.8.2.1).
 
         Decision: deny with 131, as for a failed authenticator, but unauthenticated, since there is no
         key to do it with (the MN will not trust it, which is right: anyone could have sent it).
         """
-        code = codes.HA_MN_AUTH_FAILED
+        return self._bare_denial(dgram, request, codes.HA_MN_AUTH_FAILED, "unknown-home-address",
+                                 "no mobile node with that home address", now)
+
+    def _poorly_formed(self, dgram: Datagram, header: RegistrationRequest, why: str, now: float) -> list:
+        """RFC 5944 3.4, 3.8.3: the fixed part reads as a request, its extensions do not: 134 (poorly formed
+        Request), unauthenticated (an authenticator in octets that do not decode covers nothing we can
+        find); the fields echoed are the fixed part's, as received. Nothing else changes."""
+        return self._bare_denial(dgram, header, codes.HA_POORLY_FORMED_REQUEST, "poorly-formed-request", why, now)
+
+    def _bare_denial(self, dgram: Datagram, request: RegistrationRequest, code: int, reason: str, why: str,
+                     now: float) -> list:
         self._count("denied")
-        self._count("unknown-home-address")
         reply = self._reply(dgram, request, code)
-        return [reply, log("warning", "unknown-home-address", "denied %s from %s: no mobile node with that home"
-                           " address: %s" % (request.home_address, dgram.src, codes.describe(code)),
-                           hoa=request.home_address, coa=request.care_of_address, src=dgram.src, code=code)]
+        return [reply] + self._drop(reason, reason, "denied %s from %s: %s: %s" % (
+            request.home_address, dgram.src, why, codes.describe(code)), hoa=request.home_address,
+            coa=request.care_of_address, src=dgram.src, code=code, now=now)
 
     # -- denials -------------------------------------------------------------------------------
 
@@ -474,9 +518,15 @@ class HomeAgent:
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
-    def _drop(self, reason: str, counter: str, message: str, level: str = "warning", **fields) -> list:
+    def _drop(self, reason: str, counter: str, message: str, now: float, level: str = "warning", **fields) -> list:
+        """Count; log too, unless this reason has filled its share of the log lately (an attacker's
+        packets are counted one by one but do not fill the log)."""
         self._count(counter)
-        return [log(level, reason, message, **fields)]
+        text = self.log_limiter.admit(reason, message, now)
+        if text is None:
+            self._count("log-suppressed")
+            return []
+        return [log(level, reason, text, **fields)]
 
     def _count(self, what: str) -> None:
         self.counters[what] = self.counters.get(what, 0) + 1

@@ -16,6 +16,7 @@ from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
 from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SetPath, Tunnel, log
 from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags, with_flags
 from .config import MobileNodeConfig
+from .ratelimit import MAX_REGISTRATION, LogLimiter
 from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
 
@@ -40,6 +41,7 @@ class MobileNode:
         self.draining: str | None = None  # the old primary after a make-before-break move, until drain_until
         self.drain_until: float | None = None
         self.counters: dict[str, int] = {}
+        self.log_limiter = LogLimiter()
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
         self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
@@ -175,17 +177,20 @@ class MobileNode:
     # -- packets -----------------------------------------------------------------------------
 
     def receive_udp(self, dgram: Datagram, now: float) -> list:
+        if len(dgram.payload) > MAX_REGISTRATION:
+            return self._ignore(now, "malformed", "%d octets from %s: more than the %d we decode"
+                                % (len(dgram.payload), dgram.src, MAX_REGISTRATION))
         try:
             message = codec.decode_udp(dgram.payload)
         except CodecError as e:
-            return self._ignore("malformed", "undecodable datagram from %s: %s" % (dgram.src, e))
+            return self._ignore(now, "malformed", "undecodable datagram from %s: %s" % (dgram.src, e))
         if not isinstance(message, RegistrationReply):
-            return self._ignore("unexpected-message", "not a registration reply from %s" % dgram.src)
+            return self._ignore(now, "unexpected-message", "not a registration reply from %s" % dgram.src)
         if dgram.iface == VPN:
             return self._vpn_reply(message, now)
         up = self.uplinks.get(dgram.iface)
         if up is None or up.state in (DOWN, WAITING):
-            return self._ignore("unmatched-reply", "reply on %s, which is not registering" % dgram.iface)
+            return self._ignore(now, "unmatched-reply", "reply on %s, which is not registering" % dgram.iface)
         for client in (up.i_client, up.x_client):
             if client.match(message) is not None:
                 was_first = client.first
@@ -200,8 +205,8 @@ class MobileNode:
                     actions += self._x_ha_result(up, result, now)
                 return actions + self._reconcile(now)
         if message.home_address not in (self.config.i_hoa, self.config.x_hoa):
-            return self._ignore("wrong-home-address", "reply for home address %s" % message.home_address)
-        return self._ignore("unmatched-reply", "reply on %s matches no request in flight (replay or stale)"
+            return self._ignore(now, "wrong-home-address", "reply for home address %s" % message.home_address)
+        return self._ignore(now, "unmatched-reply", "reply on %s matches no request in flight (replay or stale)"
                             % dgram.iface)
 
     def tunnel_heard(self, iface: str, src: str, now: float) -> list:
@@ -224,12 +229,12 @@ class MobileNode:
         try:
             adv = codec.decode_icmp(msg.payload)
         except CodecError as e:
-            return self._ignore("malformed", "bad ICMP from %s: %s" % (msg.src, e))
+            return self._ignore(now, "malformed", "bad ICMP from %s: %s" % (msg.src, e))
         if not isinstance(adv, AgentAdvertisement):
             return []
         info = self._foreign_agent(adv, msg.src, now)
         if info is None:
-            return self._ignore("bad-advertisement", "advertisement from %s is no usable FA offer" % msg.src)
+            return self._ignore(now, "bad-advertisement", "advertisement from %s is no usable FA offer" % msg.src)
         return self._advertised(up, info, now)
 
     # -- timers ------------------------------------------------------------------------------
@@ -420,7 +425,7 @@ class MobileNode:
     def _vpn_reply(self, reply: RegistrationReply, now: float) -> list:
         """i-MIP through the IPsec tunnel. A TNC here proves nothing about any interface (R-3.2.3-c)."""
         if self.vpn_client.match(reply) is None:
-            return self._ignore("unmatched-reply", "VPN reply matches no request in flight")
+            return self._ignore(now, "unmatched-reply", "VPN reply matches no request in flight")
         result, actions = self.vpn_client.receive(reply, now)
         if isinstance(result, Accepted) and result.tnc:
             actions.append(log("info", "tnc-via-vpn", "TNC in the i-HA reply through the VPN: expected, and no "
@@ -658,9 +663,15 @@ class MobileNode:
     def _wall(self, now: float) -> float:
         return now + self.wall_offset
 
-    def _ignore(self, reason: str, message: str) -> list:
+    def _ignore(self, now: float, reason: str, message: str) -> list:
+        """Count what we drop; log it unless `reason` has filled its share of the log lately (anyone on
+        an uplink can send us datagrams and ICMP)."""
         self.counters[reason] = self.counters.get(reason, 0) + 1
-        return [log("warning", reason, message)]
+        text = self.log_limiter.admit(reason, message, now)
+        if text is None:
+            self.counters["log-suppressed"] = self.counters.get("log-suppressed", 0) + 1
+            return []
+        return [log("warning", reason, text)]
 
     # -- status ------------------------------------------------------------------------------
 

@@ -60,8 +60,14 @@ class ControlServer:
             while line := await reader.readline():
                 writer.write((json.dumps(self.answer(line), default=str) + "\n").encode())
                 await writer.drain()
-        except (ConnectionError, ValueError) as e:  # ValueError: a line over MAX_LINE
+        except ValueError:  # a line over MAX_LINE: say so, then hang up (the rest of it is not a request)
+            log.warning("control client dropped: a request longer than %d octets", MAX_LINE)
+            writer.write((json.dumps(_error(INVALID_ARGUMENT, "request longer than %d octets" % MAX_LINE)) + "\n")
+                         .encode())
+        except ConnectionError as e:
             log.warning("control client dropped: %s", e)
+        except asyncio.CancelledError:  # close() with the client still connected: end quietly
+            pass
         finally:
             self.clients.discard(task)
             writer.close()
@@ -73,9 +79,15 @@ class ControlServer:
                 raise MethodError(INVALID_ARGUMENT, 'a request is {"method": NAME, "args": {...}}')
             return {"result": call(self.source, req["method"], req.get("args"))}
         except json.JSONDecodeError as e:
-            return {"error": {"code": INVALID_ARGUMENT, "message": "not JSON: %s" % e.msg}}
+            return _error(INVALID_ARGUMENT, "not JSON: %s" % e.msg)
+        except UnicodeDecodeError:
+            return _error(INVALID_ARGUMENT, "not JSON: not UTF-8")
         except MethodError as e:
-            return {"error": {"code": e.code, "message": str(e)}}
+            return _error(e.code, str(e))
+
+
+def _error(code: int, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
 
 
 class ControlError(RuntimeError):

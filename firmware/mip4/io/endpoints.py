@@ -11,11 +11,14 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from ..core.actions import Datagram, Icmp
 
 SO_BINDTODEVICE = 25
+SO_RCVBUFFORCE = 33  # Linux
+RECEIVE_BUFFER = 1 << 20  # octets
 IP_PKTINFO = 8  # Linux; struct in_pktinfo {int ifindex; in_addr spec_dst; in_addr addr;}
 _PKTINFO = struct.Struct("=i4s4s")
 IP_XFRM_POLICY = 17  # Linux; a per-socket IPsec policy (struct xfrm_userpolicy_info)
@@ -23,11 +26,21 @@ _XFRM_USERPOLICY_INFO = 168  # sizeof on Linux (selector 56, lifetimes 96, prior
 _XFRM_DIR, _XFRM_ACTION, _XFRM_FAMILY = 160, 161, 40  # offsets; action 0 = allow
 ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION = 9, 10  # RFC 1256, RFC 5944 2.1
 ETH_P_IP = 0x0800
+BURST = 64  # datagrams read per wake-up; the socket stays readable for the rest
 log = logging.getLogger("mip4.io")
 
 
 def _bind_device(sock: socket.socket, iface: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
+
+
+def _receive_buffer(sock: socket.socket) -> None:
+    """Room for a burst (a restarted FA's visitors all registering, a flood being counted) rather than
+    the kernel's default of about 200 KiB, which a few large datagrams fill; past rmem_max as root."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 def bypass_ipsec(sock: socket.socket) -> None:
@@ -54,6 +67,7 @@ class UdpEndpoint:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        _receive_buffer(self.sock)
         if iface is not None:
             _bind_device(self.sock, iface)
         if bypass:
@@ -63,7 +77,7 @@ class UdpEndpoint:
         loop.add_reader(self.sock.fileno(), self._readable)
 
     def _readable(self) -> None:
-        while True:
+        for _ in range(BURST):  # then back to the loop: timers and the action worker run during a flood
             try:
                 data, anc, _flags, (src, sport) = self.sock.recvmsg(65535, socket.CMSG_SPACE(_PKTINFO.size))
             except (BlockingIOError, InterruptedError):
@@ -113,7 +127,7 @@ class IcmpEndpoint:
         loop.add_reader(self.sock.fileno(), self._readable)
 
     def _readable(self) -> None:
-        while True:
+        for _ in range(BURST):
             try:
                 packet = self.sock.recv(65535)
             except (BlockingIOError, InterruptedError):
@@ -172,8 +186,20 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
+_NAMES: dict[int, tuple[str, float]] = {}  # ifindex -> (name, when looked up)
+NAME_TTL = 10.0  # seconds a looked-up name is used for (a wildcard socket asks for every datagram)
+
+
 def _if_name(index: int) -> str:
+    now = time.monotonic()
+    hit = _NAMES.get(index)
+    if hit is not None and now - hit[1] < NAME_TTL:
+        return hit[0]
     try:
-        return socket.if_indextoname(index)
+        name = socket.if_indextoname(index)
     except OSError:
-        return ""
+        name = ""
+    if len(_NAMES) > 256:
+        _NAMES.clear()
+    _NAMES[index] = (name, now)
+    return name

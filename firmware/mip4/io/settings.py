@@ -8,6 +8,9 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +93,8 @@ def load(path: str) -> Settings:
         raise ConfigError("%s: cannot read: %s" % (path, e.strerror)) from None
     except json.JSONDecodeError as e:
         raise ConfigError("%s: not JSON: %s (line %d)" % (path, e.msg, e.lineno)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("%s: not a text file (not UTF-8)" % path) from None
     try:
         return parse(raw)
     except ConfigError as e:
@@ -134,8 +139,6 @@ def _mobile_node(s: dict) -> MobileNodeConfig:
         s[name] = _sa("mn." + name, s.get(name))
     if "timing" in s:
         s["timing"] = _dataclass("mn.timing", Timing, s["timing"])
-    if "inside_hints" in s:
-        s["inside_hints"] = {k: tuple(v) for k, v in _object("mn.inside_hints", s["inside_hints"]).items()}
     if isinstance(s.get("nai"), str):
         s["nai"] = s["nai"].encode()
     return _dataclass("mn", MobileNodeConfig, s)
@@ -148,16 +151,17 @@ def _home_agent(s: dict) -> HomeAgentConfig:
         where = "ha.mobile_nodes.%s" % hoa
         entry = dict(_object(where, entry))
         _known(where, entry, ("spi", "key", "networks", "max_lifetime"))
-        nets = tuple(entry.pop("networks", ()))
+        nets = _typed(where + ".networks", entry.pop("networks", ()), tuple[str, ...])
         for n in nets:
             _prefix(where + ".networks", n)
-        nodes[hoa] = MobileNodeEntry(_sa(where, {k: entry[k] for k in ("spi", "key") if k in entry}), nets,
-                                     entry.get("max_lifetime"))
+        sa = _sa(where, {k: entry[k] for k in ("spi", "key") if k in entry})
+        max_lifetime = _typed(where + ".max_lifetime", entry.get("max_lifetime"), int | None)
+        try:
+            nodes[hoa] = MobileNodeEntry(sa, nets, max_lifetime)
+        except ConfigError as e:
+            raise ConfigError("%s.%s" % (where, e)) from None
     s["mobile_nodes"] = nodes
     s["fa_ha"] = {a: _sa("ha.fa_ha.%s" % a, v) for a, v in _object("ha.fa_ha", s.get("fa_ha", {})).items()}
-    for name in ("trusted_networks", "ignored_sources"):
-        if name in s:
-            s[name] = tuple(s[name])
     return _dataclass("ha", HomeAgentConfig, s)
 
 
@@ -169,6 +173,8 @@ def _foreign_agent(s: dict) -> ForeignAgentConfig:
 
 def _sa(where: str, value: Any) -> SecurityAssociation:
     """{"spi": 1000, "key": "hex octets"}."""
+    if value is None:
+        raise ConfigError("%s: required, {\"spi\": N, \"key\": \"hex octets\"}" % where)
     v = _object(where, value)
     _known(where, v, ("spi", "key"))
     if not isinstance(v.get("spi"), int):
@@ -184,18 +190,45 @@ def _sa(where: str, value: Any) -> SecurityAssociation:
 
 
 def _dataclass(where: str, cls: type, values: Any) -> Any:
+    """`cls` from a JSON object: unknown and missing options refused, each value of its option's type
+    (JSON arrays as tuples), then the class's own checks; every error names the option."""
     values = _object(where, values)
-    names = [f.name for f in dataclasses.fields(cls)]
-    _known(where, values, names)
-    for f in dataclasses.fields(cls):  # JSON arrays for tuple options
-        if f.name in values and isinstance(values[f.name], list):
-            values = dict(values, **{f.name: tuple(values[f.name])})
+    fields = dataclasses.fields(cls)
+    _known(where, values, [f.name for f in fields])
+    missing = [f.name for f in fields if f.name not in values and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError("%s: %s required" % (where, " and ".join(missing) + (" is" if len(missing) == 1 else " are")))
+    hints = typing.get_type_hints(cls)
+    values = {k: _typed("%s.%s" % (where, k), v, hints[k]) for k, v in values.items()}
     try:
         return cls(**values)
     except ConfigError as e:
         raise ConfigError("%s.%s" % (where, e)) from None
-    except TypeError as e:  # a required option missing
-        raise ConfigError("%s: %s" % (where, str(e).split("__init__() ", 1)[-1])) from None
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", bytes: "a string"}
+
+
+def _typed(where: str, value: Any, hint: Any) -> Any:
+    """`value` as an option of type `hint` (the dataclass annotation), or ConfigError saying what it must be."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):  # X | None
+        if value is None and type(None) in args:
+            return None
+        return _typed(where, value, next(a for a in args if a is not type(None)))
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError("%s: %r is not a list" % (where, value))
+        return tuple(_typed("%s[%d]" % (where, i), v, args[0]) for i, v in enumerate(value))
+    if origin is dict:
+        return {k: _typed("%s.%s" % (where, k), v, args[1]) for k, v in _object(where, value).items()}
+    ok = isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
+    if hint is float:  # a JSON integer is a number too; NaN and infinity are not
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok:
+        raise ConfigError("%s: %r is not %s" % (where, value, _KINDS.get(hint, "a " + getattr(hint, "__name__", "?"))))
+    return value
 
 
 def _object(where: str, value: Any) -> dict:

@@ -83,6 +83,9 @@ def to_raw(sections: list[Section]) -> tuple[dict, dict[str, str]]:
             if to:
                 _put(raw, to, value)
                 places[to] = "section %s, option %s" % (s.label(), name)
+        for name, opt in schema.SECTIONS[s.type].items():  # an error about one left out names it too
+            if opt.to and opt.to not in places:
+                places[opt.to] = "section %s, option %s (not set)" % (s.label(), name)
     items = [s for s in sections if s.type == schema.ROLE_SECTIONS[role][1]]
     if role == "mn":
         _uplinks(raw, places, items, values)

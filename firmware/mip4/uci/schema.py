@@ -23,6 +23,16 @@ def _int(lo: int, hi: int) -> Callable[[str], int]:
     return conv
 
 
+def _rate(v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise BadValue("a number of requests per second, e.g. 100 or 0.5 (0: no limit)") from None
+    if not 0 <= x <= 1e6 or x != x:
+        raise BadValue("a number of requests per second, e.g. 100 or 0.5 (0: no limit)")
+    return x
+
+
 def _seconds(v: str) -> float:
     try:
         x = float(v)
@@ -170,6 +180,9 @@ HOME_AGENT = {
     "max_bindings": Option("ha.max_bindings", _int(1, 64)),
     "udp_keepalive": Option("ha.udp_keepalive", _int(0, 65535), help="RFC 3519 keepalive interval for MNs "
                             "behind a NAT, default 110"),
+    "rate_limit": Option("ha.rate_limit", _rate, help="registration requests a second from one source address, "
+                         "default 100 (a relaying FA speaks for all its visitors); 0: no limit"),
+    "rate_burst": Option("ha.rate_burst", _int(1, 1000000), help="requests one source may send at once, default 200"),
 }
 
 BINDING = {  # one mobile node the home agent serves
@@ -190,6 +203,9 @@ FOREIGN_AGENT = {
                             "tunnelling of our visitors, default 0"),
     "udp_keepalive": Option("fa.udp_keepalive", _int(0, 65535), help="behind a NAT, keepalive at least every N s "
                             "(default 0: as the HA says)"),
+    "rate_limit": Option("fa.rate_limit", _rate, help="registration requests a second from one source on an access "
+                         "link, default 10; 0: no limit"),
+    "rate_burst": Option("fa.rate_burst", _int(1, 1000000), help="requests one source may send at once, default 20"),
 }
 
 ACCESS_LINK = {

@@ -9,6 +9,7 @@ from .record import Record
 REGISTRATION_REQUEST = 1
 REGISTRATION_REPLY = 3
 PORT = 434  # RFC 5944 3.1
+REQUEST_FIXED = 24  # RFC 5944 3.3: the octets before a request's extensions
 
 # RFC 5944 3.3 flag bits; r and x are sent as zero and ignored on receipt
 FLAG_S = 0x80  # simultaneous bindings
@@ -126,12 +127,12 @@ class RegistrationRequest(_Registration):
     @staticmethod
     def decode(data):
         w = "registration request"
-        need(w, data, 0, 24)
+        need(w, data, 0, REQUEST_FIXED)
         if data[0] != REGISTRATION_REQUEST:
             raise CodecError(w, "type %d is not 1" % data[0], 0)
         return RegistrationRequest(
             ip4_str(data, 4), ip4_str(data, 8), ip4_str(data, 12), unpack_from(">Q", data, 16)[0],
-            unpack_from(">H", data, 2)[0], data[1], decode_extensions(w, data, 24),
+            unpack_from(">H", data, 2)[0], data[1], decode_extensions(w, data, REQUEST_FIXED),
         )
 
 
@@ -169,3 +170,12 @@ class RegistrationReply(_Registration):
             data[1], ip4_str(data, 4), ip4_str(data, 8), unpack_from(">Q", data, 12)[0],
             unpack_from(">H", data, 2)[0], decode_extensions(w, data, 20),
         )
+
+
+def request_header(data):
+    """The fixed part of a registration request, without its extensions, or None when `data` is not
+    even that (shorter, or another type): what an agent can still answer when the extensions do not
+    decode (RFC 5944 3.4 code 134, 3.7.2.1 code 70)."""
+    if len(data) < REQUEST_FIXED or data[0] != REGISTRATION_REQUEST:
+        return None
+    return RegistrationRequest.decode(bytes(data[:REQUEST_FIXED]))

@@ -30,13 +30,14 @@ class Lab:
 
     def __init__(self, scenario: str = "tour", loop: bool = False, dwell: float = 2.0, mem: str = "1G",
                  python: str | None = None, netem: dict[str, str] | None = None, serial: bool = False,
-                 tour: list[dict] | None = None) -> None:
+                 tour: list[dict] | None = None, rounds: int = 1) -> None:
         """netem: lab port (NODE-IFACE, the bridge side) -> netem arguments, e.g. {"iha-core": "delay 20ms"}.
         serial: the board's serial line ttyS0 on a host pty (UML ssl0=pts) with `mip4 console` on it (mconsole.py).
-        tour: steps instead of topology.json's tour (the bench's; its first step is where the MR starts)."""
+        tour: steps instead of topology.json's tour (the bench's; its first step is where the MR starts).
+        rounds: how many times the scenario runs in this boot (make soak)."""
         self.dir = tempfile.mkdtemp(prefix="mip4-lab-")
         with open(os.path.join(self.dir, "params.json"), "w") as f:
-            json.dump({"netem": netem or {}, "tour": tour}, f)
+            json.dump({"netem": netem or {}, "tour": tour, "rounds": rounds}, f)
         self.started = time.monotonic()
         self.console: list[str] = []
         py = python or os.path.join(REPO, ".venv", "bin", "python")

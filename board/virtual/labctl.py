@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,38 +26,17 @@ import mip4.io.daemon  # noqa: E402  (the heavy import, once)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import faults  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
+from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, wait_for  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
 SCENARIO = os.environ.get("LAB_SCENARIO", "tour")
 LOOP = os.environ.get("LAB_LOOP", "0") == "1"
 DWELL = float(os.environ.get("LAB_DWELL", "2"))
 CONSOLE = os.environ.get("LAB_CONSOLE") == "1"  # boot.py serial=True: `mip4 console` on ttyS0 for the MR
-STEP_TIMEOUT = 60.0
-REORDER_MAX = 1.0  # seconds: make-before-break may delay the stream by the old path's latency, no more
 UPLINK = "wan"
-
-
-def emit(event: str, **fields) -> None:
-    print("@lab " + json.dumps(dict(event=event, t=round(time.monotonic(), 3), **fields)), flush=True)
-
-
-def sh(cmd: str, check: bool = True) -> str:
-    r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: %s" % (cmd, r.stderr.strip() or r.stdout.strip()))
-    return r.stdout
-
-
-def batch(lines: list[str], ns: str | None = None) -> None:
-    """Many ip commands in one exec (each exec is slow under UML)."""
-    if not lines:
-        return
-    r = subprocess.run(["ip"] + (["-n", ns] if ns else []) + ["-batch", "-"], input="\n".join(lines) + "\n",
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("ip -batch (%s): %s" % (ns or "root", r.stderr.strip()))
 
 
 class Lab:
@@ -65,6 +45,9 @@ class Lab:
         self.pids: dict[str, int] = {}
         self.procs: list[subprocess.Popen] = []
         self.dumpcaps: list[subprocess.Popen] = []
+        self.charons: dict[str, subprocess.Popen] = {}  # node -> its charon
+        self.round = 1  # of the scenario (make soak runs several)
+        self.overrides: dict[str, dict] = {}  # daemon -> options over topology.json's (params.json `config`)
         self.run_dir = os.path.join(LABDIR, "run")
         self.log_dir = os.path.join(LABDIR, "logs")
         for d in (self.run_dir, self.log_dir, os.path.join(LABDIR, "etc")):
@@ -207,43 +190,55 @@ class Lab:
     def start_charons(self) -> None:
         """strongSwan charon on the VPN gateway (answers, static swanctl config) and on the MR (driven
         by mip4d over VICI): one per namespace, each with a private /run for its pid file."""
-        ipsec = self.topo["ipsec"]
         for role in ("gateway", "mr"):
-            node = ipsec[role]["node"]
-            conf_dir = os.path.join(LABDIR, "etc", "ipsec-" + node)
-            os.makedirs(conf_dir, exist_ok=True)
-            with open(os.path.join(conf_dir, "strongswan.conf"), "w") as f:
-                f.write(_strongswan_conf(self.vici(node), os.path.join(self.log_dir, "charon-%s.log" % node),
-                                         self.topo["nodes"][node].get("uplinks", {}) if role == "mr" else {}))
-            log = open(os.path.join(self.log_dir, "charon-%s.out" % node), "w")
-            self.procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", node, "unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /run && "
-                 "STRONGSWAN_CONF=%s/strongswan.conf exec /usr/lib/ipsec/charon" % conf_dir],
-                stdout=log, stderr=subprocess.STDOUT))
-        gw = ipsec["gateway"]["node"]
-        conf = os.path.join(LABDIR, "etc", "ipsec-" + gw, "swanctl.conf")
-        with open(conf, "w") as f:
-            f.write(_swanctl_gateway(ipsec))
-        wait_for(lambda: os.path.exists(self.vici(gw)), 30, "charon on %s did not start" % gw)
-        sh("ip netns exec %s swanctl --load-all --uri unix://%s --file %s" % (gw, self.vici(gw), conf))
+            self.start_charon(role)
+
+    def start_charon(self, role: str) -> None:
+        """One charon (again, after a crash: faults.py); the gateway's gets its swanctl config loaded."""
+        ipsec = self.topo["ipsec"]
+        node = ipsec[role]["node"]
+        conf_dir = os.path.join(LABDIR, "etc", "ipsec-" + node)
+        os.makedirs(conf_dir, exist_ok=True)
+        with open(os.path.join(conf_dir, "strongswan.conf"), "w") as f:
+            f.write(_strongswan_conf(self.vici(node), os.path.join(self.log_dir, "charon-%s.log" % node),
+                                     self.topo["nodes"][node].get("uplinks", {}) if role == "mr" else {}))
+        log = open(os.path.join(self.log_dir, "charon-%s.out" % node), "a")
+        # `ip netns exec`, unshare and sh all exec: the Popen's pid is charon's
+        self.charons[node] = p = subprocess.Popen(
+            ["ip", "netns", "exec", node, "unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /run && "
+             "STRONGSWAN_CONF=%s/strongswan.conf exec /usr/lib/ipsec/charon" % conf_dir],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        if role == "gateway":
+            conf = os.path.join(conf_dir, "swanctl.conf")
+            with open(conf, "w") as f:
+                f.write(_swanctl_gateway(ipsec))
+            wait_for(lambda: _answers(self.vici(node)), 30, "charon on %s did not start" % node)
+            sh("ip netns exec %s swanctl --load-all --uri unix://%s --file %s" % (node, self.vici(node), conf))
 
     def vici(self, node: str) -> str:
         return os.path.join(self.run_dir, "charon-%s.vici" % node)
 
     def start_daemons(self) -> None:
-        for name, cfg in self.topo["daemons"].items():
-            cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
-            if "vpn" in cfg:
-                cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
-            if CONSOLE:
-                cfg["control_socket"] = os.path.join(self.run_dir, name + ".control.sock")
-            path = os.path.join(LABDIR, "etc", name + ".json")
-            with open(path, "w") as f:
-                json.dump(cfg, f, indent=1)
-            self.spawn("mip4d-" + name, name, mip4.io.daemon.main, ["--config", path, "--log-level", "debug"])
-            if CONSOLE and name == "mr":  # the field engineer's serial console, as on the router
-                self.spawn("console", name, mip4.cli.main, ["console", "--device", "/dev/ttyS0", "--socket",
-                                                            cfg["control_socket"], "--config", path])
+        for name in self.topo["daemons"]:
+            self.start_daemon(name)
+
+    def start_daemon(self, name: str) -> None:
+        """mip4d for one node (again, procd-style, after a kill: faults.py); params.json's `config`
+        overrides options per daemon (the fault scenario's short lifetimes)."""
+        cfg = _merged(self.topo["daemons"][name], self.overrides.get(name, {}))
+        cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
+        if "vpn" in cfg:
+            cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
+        if CONSOLE:
+            cfg["control_socket"] = os.path.join(self.run_dir, name + ".control.sock")
+        path = os.path.join(LABDIR, "etc", name + ".json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        self.spawn("mip4d-" + name, name, mip4.io.daemon.main, ["--config", path, "--log-level", "debug"])
+        if CONSOLE and name == "mr" and "console" not in self.pids:  # the field engineer's serial console
+            self.spawn("console", name, mip4.cli.main, ["console", "--device", "/dev/ttyS0", "--socket",
+                                                        cfg["control_socket"], "--config", path])
 
     def start_rogue(self) -> None:
         r = self.topo.get("rogue")
@@ -421,12 +416,12 @@ class Lab:
             time.sleep(0.1)
         snap = self.snapshot()
         s = snap["stream"]
-        resumed = _resumed_after(s, event, slack=stream.STALL if action == "pull" else 0.0)
+        resumed = resumed_after(s, event, slack=stream.STALL if action == "pull" else 0.0)
         stalls = [round(e - b, 3) for b, e in s.get("stalls", []) if e >= event - 1.0]
         if action == "return" and stalls and max(stalls) < REORDER_MAX and s.get("last_rx", 0) > event:
             resumed = event  # data never stopped at the link event; the pause at the switch is in `stalls`
-        clean = _clean(s)
-        ok = moved_at is not None and resumed is not None and clean
+        lossless = clean(s)
+        ok = moved_at is not None and resumed is not None and lossless
         held_s = None
         if action == "return":  # traffic moves back only after the hold-down, without an outage: what the
             # stream may show is the old (ESP) path's last packets arriving after the new path's first
@@ -473,9 +468,9 @@ class Lab:
             time.sleep(0.25)
         snap = self.snapshot()
         s = snap["stream"]
-        clean = _clean(s)
+        lossless = clean(s)
         result = dict(step=index, network=None, gateway=action, expect=before["mode"], mode=snap["mode"],
-                      ok=renewed is not None and clean and snap["mode"] == before["mode"], flap=False,
+                      ok=renewed is not None and lossless and snap["mode"] == before["mode"], flap=False,
                       renewed_after_s=None if renewed is None else round(renewed - started, 3), stream=s,
                       ike_before=before["ike_sa"], child_before=before["child_sa"], ike_sa=snap["ike_sa"],
                       child_sa=snap["child_sa"], mode_after_s=None, data_after_s=None, outage_s=None,
@@ -517,11 +512,11 @@ class Lab:
             time.sleep(0.25)
         snap, new = self.snapshot(), self.x_ha_binding()
         s = snap["stream"]
-        resumed = _resumed_after(s, started)
-        clean = _clean(s)
+        resumed = resumed_after(s, started)
+        lossless = clean(s)
         wan = self.status("mr").get("status", {}).get("interfaces", {}).get(UPLINK, {})
         x_reg = [r for r in wan.get("registrations", []) if r.get("agent") == "x-ha" and r.get("udp_tunnel")]
-        ok = bool(moved) and progressed and clean and resumed is not None and snap["mode"] == before["mode"]
+        ok = bool(moved) and progressed and lossless and resumed is not None and snap["mode"] == before["mode"]
         result = dict(step=index, network=None, nat=step["nat"], expect=before["mode"], mode=snap["mode"], wall=wall,
                       ok=ok,
                       flap=False, port_before=old.get("source_port"), port_after=new.get("source_port"),
@@ -584,9 +579,9 @@ class Lab:
             time.sleep(0.25)
         snap = self.snapshot()
         s = snap["stream"]
-        resumed = _resumed_after(s, attached)
-        clean = _clean(s)
-        ok = bool(reached) and progressed and clean and resumed is not None
+        resumed = resumed_after(s, attached)
+        lossless = clean(s)
+        ok = bool(reached) and progressed and lossless and resumed is not None
         result = dict(step=index, network=network, expect=expect, mode=snap["mode"], ok=ok, flap=flap, wall=wall,
                       mode_after_s=None if reached is None else round(reached - attached, 3),
                       data_after_s=None if resumed is None else round(resumed - attached, 3),
@@ -607,22 +602,24 @@ class Lab:
 
     # -- teardown --------------------------------------------------------------------------------
 
+    def installed(self, ns: str) -> dict:
+        """What mip4 keeps in one namespace's kernel: its tunnels, rules, routes (metric 10), and every
+        XFRM policy and state (guards, CHILD_SAs)."""
+        links = sh("ip -n %s -o link show" % ns)
+        tunnels = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()
+                   if mip4.io.kernel.OUR_TUNNELS.match(line.split(":")[1].strip().split("@")[0])]
+        rules = [line.strip() for line in sh("ip -n %s rule" % ns).splitlines()
+                 if not any(t in line for t in ("lookup local", "lookup main", "lookup default"))]
+        routes = [line for line in sh("ip -n %s route show table all" % ns).splitlines()
+                  if "proto static" in line and ("metric 10 " in line or line.endswith("metric 10"))]
+        xfrm = [line for line in sh("ip -n %s xfrm policy; ip -n %s xfrm state" % (ns, ns)).splitlines()
+                if line.startswith("src ")]
+        return {"tunnels": tunnels, "rules": rules, "routes": routes, "xfrm": xfrm}
+
     def leftovers(self) -> dict:
-        """What mip4 installed and did not remove, per daemon namespace (must be nothing)."""
-        out = {}
-        for ns in self.topo["daemons"]:
-            links = sh("ip -n %s -o link show" % ns)
-            tunnels = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()
-                       if mip4.io.kernel.OUR_TUNNELS.match(line.split(":")[1].strip().split("@")[0])]
-            rules = [line.strip() for line in sh("ip -n %s rule" % ns).splitlines()
-                     if not any(t in line for t in ("lookup local", "lookup main", "lookup default"))]
-            routes = [line for line in sh("ip -n %s route show table all" % ns).splitlines()
-                      if "proto static" in line and ("metric 10 " in line or line.endswith("metric 10"))]
-            xfrm = [line for line in sh("ip -n %s xfrm policy; ip -n %s xfrm state" % (ns, ns)).splitlines()
-                    if line.startswith("src ")]  # guards, CHILD_SAs: none once mip4d has terminated IKE
-            if tunnels or rules or routes or xfrm:
-                out[ns] = {"tunnels": tunnels, "rules": rules, "routes": routes, "xfrm": xfrm}
-        return out
+        """What mip4 installed and did not remove, per daemon namespace (must be nothing: guards and
+        CHILD_SAs go once mip4d has terminated IKE)."""
+        return {ns: got for ns in self.topo["daemons"] if any((got := self.installed(ns)).values())}
 
     def shutdown(self) -> dict:
         codes = {}
@@ -714,39 +711,31 @@ secrets {
        ipsec["pool"], gw["id"], mr["id"], ipsec["psk"])
 
 
+def _merged(base: dict, over: dict) -> dict:
+    """`base` with `over`'s options laid on it, section by section."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(base.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def _answers(vici: str) -> bool:
+    """charon listens on `vici` (a stale socket file from a crashed one does not count)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(vici)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def topology_state(topo: dict, network: str | None) -> str:
     """The detection state an uplink must reach on `network`: inside, outside, or down (unplugged)."""
     if network is None:
         return "down"
     return "outside" if topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"
-
-
-def _clean(s: dict) -> bool:
-    """The stream lost, duplicated and reconnected nothing."""
-    return s.get("reconnects") == 0 and s.get("gaps") == 0 and s.get("duplicates") == 0
-
-
-def _resumed_after(s: dict, attached: float, slack: float = 0.0) -> float | None:
-    """When stream data flowed again after plugging in: the end of the stall around the move.
-
-    `slack`: for an unplug, segments already past the MR still arrive just after the event, so the
-    stall may begin up to one stall window later."""
-    for start, end in reversed(s.get("stalls", [])):
-        if end >= attached and start <= attached + slack:
-            return end
-    last = s.get("last_rx")
-    if last and last > attached and not any(end >= attached for _, end in s.get("stalls", [])):
-        return attached  # no stall at all
-    return None
-
-
-def wait_for(pred, timeout: float, what: str) -> float:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return time.monotonic()
-        time.sleep(0.1)
-    raise TimeoutError(what)
 
 
 def main() -> int:
@@ -762,6 +751,7 @@ def main() -> int:
     try:
         lab.build()
         params = lab.read(os.path.join(LABDIR, "params.json"))
+        lab.overrides = params.get("config") or topo.get(SCENARIO + "_config", {})
         emit("topology", seconds=round(time.monotonic() - t0, 3), nodes=len(topo["nodes"]),
              netem=lab.impair(params.get("netem", {})))
         lab.start_capture()
@@ -770,7 +760,7 @@ def main() -> int:
         lab.start_daemons()
         wait_for(lambda: all(lab.status(n) for n in topo["daemons"]), 120, "daemons did not start")
         emit("daemons", seconds=round(time.monotonic() - t0, 3), pids=lab.pids)
-        tour = params.get("tour") or topo["tour"]  # the bench's own tour (tests/bench/bench_handoff.py)
+        tour = params.get("tour") or topo[SCENARIO]  # "tour", "faults", or the bench's own
         lab.move(tour[0]["network"])
         wait_for(lambda: lab.snapshot()["mode"] == topo["networks"][tour[0]["network"]]["expect"], 60,
                  "the MR did not register at %s" % tour[0]["network"])
@@ -783,6 +773,7 @@ def main() -> int:
         rounds = 0
         while True:
             rounds += 1
+            lab.round = rounds
             where = tour[0]["network"]
             for i, step in enumerate(tour[1:], 1):
                 if "netem" in step:  # the bench's RTT phases: not a move, no result of its own
@@ -797,7 +788,10 @@ def main() -> int:
                 if "bulk" in step:
                     emit("bulk", step=i, **lab.bulk(i, step["bulk"]))
                     continue
-                if "cut" in step:
+                if "fault" in step:
+                    results.append(faults.inject(lab, i, step))
+                    where = step.get("network") or where
+                elif "cut" in step:
                     results.append(lab.cut(i, step["cut"]))
                 elif "gateway" in step:
                     results.append(lab.gateway(i, step["gateway"]))
@@ -817,7 +811,7 @@ def main() -> int:
                 while time.monotonic() < end:
                     emit("status", **lab.snapshot())
                     time.sleep(0.5)
-            if not LOOP:
+            if not LOOP and rounds >= params.get("rounds", 1):  # make soak: the fault scenario again and again
                 break
         ok = all(r["ok"] for r in results)
     except Exception as e:

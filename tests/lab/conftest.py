@@ -20,13 +20,12 @@ def _netns() -> str:
     return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 
 
-@pytest.fixture(scope="session")
-def tour():
+def _boot(scenario: str, timeout: float, **kw):  # noqa: ANN003
     before_ns, before_uml = _netns(), uml_processes()
-    lab = Lab(scenario="tour", netem={"iha-core": "delay %dms" % NETEM_MS})
+    lab = Lab(scenario=scenario, **kw)
     events = []
     try:
-        for ev in lab.events(timeout=1200):
+        for ev in lab.events(timeout=timeout):
             events.append(ev)
             if ev["event"] in ("registered", "step", "error", "done"):
                 print("lab:", json.dumps({k: v for k, v in ev.items() if k not in ("stream", "steps", "trace")}))
@@ -36,6 +35,18 @@ def tour():
         # nothing left on the host: the lab's namespaces and processes lived inside UML
         assert uml_processes() == before_uml
         assert _netns() == before_ns
+
+
+@pytest.fixture(scope="session")
+def tour():
+    yield from _boot("tour", 1200, netem={"iha-core": "delay %dms" % NETEM_MS})
+
+
+@pytest.fixture(scope="session")
+def faults():
+    """The fault scenario (topology.json "faults"); `make soak` runs it MIP4_SOAK_ROUNDS times in one boot."""
+    rounds = int(os.environ.get("MIP4_SOAK_ROUNDS", "1"))
+    yield from _boot("faults", 300 + 900 * rounds, netem={"iha-core": "delay %dms" % NETEM_MS}, rounds=rounds)
 
 
 def _event(events: list, name: str) -> dict:

@@ -96,6 +96,7 @@ class Daemon:
     # -- start and stop --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        log.info("mip4d starting as %s (pid %d)", self.settings.role, os.getpid())
         self.loop.create_task(self._worker())  # first: stop() after a failed start waits on the queue
         _sysctl("net/ipv4/ip_forward", "1")  # every role forwards (RFC 5944 4.2)
         m = self.settings.machine

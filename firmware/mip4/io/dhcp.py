@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import shutil
+import signal
 import subprocess
 
 log = logging.getLogger("mip4.dhcp")
@@ -31,6 +32,12 @@ class DhcpClients:
             subprocess.run(["ip", "-4", "addr", "flush", "dev", iface], check=False)
 
     async def start(self, iface: str) -> None:
+        for pid in strays(iface):  # a killed mip4d's udhcpc would go on renewing beside ours
+            log.warning("%s: stopping udhcpc %d left by a previous mip4d", iface, pid)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         env = dict(os.environ, MIP4_TABLE=str(self.tables[iface]))
         # -f foreground, -t/-T/-A: retry quickly (a vehicle's networks change fast), -S: no syslog
         argv = [self.binary, "-f", "-i", iface, "-s", SCRIPT, "-t", "10", "-T", "1", "-A", "2"]
@@ -63,3 +70,21 @@ class DhcpClients:
     async def close(self) -> None:
         for iface in list(self.procs):
             await self.stop(iface)
+
+
+def strays(iface: str, proc: str = "/proc") -> list[int]:
+    """udhcpc processes running our hook on `iface` in our network namespace that we did not start."""
+    ours = os.readlink(os.path.join(proc, "self", "ns", "net"))
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "cmdline"), "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+            netns = os.readlink(os.path.join(proc, entry, "ns", "net"))
+        except OSError:
+            continue
+        if SCRIPT in argv and "-i" in argv and argv[argv.index("-i") + 1:][:1] == [iface] and netns == ours:
+            found.append(int(entry))
+    return found

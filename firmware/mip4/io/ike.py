@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import vici
 
+from . import orphans
 from .settings import VpnOptions
 
 CONN = "mip4-vpn"  # connection and CHILD_SA name in charon
@@ -36,6 +37,7 @@ class IkeClient:
         self.current: str | None = None  # unique id of the IKE SA we brought up
         self.attempt = 0  # bumped by every up/down: a late answer to an older request is void
         self.sa: dict = {}  # the last list-sas view of our SA (status)
+        self.vip: str | None = None  # the VPN-TIA charon put on lo (removed if charon dies with it there)
         self.stopping = threading.Event()
         self.events: threading.Thread | None = None
         self.lock = asyncio.Lock()
@@ -57,6 +59,8 @@ class IkeClient:
         while True:
             try:
                 await self._call(self._load)
+                if await self._call(self._terminate):  # a killed predecessor's: clean, then start afresh
+                    log.warning("charon had an IKE SA %s from before mip4d started: terminated", CONN)
                 break
             except (OSError, vici.exception.SessionException) as e:
                 if time.monotonic() > deadline:
@@ -104,13 +108,18 @@ class IkeClient:
 
     def _initiate(self) -> tuple[str, str]:
         s = self._session(self.options.timeout + 10)
+        if CONN not in [_text(c) for c in s.get_conns().get("conns", [])]:  # charon restarted (crashed)
+            orphans.remove(self.x_hoa, self.gateway, self.vip)
+            self.vip = None
+            self._load()
         for _ in s.initiate({"child": CONN, "ike": CONN, "timeout": int(self.options.timeout * 1000)}):
             pass  # control-log lines (charon's own log has them)
         for sa in s.list_sas({"ike": CONN}):
             ike = sa.get(CONN)
             if ike and _text(ike.get("state")) == "ESTABLISHED" and ike.get("local-vips"):
                 self.sa = ike
-                return _text(ike["local-vips"][0]), _text(ike["uniqueid"])
+                self.vip = _text(ike["local-vips"][0])
+                return self.vip, _text(ike["uniqueid"])
         raise RuntimeError("established, but charon assigned no virtual IP (VPN-TIA)")
 
     async def down(self, reason: str) -> None:
@@ -125,12 +134,15 @@ class IkeClient:
             self.sa = {}
             log.info("IKE SA down: %s", reason)
 
-    def _terminate(self) -> None:
+    def _terminate(self) -> bool:
+        """Terminate our IKE SA if charon has one (True)."""
         s = self._session(10.0)
-        if any(CONN in sa for sa in s.list_sas({"ike": CONN})):
-            # forced and not awaited: inside, the path to the gateway may already be gone
-            for _ in s.terminate({"ike": CONN, "timeout": -1, "force": "yes"}):
-                pass
+        if not any(CONN in sa for sa in s.list_sas({"ike": CONN})):
+            return False
+        # forced and not awaited: inside, the path to the gateway may already be gone
+        for _ in s.terminate({"ike": CONN, "timeout": -1, "force": "yes"}):
+            pass
+        return True
 
     async def close(self) -> None:
         await self.down("mip4d stopping")

@@ -1,5 +1,5 @@
 # mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
-.PHONY: test lint fuzz clean lab package bench
+.PHONY: test lint fuzz clean lab package bench soak
 
 PY := .venv/bin/python
 STAMP := .deps/setup.stamp
@@ -25,6 +25,12 @@ fuzz: $(STAMP)
 # stdout, all of them in bench/results.json. QUICK=1: short windows, N up to 10k (about 30 s).
 bench: $(STAMP)
 	PYTHONPATH=$(CURDIR)/firmware:$(CURDIR) $(PY) -m tests.bench $(if $(QUICK),--quick)
+
+# The lab's fault scenario (tests/lab/test_lab_faults.py) SOAK_ROUNDS times in one boot: about 7 min a round.
+SOAK_ROUNDS ?= 5
+soak: $(STAMP)
+	MIP4_SOAK_ROUNDS=$(SOAK_ROUNDS) PYTHONPATH=$(CURDIR)/firmware:$(CURDIR) $(PY) -m pytest -s -p no:cacheprovider \
+		tests/lab/test_lab_faults.py
 
 # The OpenWrt packages (mip4, luci-app-mip4) as .ipk files, without the SDK (layout of OpenWrt's ipkg-build).
 package:

@@ -5,9 +5,10 @@ Allowed: ESP; IKE (UDP 500/4500); Mobile IP registration (UDP 434); IP-in-IP car
 (the x-MIP tunnel), and the same in RFC 3519 UDP tunnel data on port 434 (x-MIP behind a NAT), whose
 keepalive is an ICMP echo; DHCP; ARP; ICMP router discovery, with the FA's IGMP join of the all-routers
 group it listens on (RFC 1256 5); ICMP errors that quote an allowed packet (path MTU discovery for
-ESP). Anything else is a leak, and so is any packet that shows an address of the LAN host or the
-CN in clear, at any layer tshark can read, or an intranet address (the i-HoA, the i-HA) anywhere
-but in a Mobile IP registration (the plaintext detection probes of RFC 5265 3.3).
+ESP; a port unreachable for a DHCP offer that came after the uplink's udhcpc was stopped).
+Anything else is a leak, and so is any packet that shows an address of the LAN host or the CN in clear,
+at any layer tshark can read, or an intranet address (the i-HoA, the i-HA) anywhere but in a Mobile IP
+registration (the plaintext detection probes of RFC 5265 3.3).
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icm
     if kind == 1 and icmp_types and icmp_types[0] in (3, 11) and len(protos) > 1:  # quotes protos[1:]
         quoted = classify(eth_type, protos[1:], ports, icmp_types[1:], dst[1:])
         return "icmp-error" if quoted in ("esp", "ike", "mip-registration", "ipip-esp", "ipip-ike", "udp-tunnel-esp",
-                                          "udp-tunnel-ike", "udp-tunnel-keepalive") else None
+                                          "udp-tunnel-ike", "udp-tunnel-keepalive", "dhcp") else None
     return None
 
 

@@ -8,7 +8,8 @@ auditor judges the captures of the whole run afterwards, on the host.
 
 Faults: `restart` (SIGKILL a mip4d, procd-style respawn), `charon` (kill -9 a charon, restart it),
 `impair` (loss and jitter on the uplink, both ways, across a move), `storm` (carrier flapping at
-`hz` for `seconds`), `both` (two uplinks moved in one instant), `clock` (the time of day stepped).
+`hz` for `seconds`), `both` (two uplinks moved in one instant), `clock` (the time of day stepped),
+`attack` (replayed, forged and flooded registrations at the x-HA from the Internet path).
 """
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import os
 import signal
 import time
 
+import attacker
 import stream
 from labkit import STEP_TIMEOUT, batch, clean, emit, resumed_after, sh
 
-SETTLE_TIMEOUT = 150.0  # a charon crash on the gateway waits for the MR's dead peer detection
+SETTLE_TIMEOUT = 150.0  # the gateway's charon: the MR's DPD; loss and the storm: TCP's backed-off retransmissions
 
 
 def inject(lab, index: int, step: dict) -> dict:  # noqa: ANN001  (labctl.Lab)
@@ -30,7 +32,7 @@ def inject(lab, index: int, step: dict) -> dict:  # noqa: ANN001  (labctl.Lab)
     injected, check = FAULTS[fault](lab, step)
     event = injected.pop("at")
     emit("moving", step=index, fault=fault, wall=wall, **injected)
-    timeout = SETTLE_TIMEOUT if fault in ("charon", "impair") else STEP_TIMEOUT
+    timeout = SETTLE_TIMEOUT if fault in ("charon", "impair", "storm") else STEP_TIMEOUT
     recovered, snap = _settle(lab, event, before, expect, step.get("primary"), check, timeout)
     if "netem_off" in injected:  # the impairment ends once the MR is through the move under it
         for cmd in injected.pop("netem_off"):
@@ -135,15 +137,21 @@ def charon(lab, step: dict):  # noqa: ANN001, ANN201
 
 
 def impair(lab, step: dict):  # noqa: ANN001, ANN201
-    """netem on the uplink both ways (the lab port towards the MR, the MR's own egress), then a move
-    to `network` under it; the impairment ends once the MR is through (inject() lifts it)."""
+    """netem on the uplink both ways (the lab port towards the MR, the MR's own egress) for `hold_s`,
+    or across a move to `network`: registrations renew (or the move completes) under it. It ends once
+    the MR is through (inject() lifts it), so the stream's recovery is judged on a clean link."""
     uplink, args = step.get("uplink", "wan"), step["args"]
     port = "mr-" + uplink
     sh("tc qdisc replace dev %s root netem %s" % (port, args))
     sh("tc -n mr qdisc replace dev %s root netem %s" % (uplink, args))
     at = lab.move(step["network"]) if step.get("network") else time.monotonic()
+    accepted = _accepted(lab)
+    time.sleep(step.get("hold_s", 0.0))
     off = ["tc qdisc del dev %s root" % port, "tc -n mr qdisc del dev %s root" % uplink]
-    return {"at": at, "args": args, "netem_off": off}, None
+
+    def check(snap: dict):  # noqa: ANN202
+        return True if _accepted(lab) > accepted else "no registration accepted under the impairment"
+    return {"at": at, "args": args, "netem_off": off}, check
 
 
 def storm(lab, step: dict):  # noqa: ANN001, ANN201
@@ -206,6 +214,38 @@ def clock(lab, step: dict):  # noqa: ANN001, ANN201
     return {"at": at, "jump_s": step["jump"]}, check
 
 
+def attack(lab, step: dict):  # noqa: ANN001, ANN201
+    """An attacker on the Internet path copies the MR's next request to the x-HA and sends it back as
+    it was (replay), with its own care-of (forged authenticator), and 1000 times in a burst (flood).
+    The x-HA's binding stays where it was; its counters show each attack (attacker.py)."""
+    node, iface = step.get("node", "isp"), step.get("iface", "inet")
+    x_ha = lab.topo["daemons"]["mr"]["mn"]["x_ha"]
+    own = lab.topo["nodes"][node]["links"][iface][1].split("/")[0]
+    counted = ("replay", "identification-mismatch", "bad-authenticator", "rate-limited", "accepted")
+    before = lab.status("xha").get("status", {}).get("counters", {})
+    care_of = lab.x_ha_binding().get("care_of")
+    out = os.path.join(lab.run_dir, "attack.json")
+    pid = lab.spawn("attacker", node, attacker.attack, iface, x_ha, own, out)
+    os.waitpid(pid, 0)
+    lab.pids.pop("attacker", None)
+    at = time.monotonic()
+    sent = lab.read(out)
+    seen: dict = {}
+
+    def check(snap: dict):  # noqa: ANN202
+        after = lab.status("xha").get("status", {}).get("counters", {})
+        seen.update({k: after.get(k, 0) - before.get(k, 0) for k in counted})
+        if not sent.get("captured"):
+            return "the attacker saw no request to the x-HA"
+        if lab.x_ha_binding().get("care_of") != care_of:
+            return "the x-HA's binding moved to %s" % lab.x_ha_binding().get("care_of")
+        if seen["replay"] + seen["identification-mismatch"] < sent["replayed"] \
+                or seen["bad-authenticator"] < sent["forged"] or seen["rate-limited"] == 0:
+            return "the x-HA counted %s for %s" % (seen, sent)
+        return True
+    return {"at": at, "sent": sent, "x_ha_counted": seen}, check
+
+
 def _accepted(lab) -> int:  # noqa: ANN001
     """Registrations the MR has had accepted (its status counters, every client)."""
     return lab.snapshot()["counters"].get("accepted", 0)
@@ -217,4 +257,5 @@ def _state(lab, network: str | None) -> str:  # noqa: ANN001
     return "outside" if lab.topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"
 
 
-FAULTS = {"restart": restart, "charon": charon, "impair": impair, "storm": storm, "both": both, "clock": clock}
+FAULTS = {"restart": restart, "charon": charon, "impair": impair, "storm": storm, "both": both, "clock": clock,
+          "attack": attack}

@@ -316,3 +316,19 @@ def test_reply_older_than_t_monitor_proves_nothing():
     w.sim.attacker.inject("lan1", held[0])
     w.run(1)
     assert w.mode() == "cvc" and w.logs("stale-reply")
+
+
+def test_an_intranet_looking_address_from_a_dhcp_server_outside_proves_nothing():
+    """Issue 10, R-3.2.3-a: a DHCP server on an external network hands out an address from an intranet
+    subnet, and an attacker there answers the i-HA request with TNC but without the key: outside,
+    IPsec on, nothing in clear."""
+    w = build()
+    w.sim.attacker.drop_if(is_i_ha_reply)
+    w.connect("wan", "ext1", "10.2.0.77")
+    w.run(0.1)
+    entry = next(e for e in w.sim.attacker.captured if isinstance(e.packet, Datagram) and e.packet.dst == I_HA)
+    w.sim.attacker.inject("ext1", answer(entry.packet, X_SA, tnc=True))
+    w.run(10)
+    assert w.state("wan") != "inside" and w.gate("wan") != "plain"
+    assert any(getattr(a, "reason", "") == "bad-authenticator" for _, a in w.timed())
+    assert w.timed(IkeUp)

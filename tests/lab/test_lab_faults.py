@@ -100,3 +100,18 @@ def test_the_leak_auditor_saw_nothing_during_the_faults(faults):
     print("leak audit: %d packets: %s" % (result["packets"], result["kinds"]))
     assert not result["leaks"], "\n".join(result["leaks"][:30])
     assert result["kinds"].get("ipip-esp", 0) > 100
+
+
+def test_replayed_forged_and_flooded_requests_change_nothing_and_are_counted(faults):
+    """An attacker on the Internet path, with the MR's own request copied off the wire: the replay is
+    refused (identification), the forgery fails authentication, the flood is rate limited; the x-HA's
+    binding stays where the MR put it, its log says why and its status counts each."""
+    lab, events = faults
+    (s,) = _faults(events, "attack", round=1)
+    assert s["ok"], s
+    sent, seen = s["sent"], s["x_ha_counted"]
+    print("attack: sent %s; the x-HA counted %s" % (sent, seen))
+    assert sent["captured"] and sent["replayed"] == 3 and sent["forged"] == 3 and sent["flood"] == 1000
+    assert seen["accepted"] <= 3  # the MR's own renewals only
+    log = lab.log("mip4d-xha")
+    assert "bad-authenticator" in log and "rate-limited" in log, log[-2000:]

@@ -15,22 +15,24 @@ from mip4.wire import codec
 from mip4.wire.errors import CodecError
 from mip4.wire.registration import RegistrationRequest
 
-ETH_P_IP = 0x0800
+ETH_P_ALL, ETH_P_IP = 0x0003, 0x0800  # ETH_P_ALL: a forwarded packet is seen leaving `iface` only so
 COA_OFFSET = 12  # RFC 5944 3.3: type, flags, lifetime, home address, home agent, care-of address
 
 
 def sniff_request(iface: str, home_agent: str, timeout: float) -> bytes | None:
     """The UDP payload of the next registration request to `home_agent`:434 seen on `iface`."""
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
-    s.bind((iface, 0))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    s.bind((iface, ETH_P_ALL))
     s.settimeout(1.0)
     target = socket.inet_aton(home_agent)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             try:
-                pkt = s.recv(65535)
+                pkt, where = s.recvfrom(65535)
             except TimeoutError:
+                continue
+            if where[1] != ETH_P_IP:
                 continue
             ihl = (pkt[0] & 0x0F) * 4
             if len(pkt) < ihl + 8 or pkt[9] != 17 or pkt[16:20] != target:

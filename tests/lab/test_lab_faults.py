@@ -29,7 +29,7 @@ def test_every_fault_is_survived_and_the_stream_loses_nothing(faults):
     done = [s for s in steps(events) if s.get("fault")]
     for s in done:
         what = s.get("daemon") or s.get("node") or s.get("args") or s.get("jump_s") or s.get("moves") \
-            or "%s transitions" % s.get("transitions")
+            or ("%s transitions" % s["transitions"] if "transitions" in s else "replay, forgery, flood")
         lost = sum(s["stream"].get(k, 0) for k in LOST_IF)
         print("%-5s %-8s %-22s %-5s %10s %10s %9d %6s %s" % (s["round"], s["fault"], str(what)[:22], s["mode"],
                                                            s["recovered_after_s"], s["data_after_s"], lost, s["ok"],

@@ -19,7 +19,7 @@ import time
 
 import attacker
 import stream
-from labkit import STEP_TIMEOUT, batch, clean, emit, resumed_after, sh
+from labkit import STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, topology_state
 
 SETTLE_TIMEOUT = 150.0  # the gateway's charon: the MR's DPD; loss and the storm: TCP's backed-off retransmissions
 
@@ -192,7 +192,7 @@ def both(lab, step: dict):  # noqa: ANN001, ANN201
     def check(snap: dict):  # noqa: ANN202
         interfaces = lab.status("mr").get("status", {}).get("interfaces", {})
         for uplink, network in step["moves"].items():
-            want = _state(lab, network)
+            want = topology_state(lab.topo, network)
             got = interfaces.get(uplink, {}).get("state")
             if got != want:
                 return "%s is %s, not %s" % (uplink, got, want)
@@ -249,12 +249,6 @@ def attack(lab, step: dict):  # noqa: ANN001, ANN201
 def _accepted(lab) -> int:  # noqa: ANN001
     """Registrations the MR has had accepted (its status counters, every client)."""
     return lab.snapshot()["counters"].get("accepted", 0)
-
-
-def _state(lab, network: str | None) -> str:  # noqa: ANN001
-    if network is None:
-        return "down"
-    return "outside" if lab.topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"
 
 
 FAULTS = {"restart": restart, "charon": charon, "impair": impair, "storm": storm, "both": both, "clock": clock,

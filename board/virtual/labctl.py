@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 import faults  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
-from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, wait_for  # noqa: E402
+from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, topology_state, wait_for  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
 SCENARIO = os.environ.get("LAB_SCENARIO", "tour")
@@ -729,13 +729,6 @@ def _answers(vici: str) -> bool:
         return False
     finally:
         s.close()
-
-
-def topology_state(topo: dict, network: str | None) -> str:
-    """The detection state an uplink must reach on `network`: inside, outside, or down (unplugged)."""
-    if network is None:
-        return "down"
-    return "outside" if topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"
 
 
 def main() -> int:

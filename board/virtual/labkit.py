@@ -56,3 +56,10 @@ def resumed_after(s: dict, attached: float, slack: float = 0.0) -> float | None:
     if last and last > attached and not any(end >= attached for _, end in s.get("stalls", [])):
         return attached  # no stall at all
     return None
+
+
+def topology_state(topo: dict, network: str | None) -> str:
+    """The detection state an uplink must reach on `network`: inside, outside, or down (unplugged)."""
+    if network is None:
+        return "down"
+    return "outside" if topo["networks"][network]["expect"] in ("cvc", "fvc") else "inside"

@@ -551,6 +551,8 @@ def test_reverse_tunnel_set_up_for_t_and_torn_down_on_deregistration():
     assert actions.index(TunnelUp(tunnel)) < actions.index(RouteUp(X_HOA + "/32", ("acc",)))
     # RFC 3024 5.2: the visitor's packets are steered into the reverse tunnel by their source address
     assert actions.index(TunnelUp(tunnel)) < actions.index(SourceRoute(X_HOA, tunnel.name))
+    # and before the route that lets replies reach it: its first packets never leave by the FA's own routes
+    assert actions.index(SourceRoute(X_HOA, tunnel.name)) < actions.index(RouteUp(X_HOA + "/32", ("acc",)))
     assert agent.status()["reverse_tunnelled"] == {X_HOA: tunnel.name}
     assert len(tunnel.name) <= 15 and agent.status()["visitors"][0]["reverse_tunnel"]
     dereg = relayed(agent.receive_udp(request(flags=FLAG_T, lifetime=0, ident=IDENT + 1), NOW + 10))

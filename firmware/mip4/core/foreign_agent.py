@@ -448,8 +448,9 @@ class ForeignAgent:
             self._restarted.discard(ha)
         wanted = {hoa: tuple(sorted(ifaces)) for hoa, ifaces in routes.items()}
         ups: list = [TunnelUp(t) for k, t in tunnels.items() if k not in self._tunnels]
-        ups += [RouteUp(hoa + "/32", devs) for hoa, devs in wanted.items() if self._routes.get(hoa) != devs]
+        # the reverse tunnel before the route: a visitor's packets never meet the FA's own routing (R-2.4-c)
         ups += [SourceRoute(hoa, dev) for hoa, dev in sources.items() if self._sources.get(hoa) != dev]
+        ups += [RouteUp(hoa + "/32", devs) for hoa, devs in wanted.items() if self._routes.get(hoa) != devs]
         downs: list = [SourceRoute(hoa, None) for hoa in self._sources if hoa not in sources]
         downs += [RouteDown(hoa + "/32") for hoa in self._routes if hoa not in wanted]
         downs += [TunnelDown(t) for k, t in self._tunnels.items() if k not in tunnels]

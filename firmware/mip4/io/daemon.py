@@ -67,7 +67,7 @@ class Daemon:
         else:
             self.machine = ForeignAgent(m, rng)
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.dhcp_want: dict[str, bool] = {}  # uplink -> carrier, for the DHCP restart queued for it
+        self.dhcp_want: dict[str, list[bool]] = {}  # uplink -> the DHCP steps (down, up) its queued job does
         self.reselects = 0  # _Reselect markers in the queue
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at: float | None = None  # when self.timer fires
@@ -235,10 +235,12 @@ class Daemon:
         assert isinstance(self.machine, MobileNode)
         now = self.now()
         self.feed(self.machine.link_up(iface, now) if up else self.machine.link_down(iface, now))
-        if self.dhcp:  # one restart queued per uplink, for its latest state: a flapping carrier builds no backlog
+        if self.dhcp:  # one job queued per uplink: a flapping carrier builds no backlog
             if iface not in self.dhcp_want:
                 self.queue.put_nowait(("dhcp", iface))
-            self.dhcp_want[iface] = up
+            seen = self.dhcp_want.get(iface, [])
+            # down, then up for good: the old network's address goes before the new lease comes
+            self.dhcp_want[iface] = ([False, True] if False in seen else [True]) if up else [False]
 
     def _address(self, iface: str, address: str | None) -> None:
         assert isinstance(self.machine, MobileNode)
@@ -362,7 +364,8 @@ class Daemon:
             if not self.reselects:  # the last batch queued: under load, one status file for many batches
                 self._write_status()
         elif isinstance(a, tuple) and a[0] == "dhcp" and self.dhcp:
-            await self.dhcp.link(a[1], self.dhcp_want.pop(a[1]))
+            for up in self.dhcp_want.pop(a[1]):
+                await self.dhcp.link(a[1], up)
         elif isinstance(a, tuple) and a[0] == "vpn-up":
             await self._vpn_up(a[1])
         elif isinstance(a, tuple) and a[0] == "vpn-down":

@@ -42,9 +42,10 @@ def test_handoff_figures_from_a_run_s_events_and_log():
     the netem step, the VPN client's phases taken from the MR's log lines (the lab run is `make bench`)."""
     from tests.bench import bench_handoff as h
 
-    steps = h.tour(cycles=1, rtts=(0,))
+    steps = h.tour(cycles=1, rtts=(0,), bulk_rounds=2)
     assert steps[0] == {"network": "home"} and steps[-1] == {"footprint": True}
-    assert [s["network"] for s in steps if "network" in s] == ["home"] + h.CYCLE + ["home"]
+    assert [s["network"] for s in steps if "network" in s] == ["home"] + h.BULK_AT * 2 + h.CYCLE
+    assert sum(1 for s in steps if "bulk" in s) == 2 * len(h.BULK_AT)
     t0 = 1_800_000_000.0
 
     def log(t: float, text: str) -> str:
@@ -52,10 +53,14 @@ def test_handoff_figures_from_a_run_s_events_and_log():
         return "%s mip4d INFO %s" % (stamp, text)
     events = [{"event": "registered"}, {"event": "bulk", "mode": "home", "mbit_s": 100.0, "bytes": 1},
               {"event": "netem", "rtt_ms": 20}, {"event": "floor", "rtt_ms": 20, "node": "isp", "rtt_avg_ms": 40.0},
-              {"event": "step", "network": "net1", "wall": t0, "data_after_s": 3.0, "ok": True},
-              {"event": "step", "network": "ext1", "wall": t0 + 10, "data_after_s": 8.0, "ok": True},
-              {"event": "step", "network": "ext2", "wall": t0 + 20, "data_after_s": 4.0, "ok": True},
-              {"event": "bulk", "mode": "cvc", "mbit_s": 50.0, "bytes": 1}]
+              {"event": "step", "network": "net1", "wall": t0, "data_after_s": 3.0, "ok": True,
+               "stream": {"gaps": 150}},
+              {"event": "step", "network": "ext1", "wall": t0 + 10, "data_after_s": 8.0, "ok": True,
+               "stream": {"gaps": 550}},
+              {"event": "step", "network": "ext2", "wall": t0 + 20, "data_after_s": 4.0, "ok": True,
+               "stream": {"gaps": 750}},
+              {"event": "bulk", "mode": "cvc", "mbit_s": 50.0, "bytes": 1, "retransmits": 3},
+              {"event": "bulk", "mode": "home", "mbit_s": 80.0, "bytes": 1}]
     mr_log = "\n".join([log(t0 + 10.5, "mip4 udhcpc: wan 198.18.1.174/24"),
                         log(t0 + 13.0, "IKE and ESP from the x-HoA: dev mip4-x-wan"),
                         log(t0 + 15.0, "[ike-up] IKE SA up"), log(t0 + 15.25, "[registered] vpn: 0"),
@@ -64,6 +69,9 @@ def test_handoff_figures_from_a_run_s_events_and_log():
     rows = {r["transition"]: r for r in handoff.rows}
     assert set(rows) == {"c->cvc", "cvc->cvc"}  # home -> c is the start, not a measured transition
     assert rows["cvc->cvc"]["median_s"] == 4.0 and rows["cvc->cvc"]["vs_floor"] == 100.0
+    assert (rows["c->cvc"]["lost"], rows["cvc->cvc"]["lost"]) == (400, 200)  # probes lost in each move
     # VPN client: address 0.5 / 0.75 s (median 0.625) + IKE 2.0 + i-MIP 0.25
     assert math.isclose(rows["cvc->cvc"]["vpn_client_s"], 2.875) and rows["c->cvc"]["ok"] == 1
-    assert [(r["mode"], r["vs_direct"]) for r in tput.rows] == [("home", 1.0), ("cvc", 0.5)]
+    # the direct path's median (100, 80) is the baseline of every mode's median
+    assert [(r["mode"], r["samples"], r["vs_direct"]) for r in tput.rows] == [("direct (home)", 2, 1.0),
+                                                                             ("cvc", 1, 50.0 / 90.0)]

@@ -30,14 +30,18 @@ class Lab:
 
     def __init__(self, scenario: str = "tour", loop: bool = False, dwell: float = 2.0, mem: str = "1G",
                  python: str | None = None, netem: dict[str, str] | None = None, serial: bool = False,
-                 tour: list[dict] | None = None, rounds: int = 1) -> None:
+                 tour: list[dict] | None = None, rounds: int = 1, stream: str = "tcp",
+                 captures: bool = True) -> None:
         """netem: lab port (NODE-IFACE, the bridge side) -> netem arguments, e.g. {"iha-core": "delay 20ms"}.
         serial: the board's serial line ttyS0 on a host pty (UML ssl0=pts) with `mip4 console` on it (mconsole.py).
         tour: steps instead of topology.json's tour (the bench's; its first step is where the MR starts).
-        rounds: how many times the scenario runs in this boot (make soak)."""
+        rounds: how many times the scenario runs in this boot (make soak).
+        stream: the LAN host's stream, "tcp" (the counter stream, nothing may be lost) or "udp" (the bench's probes).
+        captures: dumpcap on the topology's capture points (the leak auditor's input; the bench turns it off)."""
         self.dir = tempfile.mkdtemp(prefix="mip4-lab-")
         with open(os.path.join(self.dir, "params.json"), "w") as f:
-            json.dump({"netem": netem or {}, "tour": tour, "rounds": rounds}, f)
+            json.dump({"netem": netem or {}, "tour": tour, "rounds": rounds, "stream": stream,
+                       "captures": captures}, f)
         self.started = time.monotonic()
         self.console: list[str] = []
         py = python or os.path.join(REPO, ".venv", "bin", "python")

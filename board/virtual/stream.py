@@ -105,39 +105,64 @@ def follow(host: str, port: int, status_path: str) -> None:
         time.sleep(0.5)
 
 
-def bulk_serve(port: int) -> None:
-    """The bench's bulk transfer: zeros as fast as TCP takes them, to whoever connects."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", port))
-    srv.listen(4)
-    chunk = bytes(65536)
+def probe_send(host: str, port: int, interval: float = 0.02) -> None:
+    """The bench's probe stream: one UDP datagram with the next counter every `interval` to the LAN host.
+    Unlike the TCP stream, no retransmission timer stands between a ready path and its first packet."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n, due = 0, time.monotonic()
     while True:
-        conn, _ = srv.accept()
-        with conn:
-            try:
-                while True:
-                    conn.sendall(chunk)
-            except OSError:
-                pass
+        try:
+            s.sendto(RECORD.pack(n), (host, port))
+        except OSError:
+            pass  # no route while the MR moves: that probe is lost, as on the wire
+        n += 1
+        due += interval
+        time.sleep(max(0.0, due - time.monotonic()))
 
 
-def bulk_fetch(host: str, port: int, seconds: float, out_path: str) -> None:
-    """Read for `seconds` after the first byte; write bytes and seconds to `out_path`."""
-    got, first, now = 0, None, 0.0
-    with socket.create_connection((host, port), timeout=10) as s:
-        s.settimeout(10)
-        while True:
-            data = s.recv(262144)
-            now = time.monotonic()
-            if not data:
-                break
-            first = first or now
-            got += len(data)
-            if now - first >= seconds:
-                break
-    with open(out_path, "w") as f:
-        json.dump({"bytes": got, "seconds": round(now - (first or now), 3)}, f)
+def probe_follow(port: int, status_path: str) -> None:
+    """Receive the probes; the same status file as follow(): `gaps` counts lost probes (the outage),
+    `stalls` the silences, `duplicates` any probe seen twice (a loop, a double path), `reordered` a lost
+    one that came late."""
+    st = {"connected": True, "received": 0, "bytes": 0, "expected": 0, "gaps": 0, "duplicates": 0,
+          "reconnects": 0, "errors": [], "last_rx": None, "first_rx": None, "stalls": [], "reordered": 0, "probe": True}
+    missing: set[int] = set()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    s.settimeout(0.1)
+    written = 0.0
+    while True:
+        try:
+            data = s.recv(64)
+        except TimeoutError:
+            data = None
+        now = time.monotonic()
+        if data and len(data) == RECORD.size:
+            (n,) = RECORD.unpack(data)
+            if st["last_rx"] is not None and now - st["last_rx"] > STALL:
+                st["stalls"] = (st["stalls"] + [[st["last_rx"], now]])[-50:]
+            if n in missing:  # late, not lost: the old path's last probes after the new path's first
+                missing.discard(n)
+                st["gaps"] -= 1
+                st["reordered"] += 1
+            elif n < st["expected"]:
+                st["duplicates"] += 1
+            else:
+                missing.update(range(max(st["expected"], n - 5000), n))
+                if len(missing) > 20000:
+                    missing = {m for m in missing if m > n - 5000}
+                st["gaps"] += n - st["expected"]
+                st["expected"] = n + 1
+            st["received"] += 1
+            st["bytes"] += len(data)
+            st["last_rx"] = now
+            st["first_rx"] = st["first_rx"] or now
+        if now - written >= 0.1:
+            written = now
+            tmp = status_path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(st, f)
+            os.replace(tmp, status_path)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import os
 import re
 import statistics
 from collections.abc import Iterable
+from pathlib import Path
 
 from .report import Column, Figure, ratio
 
@@ -37,6 +38,7 @@ RTTS = (0, 20, 100)
 HA_PORTS = ("iha-core", "xha-inet")  # bridge-side ports into the i-HA and the x-HA
 I_HA, X_HA = "10.1.0.1", "198.51.100.1"
 BULK_S = 5.0
+KEEP = Path(__file__).resolve().parents[2] / "bench"
 BULK_ROUNDS = 3
 BULK_AT = ["home", "net1", "ifa", "ext1", "xfa"]  # the direct path, c, f, cvc, fvc
 
@@ -179,6 +181,9 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
         "VPN client (for moves onto a DHCP network outside): median address time %s + IKE %s + i-MIP %s s per RTT, "
         "from mip4d-mr.log (IKE and i-MIP timed at the MR's own c -> cvc moves)" % (
             _fmt(ph["address"]), _fmt(ph["ike"]), _fmt(ph["i_mip"])),
+        "not ok (no probe through the new path within 60 s, or a duplicate): %s" % (", ".join(
+            "step %s (%s, RTT %s ms)" % (m.get("step"), m["transition"], m["rtt_ms"]) for m in moves
+            if not m.get("ok")) or "none"),
         "median, p95: to the LAN host's first probe through the new path; lost (median): probes lost in "
         "the move, one per 20 ms; path ready (median): to the MR's status showing the new mode with its "
         "gate open and the LAN routed (polled every 0.25 s, so it may trail the first probe)",
@@ -246,6 +251,10 @@ def run(quick: bool, cycles: int | None = None) -> list[Figure]:
                     "message")}),
                     flush=True)
         mr_log = lab.log("mip4d-mr")
+        # the whole run beside results.json, for a move that went wrong (git ignores bench/handoff-*)
+        KEEP.mkdir(parents=True, exist_ok=True)
+        (KEEP / "handoff-events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+        (KEEP / "handoff-mip4d-mr.log").write_text(mr_log)
     finally:
         lab.close(keep=os.environ.get("MIP4_LAB_KEEP") == "1")
     errors = [e["message"] for e in events if e["event"] == "error"]

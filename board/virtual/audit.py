@@ -2,7 +2,8 @@
 RFC 5265 lets cross the outside (section 1.1: outside, enterprise traffic only inside IPsec).
 
 Allowed: ESP; IKE (UDP 500/4500); Mobile IP registration (UDP 434); IP-in-IP carrying ESP or IKE
-(the x-MIP tunnel), and the same in RFC 3519 UDP tunnel data on port 434 (x-MIP behind a NAT), whose
+(the x-MIP tunnel), or an ICMP error quoting one of them (the gateway's port unreachable while its
+charon restarts), and the same in RFC 3519 UDP tunnel data on port 434 (x-MIP behind a NAT), whose
 keepalive is an ICMP echo; DHCP; ARP; ICMP router discovery, with the FA's IGMP join of the all-routers
 group it listens on (RFC 1256 5); ICMP errors that quote an allowed packet (path MTU discovery for
 ESP; a port unreachable for a DHCP offer that came after the uplink's udhcpc was stopped).
@@ -60,6 +61,10 @@ def classify(eth_type: str, protos: tuple[int, ...], ports: tuple[int, ...], icm
         return "ipip-esp" if outer == 4 else "esp"
     if kind == 17 and ports and set(ports[:2]) & IKE_PORTS:
         return "ipip-ike" if outer == 4 else "ike"
+    if outer == 4 and kind == 1 and icmp_types and icmp_types[0] in (3, 11) and len(inner) > 1:
+        # an ICMP error about the IPsec flow, between the gateway and the x-HoA (charon down, path MTU)
+        quoted = classify(eth_type, protos[2:], ports, icmp_types[1:], dst[2:])
+        return "ipip-icmp-error" if quoted in ("esp", "ike") else None
     if outer == 4:
         return None  # x-MIP carries only IPsec
     if kind == 17 and MIP_PORT in ports[:2]:

@@ -121,6 +121,9 @@ def test_leak_auditor_flags_plaintext_and_unexpected_traffic():
     assert classify("0x0800", (1, 50), (), (3,)) == "icmp-error"  # PMTU for ESP
     assert classify("0x0800", (1, 6), (), (3,)) is None  # an ICMP error quoting plain TCP
     assert classify("0x0800", (1, 17), (67, 68), (3,)) == "icmp-error"  # a late DHCP offer, its udhcpc gone
+    # inside x-MIP: the gateway's port unreachable for IKE while its charon restarts (the fault scenario)
+    assert classify("0x0800", (4, 1, 17), (500, 500), (3,)) == "ipip-icmp-error"
+    assert classify("0x0800", (4, 1, 6), (40000, 5000), (3,)) is None  # ... but not one quoting plain TCP
     # RFC 3519 UDP tunnel data on 434: IPsec and the keepalive echo only, never plain traffic
     assert classify("0x0800", (17, 50), (434, 434), ()) == "udp-tunnel-esp"
     assert classify("0x0800", (17, 17), (434, 434, 4500, 4500), ()) == "udp-tunnel-ike"

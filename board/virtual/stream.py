@@ -40,10 +40,8 @@ def _feed(conn: socket.socket, interval: float) -> None:
             time.sleep(interval)
 
 
-def follow(host: str, port: int, status_path: str) -> None:
-    """Connect once; reconnect (and count it) only if the session dies."""
-    st = {"connected": False, "received": 0, "bytes": 0, "expected": 0, "gaps": 0, "duplicates": 0,
-          "reconnects": 0, "errors": [], "last_rx": None, "first_rx": None, "stalls": []}
+def _saver(st: dict, status_path: str):  # noqa: ANN202
+    """save(force=False): write `st` to the status file atomically, at most every 0.1 s unless forced."""
     written = [0.0]
 
     def save(force: bool = False) -> None:
@@ -54,7 +52,23 @@ def follow(host: str, port: int, status_path: str) -> None:
             with open(tmp, "w") as f:
                 json.dump(st, f)
             os.replace(tmp, status_path)
+    return save
 
+
+def _arrived(st: dict, now: float, octets: int) -> None:
+    """Data came: a silence longer than STALL before it was a stall."""
+    if st["last_rx"] is not None and now - st["last_rx"] > STALL:
+        st["stalls"] = (st["stalls"] + [[st["last_rx"], now]])[-50:]
+    st["bytes"] += octets
+    st["last_rx"] = now
+    st["first_rx"] = st["first_rx"] or now
+
+
+def follow(host: str, port: int, status_path: str) -> None:
+    """Connect once; reconnect (and count it) only if the session dies."""
+    st = {"connected": False, "received": 0, "bytes": 0, "expected": 0, "gaps": 0, "duplicates": 0,
+          "reconnects": 0, "errors": [], "last_rx": None, "first_rx": None, "stalls": []}
+    save = _saver(st, status_path)
     attempt = 0
     while True:
         try:
@@ -83,12 +97,7 @@ def follow(host: str, port: int, status_path: str) -> None:
             if not data:
                 st["errors"].append("closed by the server")
                 break
-            now = time.monotonic()
-            if st["last_rx"] is not None and now - st["last_rx"] > STALL:
-                st["stalls"] = (st["stalls"] + [[st["last_rx"], now]])[-50:]
-            st["bytes"] += len(data)
-            st["last_rx"] = now
-            st["first_rx"] = st["first_rx"] or now
+            _arrived(st, time.monotonic(), len(data))
             buf += data
             while len(buf) >= RECORD.size:
                 (n,), buf = RECORD.unpack(buf[: RECORD.size]), buf[RECORD.size:]
@@ -127,20 +136,18 @@ def probe_follow(port: int, status_path: str) -> None:
     st = {"connected": True, "received": 0, "bytes": 0, "expected": 0, "gaps": 0, "duplicates": 0,
           "reconnects": 0, "errors": [], "last_rx": None, "first_rx": None, "stalls": [], "reordered": 0, "probe": True}
     missing: set[int] = set()
+    save = _saver(st, status_path)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", port))
     s.settimeout(0.1)
-    written = 0.0
     while True:
         try:
             data = s.recv(64)
         except TimeoutError:
             data = None
-        now = time.monotonic()
         if data and len(data) == RECORD.size:
             (n,) = RECORD.unpack(data)
-            if st["last_rx"] is not None and now - st["last_rx"] > STALL:
-                st["stalls"] = (st["stalls"] + [[st["last_rx"], now]])[-50:]
+            _arrived(st, time.monotonic(), len(data))
             if n in missing:  # late, not lost: the old path's last probes after the new path's first
                 missing.discard(n)
                 st["gaps"] -= 1
@@ -154,15 +161,7 @@ def probe_follow(port: int, status_path: str) -> None:
                 st["gaps"] += n - st["expected"]
                 st["expected"] = n + 1
             st["received"] += 1
-            st["bytes"] += len(data)
-            st["last_rx"] = now
-            st["first_rx"] = st["first_rx"] or now
-        if now - written >= 0.1:
-            written = now
-            tmp = status_path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(st, f)
-            os.replace(tmp, status_path)
+        save()
 
 
 if __name__ == "__main__":

@@ -206,6 +206,70 @@ def test_no_tnc_when_send_tnc_is_off():
     assert types(reply_of(send(agent, request(at=NOW - 60)))) == [MN_HA_AUTH]
 
 
+# -- RFC 5265 3.1: TNC and bindings only on evidence an outsider cannot relay (R-3.1-c, R-3.1-d) ------------
+
+POOL, SNAT, RELAY_TIA = ("10.255.0.0/16",), ("10.254.0.1/32",), "10.255.0.77"
+
+
+@pytest.mark.parametrize("care_of", [EXT_COA, CO_COA, "10.4.0.1"])
+def test_a_request_relayed_through_someone_elses_vpn_session_is_refused_without_tnc(care_of):
+    """R-3.1-d, R-3.1-c: the mobile node's clear request (co-located outside, or intranet-looking, or an
+    FA's care-of), relayed from another VPN-TIA: 129, authenticated so the MN can read it, no TNC, no
+    binding, nothing of the data plane; counted and logged."""
+    agent = i_ha(vpn_pool=POOL)
+    flags = FLAG_T if care_of == "10.4.0.1" else FLAG_D | FLAG_T
+    actions = send(agent, request(coa=care_of, flags=flags, before_auth=[UdpTunnelRequest(4, 0)]), src=RELAY_TIA)
+    reply = reply_of(actions)
+    assert reply.code == codes.HA_PROHIBITED and reply.verify(MN_HA_AUTH, I_SA.spi, I_SA.key)
+    assert TNC not in types(reply) and not plane(actions) and not agent.bindings.lookup(I_HOA)
+    assert logs(actions)[-1].reason == "relayed-through-vpn" and agent.counters["relayed-through-vpn"] == 1
+
+
+def test_the_vpn_tia_registering_itself_is_accepted_without_tnc():
+    """R-2.3-e, R-4.3-h: through the VPN a VPN-TIA binds itself; R-3.1-c: but whoever sent it is outside,
+    so no TNC. The same request from inside (not the pool) would carry TNC."""
+    agent = i_ha(vpn_pool=POOL)
+    actions = send(agent, request(coa=VPN_TIA), src=VPN_TIA)
+    reply = reply_of(actions)
+    assert reply.code == codes.ACCEPTED and TNC not in types(reply)
+    assert [b.care_of for b in agent.bindings.lookup(I_HOA)] == [VPN_TIA]
+    assert TNC in types(reply_of(send(agent, request(coa=CO_COA), src=CO_COA)))
+
+
+def test_through_the_gateways_snat_only_a_vpn_tia_registers():
+    """R-2.5-e, R-3.1-d: from the gateway's SNAT address the care-of is a VPN-TIA (RFC 3519 takes over);
+    anything else from there is a relay: 129. Neither reply has TNC (R-3.1-c)."""
+    agent = i_ha(vpn_pool=POOL, vpn_snat=SNAT)
+    ok = send(agent, request(coa=VPN_TIA, before_auth=[UdpTunnelRequest(4, 0)]), src="10.254.0.1")
+    assert reply_of(ok).code == codes.ACCEPTED and TNC not in types(reply_of(ok))
+    assert [b.udp_tunnel for b in agent.bindings.lookup(I_HOA)] == [True]
+    relayed = reply_of(send(agent, request(coa=EXT_COA), src="10.254.0.1"))
+    assert relayed.code == codes.HA_PROHIBITED and TNC not in types(relayed)
+
+
+@pytest.mark.parametrize("care_of, src", [(EXT_COA, VPN_TIA), ("192.168.1.20", CO_COA), (VPN_TIA, CO_COA)])
+def test_no_tnc_for_a_care_of_outside_the_trusted_networks_or_in_the_pool(care_of, src):
+    """R-3.1-c: even without vpn_pool configured, an outside care-of earns no TNC (a relayed probe from an
+    outside network); with it, neither does a care-of in the pool (whoever has it is outside)."""
+    agent = i_ha(vpn_pool=POOL) if care_of == VPN_TIA else i_ha()
+    reply = reply_of(send(agent, request(coa=care_of), src=src))
+    assert reply.code == codes.ACCEPTED and TNC not in types(reply)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(vpn_pool=("172.16.0.0/24",)), "vpn_pool.*not inside trusted_networks"),
+    (dict(vpn_snat=("192.0.2.9/32",)), "vpn_snat.*not inside trusted_networks"),
+    (dict(vpn_pool=("10.255.0.0/33",)), "vpn_pool.*not an IPv4 prefix"),
+])
+def test_vpn_addresses_must_be_trusted_sources(kw, match):
+    """R-4.3-h: the pool and the SNAT addresses must be inside the trusted networks, or every cvc
+    registration would be dropped; the error names the option."""
+    with pytest.raises(ConfigError, match=match):
+        i_ha(**kw)
+    with pytest.raises(ConfigError, match="only an i-HA"):
+        x_ha(vpn_pool=POOL)
+
+
 def test_x_ha_never_sends_tnc_and_ignores_one_in_a_request():
     """R-3.4-f: the x-HA's replies have no 149; a 149 in a request (before or after the authenticator)
     is processed as if it were absent, by both HAs."""

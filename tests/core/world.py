@@ -104,7 +104,8 @@ class World:
 
 
 def build(seed: int = 1, trusted: tuple[str, ...] = WITH_POOL, i_ha_kw: dict | None = None,
-          x_ha_kw: dict | None = None, core_delay: float = 0.005, **mn_kw) -> World:
+          x_ha_kw: dict | None = None, core_delay: float = 0.005, i_fa_kw: dict | None = None,
+          x_fa_kw: dict | None = None, **mn_kw) -> World:
     sim = Simulator(seed)
     rng = random.Random(seed)
     # core links first: routed packets for an FA address go to its core side
@@ -116,8 +117,8 @@ def build(seed: int = 1, trusted: tuple[str, ...] = WITH_POOL, i_ha_kw: dict | N
                                      trusted_networks=trusted, **(i_ha_kw or {})), rng)
     x_ha = HomeAgent(HomeAgentConfig(address=X_HA, role="x-ha", mobile_nodes={X_HOA: MobileNodeEntry(X_SA)},
                                      **(x_ha_kw or {})), rng)
-    i_fa = ForeignAgent(ForeignAgentConfig(links={"acc": I_FA}), rng)
-    x_fa = ForeignAgent(ForeignAgentConfig(links={"acc": X_FA}), rng)
+    i_fa = ForeignAgent(ForeignAgentConfig(links={"acc": I_FA}, **(i_fa_kw or {})), rng)
+    x_fa = ForeignAgent(ForeignAgentConfig(links={"acc": X_FA}, **(x_fa_kw or {})), rng)
     sim.attach(sim.add_node("i-ha", i_ha), "core", "core", addresses=[I_HA])
     sim.attach(sim.add_node("x-ha", x_ha), "core", "xcore", addresses=[X_HA])
     for name, fa, acc, core, addr in (("i-fa", i_fa, "ifa", "core", I_FA), ("x-fa", x_fa, "xfa", "xcore", X_FA)):

@@ -145,6 +145,10 @@ class HomeAgentConfig:
     mobile_nodes: dict[str, MobileNodeEntry]
     home_iface: str = "home"
     trusted_networks: tuple[str, ...] = ()  # i-HA only, RFC 5265 4.3; empty trusts nobody
+    # i-HA only: the VPN gateway's pool of VPN-TIAs and the addresses it source-NATs them to (RFC 5265 2.5).
+    # Requests from these come through IPsec, from outside: no TNC, and they bind only a VPN-TIA (R-3.1-c/d)
+    vpn_pool: tuple[str, ...] = ()
+    vpn_snat: tuple[str, ...] = ()
     send_tnc: bool = True  # i-HA only, R-3.4-e
     ignored_sources: tuple[str, ...] = ()  # x-HA only, RFC 5265 3.7: inside sources to drop
     max_lifetime: int = 1800
@@ -172,6 +176,14 @@ class HomeAgentConfig:
                 raise ConfigError("trusted_networks: %r would trust every address (RFC 5265 4.3)" % (text,))
         if self.role == "x-ha" and self.trusted_networks:
             raise ConfigError("trusted_networks: only an i-HA has trusted networks (RFC 5265 3.4)")
+        vpn = [("vpn_pool", n, t) for n, t in zip(_prefixes("vpn_pool", self.vpn_pool), self.vpn_pool, strict=True)]
+        vpn += [("vpn_snat", n, t) for n, t in zip(_prefixes("vpn_snat", self.vpn_snat), self.vpn_snat, strict=True)]
+        if vpn and self.role != "i-ha":
+            raise ConfigError("%s: only an i-HA knows the VPN's addresses (RFC 5265 4.3)" % vpn[0][0])
+        for option, net, text in vpn:  # R-4.3-h: requests from there must get past the trusted-source check
+            if not any(net.subnet_of(t) for t in nets):
+                raise ConfigError("%s: %r is not inside trusted_networks: its requests would be dropped (RFC 5265 "
+                                  "4.3)" % (option, text))
         if self.role == "i-ha" and self.ignored_sources:
             raise ConfigError("ignored_sources: only an x-HA drops inside sources (RFC 5265 3.7)")
         if self.max_bindings < 1:
@@ -180,11 +192,23 @@ class HomeAgentConfig:
             raise ConfigError("udp_keepalive: %r must be 0..65535 seconds" % (self.udp_keepalive,))
         object.__setattr__(self, "_trusted", nets)
         object.__setattr__(self, "_ignored", _prefixes("ignored_sources", self.ignored_sources))
+        object.__setattr__(self, "_pool", tuple(n for option, n, _ in vpn if option == "vpn_pool"))
+        object.__setattr__(self, "_snat", tuple(n for option, n, _ in vpn if option == "vpn_snat"))
 
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
         a = _address(source)
         return any(a in n for n in self._trusted)  # type: ignore[attr-defined]
+
+    def in_vpn_pool(self, address: str) -> bool:
+        """A VPN-TIA: whoever uses it is outside, behind the VPN gateway (RFC 5265 2.3)."""
+        a = _address(address)
+        return any(a in n for n in self._pool)  # type: ignore[attr-defined]
+
+    def through_vpn(self, source: str) -> bool:
+        """The IP source of a request that came through the VPN gateway: a VPN-TIA or its SNAT address."""
+        a = _address(source)
+        return any(a in n for n in self._pool + self._snat)  # type: ignore[attr-defined]
 
     def ignores(self, source: str) -> bool:
         """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""

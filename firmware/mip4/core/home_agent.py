@@ -66,7 +66,7 @@ COUNTERS = ("accepted", "denied", "deregistered", "expired", "dropped-untrusted"
             "unexpected-message", "unknown-home-address", "bad-authenticator", "wrong-home-agent",
             "identification-mismatch", "replay", "unknown-extension", "encapsulation-unavailable",
             "reverse-tunnel-unavailable", "too-many-bindings", "poorly-formed-request", "rate-limited",
-            "log-suppressed")
+            "relayed-through-vpn", "log-suppressed")
 
 
 @dataclass
@@ -154,6 +154,18 @@ def _replayed(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bo
     return last is not None and rq.request.identification <= last
 
 
+def _relayed(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
+    """RFC 5265 3.1, R-3.1-d (project rule): through the VPN, only a VPN-TIA registers, as itself (R-2.3-e).
+
+    Anyone with a VPN account is a trusted source (R-4.3-h), so an outsider could relay a mobile node's
+    clear request from his own VPN-TIA and have the downlink sent to him. From the pool the care-of must
+    be the source; from the gateway's SNAT address (R-2.5-e), an address of the pool."""
+    src = rq.dgram.src
+    if config.in_vpn_pool(src):
+        return rq.care_of != src
+    return config.through_vpn(src) and not config.in_vpn_pool(rq.care_of)
+
+
 def _unknown_extension(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
     return bool(rq.request.unknown_critical())  # RFC 5944 1.9, 3.8.2.1: type < 128 not understood
 
@@ -182,6 +194,7 @@ _CHECKS: tuple[tuple[str, int, Check], ...] = (
     ("wrong-home-agent", codes.HA_UNKNOWN_HA_ADDRESS, _wrong_home_agent),
     ("identification-mismatch", codes.HA_IDENTIFICATION_MISMATCH, _stale),
     ("replay", codes.HA_IDENTIFICATION_MISMATCH, _replayed),
+    ("relayed-through-vpn", codes.HA_PROHIBITED, _relayed),
     ("unknown-extension", codes.HA_POORLY_FORMED_REQUEST, _unknown_extension),
     ("encapsulation-unavailable", codes.HA_ENCAPSULATION_UNAVAILABLE, _encapsulation),
     ("reverse-tunnel-unavailable", codes.HA_REVERSE_TUNNEL_UNAVAILABLE, _reverse_tunnel),
@@ -417,8 +430,7 @@ class HomeAgent:
         if rq is not None:
             exts += [e for e in rq.protected() if isinstance(e, Nai)][:1]
         exts += extensions or []
-        if self._sends_tnc():
-            # RFC 5265 4.3, R-4.3-f: every reply to a trusted source (all that get this far), accept or deny;
+        if self._sends_tnc(dgram.src, request.care_of_address):
             # R-3.4-d: ahead of the MN-HA authenticator, so it covers the TNC
             exts.append(TrustedNetworksConfigured())
         reply = RegistrationReply(code, request.home_address, self.config.address,
@@ -432,10 +444,20 @@ class HomeAgent:
             reply.authenticate(FOREIGN_HOME_AUTH, fa_sa.spi, fa_sa.key)
         return SendUdp(Datagram(dgram.iface, self.config.address, PORT, dgram.src, dgram.sport, reply.encode()))
 
-    def _sends_tnc(self) -> bool:
-        # RFC 5265 3.4, R-3.4-e: only an i-HA whose trusted-source check is in force (role i-ha, send_tnc);
-        # R-3.4-f: an x-HA never sends TNC (and a TNC in a request is ignored by both: never looked at)
-        return self.config.role == "i-ha" and self.config.send_tnc
+    def _sends_tnc(self, source: str, care_of: str) -> bool:
+        """RFC 5265 4.3, R-4.3-f: TNC in every reply, accept or deny, to a request from inside.
+
+        R-3.4-e: only an i-HA whose trusted-source check is in force (role i-ha, send_tnc); R-3.4-f: an
+        x-HA never sends TNC (and a TNC in a request is ignored by both: never looked at). R-3.1-c
+        (project rule): TNC tells the MN that its request reached us without IPsec from inside, so only
+        evidence an outsider cannot relay earns it: not a request through the VPN (every VPN user is a
+        trusted source, R-4.3-h, so any of them could relay a mobile node's clear request), and not one
+        whose care-of is outside the trusted networks or is a VPN-TIA (an MN attached inside has a
+        care-of there: its own address, or its i-FA's)."""
+        c = self.config
+        if c.role != "i-ha" or not c.send_tnc or c.through_vpn(source):
+            return False
+        return c.trusts(care_of) and not c.in_vpn_pool(care_of)
 
     # -- the data plane --------------------------------------------------------------------------
 

@@ -175,6 +175,10 @@ HOME_AGENT = {
     "home_iface": Option("ha.home_iface", ifname),
     "trusted_network": Option("ha.trusted_networks", prefix, is_list=True, help="i-HA only (RFC 5265 4.3)"),
     "ignored_source": Option("ha.ignored_sources", prefix, is_list=True, help="x-HA only (RFC 5265 3.7)"),
+    "vpn_pool": Option("ha.vpn_pool", prefix, is_list=True, help="i-HA only: the VPN gateway's pool of VPN-TIAs "
+                       "(inside a trusted_network); requests from it get no TNC and bind only the VPN-TIA itself"),
+    "vpn_snat": Option("ha.vpn_snat", prefix, is_list=True, help="i-HA only: addresses the VPN gateway "
+                       "source-NATs VPN-TIAs to (RFC 5265 2.5); treated like the pool"),
     "send_tnc": Option("ha.send_tnc", boolean),
     "max_lifetime": Option("ha.max_lifetime", LIFETIME),
     "max_bindings": Option("ha.max_bindings", _int(1, 64)),

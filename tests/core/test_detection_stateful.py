@@ -1,7 +1,9 @@
-"""Hypothesis stateful tests of RFC 5265 section 3 detection (R-3-a, R-3.2.4-b, R-3.2.3-a, R-4.1-a).
+"""Hypothesis stateful tests of RFC 5265 section 3 detection (R-3-a, R-3.2.4-b, R-3.2.3-a, R-4.1-a,
+R-3.1-c, R-3.2.2-e).
 
-Random sequences of link events, address changes, lost/forged/replayed/cross-interface replies,
-IKE events, time passing and time-of-day steps (clock jumps) are fed straight to the mobile node.
+Random sequences of link events, address changes (with no carrier event), lost/forged/replayed/
+cross-interface replies, requests relayed to a real i-HA through an outsider's VPN session, IKE events,
+time passing and time-of-day steps (clock jumps) are fed straight to the mobile node.
 An independent model of what the MN has really been shown checks, after every step, that user
 data is never allowed in the clear unless an authentic, TNC-bearing i-HA acceptance arrived on
 that very interface, for a request sent after its last status change and less than T_MONITOR ago.
@@ -15,6 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from mip4.core.actions import VPN, Datagram, Gate, Icmp, IkeUp, SendUdp
+from mip4.core.config import HomeAgentConfig, MobileNodeEntry
+from mip4.core.home_agent import HomeAgent
 from mip4.core.mobile_node import MobileNode
 from mip4.wire import AgentAdvertisement, MobilityAgentAdvertisement, codec
 from mip4.wire.extensions import RawExtension
@@ -47,12 +51,18 @@ class DetectionMachine(RuleBasedStateMachine):
         self.replies: list[Datagram] = []
         self.ike_wanted = False
         self.wall = 0.0  # time of day minus the monotonic clock
+        # the real i-HA an outsider reaches through his own VPN session (the pool is trusted, R-4.3-h)
+        self.i_ha = HomeAgent(HomeAgentConfig(address="10.1.0.1", role="i-ha", trusted_networks=("10.0.0.0/8",),
+                                              vpn_pool=("10.255.0.0/16",),
+                                              mobile_nodes={"10.1.0.10": MobileNodeEntry(I_SA)}), rng())
 
     # -- plumbing --------------------------------------------------------------------------
 
     def attachment(self, iface: str) -> tuple | None:
+        """Care-of, through an FA or not, and the interface's own address: a new one is a new network
+        (R-3.2.2-e), in mode f too."""
         up = self.mn.uplinks.get(iface)
-        return None if up is None else (up.care_of, up.using_fa)
+        return None if up is None else (up.care_of, up.using_fa, up.address)
 
     def on(self, iface: str, call) -> None:
         """Feed one event; whatever moved the MN's point of attachment is a status change to the model."""
@@ -149,6 +159,22 @@ class DetectionMachine(RuleBasedStateMachine):
     def i_ha_accepts(self, iface):
         """The common good case, so that runs spend time inside."""
         self.i_ha_replies(iface, True, True, 0, False, False, 0)
+
+    @rule(iface=st.sampled_from(IFACES), back=st.sampled_from([0, 0, 1, 3]))
+    def relayed_through_a_vpn(self, iface, back):
+        """R-3.1-c, R-3.1-d: an outsider runs the access network and holds a VPN account: he sends the MN's
+        clear i-HA request to the real i-HA from his VPN-TIA and puts its authentic answer back on `iface`
+        as if it came directly. Never proof: the model adds no good send."""
+        found = self.latest(iface, "10.1.0.1", back)
+        if found is None:
+            return
+        request = found[2]
+        for a in self.i_ha.receive_udp(Datagram(VPN, "10.255.0.77", 40434, "10.1.0.1", 434, request.payload),
+                                       self.now):
+            if isinstance(a, SendUdp):
+                reply = Datagram(iface, "10.1.0.1", 434, request.src, request.sport, a.datagram.payload)
+                self.replies.append(reply)
+                self.feed(self.mn.receive_udp(reply, self.now))
 
     @rule(iface=st.sampled_from(IFACES), tnc=st.booleans())
     def x_ha_replies(self, iface, tnc):

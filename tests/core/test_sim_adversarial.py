@@ -43,7 +43,8 @@ CASES = {
                                 "no-tnc", False),
     "tnc-sub-type-1": (lambda d: answer(d, I_SA, before_auth=[RawExtension(149, b"\x01\x00")]), "no-tnc", False),
     "tnc-length-3": (lambda d: answer(d, I_SA, before_auth=[RawExtension(149, b"\x00\x00\x00")]), "no-tnc", False),
-    "denied-with-tnc": (lambda d: answer(d, I_SA, code=130, tnc=True), "denied", True),
+    # an authentic denial ends detection (R-3.3-f): outside with the x-HA's binding, never inside
+    "denied-with-tnc": (lambda d: answer(d, I_SA, code=130, tnc=True), "denied", False),
 }
 
 
@@ -200,6 +201,7 @@ def test_queued_data_is_never_released_through_the_old_path():
     """R-3.2.4-c: T_MONITOR runs out with a re-registration in flight; the address changes; the late
     reply to the old request arrives and releases nothing (the data plane dropped the held packets)."""
     w = build(t_monitor=20.0, t_monitor_grace=5.0, core_delay=4.0)
+    w.sim.block("intranet", "external")  # no x-HA reply, no VPN: the i-HA's slow reply decides (R-3.1-b)
     w.connect("wan", "lan1", "10.2.0.5")
     w.run(9)
     assert w.gate("wan") == "plain"

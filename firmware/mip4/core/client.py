@@ -93,6 +93,7 @@ class RegistrationClient:
     may_drop_t: bool = False  # R-2.3-b: x-MIP reverse tunnelling is a MAY, i-MIP's is kept
     route: Route | None = None
     lifetime: int = 0  # lifetime asked for in the current attempt
+    lifetime_cap: int | None = None  # through an FA: its advertised Registration Lifetime (RFC 5944 2.1.1)
     clock_offset: int = 0  # RFC 5944 5.7.1: corrected after code 133
     wall: Callable[[float], float] = _same  # `now` (monotonic) -> time of day, for identification only
     outstanding: list[_Sent] = field(default_factory=list)
@@ -103,6 +104,7 @@ class RegistrationClient:
     first: bool = False  # an S-clear registration of ours was accepted: our binding alone carries traffic
     resyncs: int = 0
     attempts: int = 0  # requests sent in the current attempt
+    last_sent: float | None = None  # when the newest request went out (kept across attempts and resets)
     taken: set = field(default_factory=set)  # low 32 bits in flight, shared by the node's clients
     udp_request: bool = False  # RFC 3519 3.1 (R-2.5-a, R-2.5-b): co-located requests ask for UDP tunnelling
     udp_keepalive: int = 0  # our own ceiling on the keepalive interval, seconds (0: the HA's)
@@ -115,7 +117,10 @@ class RegistrationClient:
     def register(self, route: Route, now: float, lifetime: int | None = None) -> list:
         """Start a new attempt; replies to requests of earlier attempts still match (see reset)."""
         self.route = route
-        self.lifetime = self.timing.lifetime if lifetime is None else lifetime
+        if lifetime is None:  # RFC 5944 3.6.1.3: no more than the FA advertised (code 69 otherwise)
+            cap = self.lifetime_cap
+            lifetime = self.timing.lifetime if cap is None else min(self.timing.lifetime, cap)
+        self.lifetime = lifetime
         self.timeout = self.timing.retransmit_initial
         self.renew_at = None
         self.resyncs = 0
@@ -201,7 +206,7 @@ class RegistrationClient:
             return self._send(now)
         if self.renew_at is not None and now >= self.renew_at and self.route is not None:
             # RFC 5944 3.6.3: re-register before the binding expires
-            return self.register(self.route, now, self.timing.lifetime)
+            return self.register(self.route, now)
         ka = self.keepalive
         if ka is not None and ka.due_at is not None and now >= ka.due_at and self.route is not None:
             return self._keepalive(ka, now)
@@ -229,6 +234,7 @@ class RegistrationClient:
             self.taken.discard(old.identification & 0xFFFFFFFF)
         del self.outstanding[:-16]
         self.attempts += 1
+        self.last_sent = now
         self.retransmit_at = now + self.timeout
         self._count("sent")
         return [SendUdp(Datagram(route.iface, route.src, PORT, route.dst, PORT, request.encode()))]

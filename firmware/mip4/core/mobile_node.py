@@ -13,7 +13,7 @@ from ..wire import codec
 from ..wire.errors import CodecError
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, AgentAdvertisement, AgentSolicitation, PrefixLengths
 from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
-from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SetPath, Tunnel, log
+from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SendUdp, SetPath, Tunnel, log
 from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags, with_flags
 from .config import MobileNodeConfig
 from .ratelimit import MAX_REGISTRATION, LogLimiter
@@ -69,29 +69,31 @@ class MobileNode:
         return self._leave(up, "link-down", "link down", now)
 
     def address_acquired(self, iface: str, address: str, now: float) -> list:
-        """A co-located care-of address (DHCP lease or static); a new one is a status change."""
+        """A co-located care-of address (DHCP lease or static). A new one is a status change in every mode
+        (RFC 5265 3.2.2, R-3.2.2-e): in mode f too, where the care-of is the FA's, a new lease without a
+        carrier event means another network behind the same link."""
         if self.stopped:
             return []
         up = self._uplink(iface)
         if up.state == DOWN:
             up.state = WAITING
-        before = (up.care_of, up.using_fa)
+        before = up.attachment
         up.address = address
-        if (up.care_of, up.using_fa) == before and up.state not in (WAITING, DOWN):
-            return []
+        if up.attachment == before and up.state not in (WAITING, DOWN):
+            return []  # the same lease again (a DHCP renewal)
         return self._status_change(up, "address %s" % address, now)
 
     def address_lost(self, iface: str, now: float) -> list:
         if self.stopped:
             return []
         up = self._uplink(iface)
-        before = (up.care_of, up.using_fa)
+        before = up.attachment
         up.address = None
         if up.state == DOWN:  # the link went first: nothing more to leave
             return []
         if up.care_of is None:
             return self._leave(up, "care-of-lost", "address lost", now)
-        if (up.care_of, up.using_fa) != before:  # now through the FA: a new point of attachment
+        if up.attachment != before:  # R-3.2.2-e: also in mode f, where the care-of stays the FA's
             return self._status_change(up, "address lost, care-of %s" % up.care_of, now)
         return []
 
@@ -200,7 +202,8 @@ class MobileNode:
                 if client.first and not was_first:
                     actions += self._displaced(client, now)
                 if client is up.i_client:
-                    actions += self._i_ha_result(up, result, now)
+                    resent = any(isinstance(a, SendUdp) for a in actions)  # it adjusted and asked again
+                    actions += self._i_ha_result(up, result, resent, now)
                 else:
                     actions += self._x_ha_result(up, result, now)
                 return actions + self._reconcile(now)
@@ -240,12 +243,15 @@ class MobileNode:
     # -- timers ------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
+        if self.stopped:  # handle_timer runs only the deregistrations' retransmissions now
+            return earliest(*(client.get_timer() for client in self.clients()))
         times = [self.vpn_client.get_timer(), self.ike_retry_at, self.drain_until]
         for up in self.uplinks.values():
             times += [up.i_client.get_timer(), up.x_client.get_timer(), up.detection_deadline,
                       up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None, up.settle_at]
             if up.state == INSIDE and not up.stale:
                 times.append(up.monitor_deadline(self.config.t_monitor))
+            times.append(up.redetect_at)
         return earliest(*times)
 
     def handle_timer(self, now: float) -> list:
@@ -277,6 +283,9 @@ class MobileNode:
         if up.monitor_at is not None and up.monitor_at <= now:
             up.monitor_at = None
             actions += self._monitor(up, now)
+        if up.redetect_at is not None and up.redetect_at <= now:
+            up.redetect_at = None
+            actions += self._status_change(up, "detecting again after the i-HA's denial", now)
         return actions + _client_timers([up.i_client, up.x_client], now)
 
     # -- detection ---------------------------------------------------------------------------
@@ -307,7 +316,7 @@ class MobileNode:
         up.hints.clear()
         return actions + self._transition(up, event, now) + self._reconcile(now)
 
-    def _i_ha_result(self, up: Uplink, result: Accepted | Denied | None, now: float) -> list:
+    def _i_ha_result(self, up: Uplink, result: Accepted | Denied | None, resent: bool, now: float) -> list:
         """RFC 5265 3.2.3: only an authentic acceptance carrying TNC makes this interface inside."""
         if result is None:
             return []
@@ -316,10 +325,10 @@ class MobileNode:
             if result.by == "FA":  # R-3.2.3-d: an FA denial is no i-HA answer
                 return [log("info", "no-i-ha-answer", "%s: FA denied the i-HA request (code %d); not an i-HA "
                             "answer" % (up.iface, result.code))]
-            if result.code == 133 and up.i_client.pending:  # resynced and re-sent; no verdict yet
+            if resent:  # RFC 5944 3.6.2.2-3: resynced (133) or adjusted, and asked again; no verdict yet
                 return []
-            if not inside:  # interpretation note 2: no verdict; the client retries after its backoff
-                return []
+            if not inside:
+                return self._i_ha_denied(up, result.code, now)
             return self._monitoring_failed(up, "i-ha-denied", "denied (code %d)" % result.code, now)
         if result.sent_at + self.config.t_monitor <= now:  # a reply too late to prove anything now
             return [log("warning", "stale-reply", "%s: i-HA reply to a request sent %.1f s ago ignored"
@@ -338,8 +347,34 @@ class MobileNode:
         up.detection_deadline = None
         up.x_start_at = None
         up.monitor_at = result.sent_at + self.config.t_monitor - self.config.t_monitor_grace  # R-3.2.4-a
-        actions = self._transition(up, "i-ha-tnc", now)
-        return actions + self._deregister_x(up, now)
+        actions = self._transition(up, "i-ha-tnc", now) + self._deregister_x(up, now)
+        last_vpn = self.vpn_client.last_sent
+        if last_vpn is not None and last_vpn > result.sent_at:
+            actions += self._rebind_here(up)
+        return actions
+
+    def _i_ha_denied(self, up: Uplink, code: int, now: float) -> list:
+        """RFC 5265 3.3, R-3.3-f: an authenticated i-HA answer, a denial too, ends the detection pair: no
+        more retransmissions to either HA. Not inside (interpretation note 2). With the x-HA's acceptance in
+        hand the interface is outside; without one, the pair goes out again after a pause, as a new attempt."""
+        actions = [log("warning", "i-ha-denied", "%s: the i-HA denied the request (code %d): not inside"
+                       % (up.iface, code))]
+        up.i_client.reset()  # R-3.3-j: no more plaintext registrations to the i-HA on this attachment
+        up.detection_deadline = None
+        if up.state == DETECTING:
+            up.x_client.stop_retransmitting()
+            up.redetect_at = now + self.config.timing.retransmit_max
+            return actions
+        return actions + self._transition(up, "i-ha-denied", now)
+
+    def _rebind_here(self, up: Uplink) -> list:
+        """RFC 5265 3.3, R-3.3-k: the qualifying i-HA reply came late, after an i-MIP registration through
+        the VPN went out; that one may have moved the i-HA's binding to the VPN-TIA since. Inside still (the
+        proof holds), but its binding no longer carries: _reconcile claims it back with an S-clear request
+        once this uplink is the primary. The VPN client stops in the same step (inside, IPsec is dormant)."""
+        up.i_client.first = False
+        return [log("info", "late-i-ha-reply", "%s: the i-HA's reply is older than the i-MIP registration "
+                    "through the VPN: registering with it again directly (RFC 5265 3.3)" % up.iface)]
 
     def _monitoring_failed(self, up: Uplink, event: str, why: str, now: float) -> list:
         """RFC 5265 3.3, R-3.3-i: an inside re-registration failed: block, then detect again."""
@@ -348,8 +383,13 @@ class MobileNode:
         return actions + self._status_change(up, "inside re-registration failed", now)
 
     def _x_ha_result(self, up: Uplink, result: Accepted | Denied | None, now: float) -> list:
-        if not isinstance(result, Accepted) or result.deregistration:
+        if not isinstance(result, Accepted):
             return []
+        route = up.x_client.route
+        up.x_care_of = None if result.deregistration or route is None else route.care_of
+        if result.deregistration:
+            return []
+        up.redetect_at = None
         actions = []
         if result.tnc:  # R-3.2.3-d, R-3.4-f: an x-HA reply is never evidence of being inside
             actions.append(log("warning", "x-ha-tnc", "%s: x-HA reply carries TNC; ignored" % up.iface))
@@ -388,23 +428,39 @@ class MobileNode:
 
     def _register_i(self, up: Uplink, now: float) -> list:
         c = self.config
+        up.i_client.lifetime_cap = self._fa_lifetime(up)
         if up.care_of == c.i_hoa and not up.using_fa:  # RFC 5944 3.6.1.2: at home, deregister (R-2-e)
             return up.i_client.register(Route(up.iface, c.i_hoa, c.i_ha, c.i_hoa, 0), now, lifetime=0)
         return up.i_client.register(self._route(up, up.i_client, c.i_ha, c.reverse_tunnel_i), now)
 
     def _register_x(self, up: Uplink, now: float) -> list:
         c = self.config
+        up.x_client.lifetime_cap = self._fa_lifetime(up)
         return up.x_client.register(self._route(up, up.x_client, c.x_ha, c.reverse_tunnel_x), now)
 
     def _deregister_x(self, up: Uplink, now: float) -> list:
-        """RFC 5265 3.3, R-3.3-g: inside, the x-HA binding of this care-of goes away."""
-        if up.x_client.route is None or not (up.x_client.registered(now) or up.x_client.outstanding):
-            return []  # nothing was ever accepted or in flight: nothing to take back (R-3.3-j)
-        up.x_client.stop_retransmitting()
-        route = up.x_client.route
+        """RFC 5265 3.3, R-3.3-g: inside, the x-HA binding of this uplink goes away: the one asked for since
+        the status change, or, when that request was held back by an inside hint (R-3.5-f), the one from
+        before it (`x_care_of`)."""
+        client = up.x_client
         others = any(o is not up and o.state in (OUTSIDE, TENTATIVE_OUTSIDE) for o in self.uplinks.values())
+        if client.route is not None and (client.registered(now) or client.outstanding):
+            route = client.route
+        elif up.x_care_of is not None and up.care_of is not None:
+            fresh = self._route(up, client, self.config.x_ha, self.config.reverse_tunnel_x)
+            route = Route(fresh.iface, fresh.src, fresh.dst, up.x_care_of, fresh.flags & ~FLAG_S)
+        else:
+            return []  # nothing was ever accepted or in flight: nothing to take back (R-3.3-j)
+        client.stop_retransmitting()
         flags = (route.flags | FLAG_S) if others else route.flags  # S: only this care-of
-        return up.x_client.deregister(with_flags(route, flags), now)
+        return client.deregister(with_flags(route, flags), now)
+
+    @staticmethod
+    def _fa_lifetime(up: Uplink) -> int | None:
+        """RFC 5944 2.1.1: through an FA, ask for no more than it advertises (0xffff: no limit)."""
+        if not up.using_fa or up.fa is None or up.fa.registration_lifetime == 0xFFFF:
+            return None
+        return up.fa.registration_lifetime
 
     def _route(self, up: Uplink, client: RegistrationClient, ha: str, reverse_tunnel: bool) -> Route:
         """Co-located: from the care-of to the HA, D set (R-2.1-c, R-2.3-a). Via an FA: from the
@@ -438,17 +494,22 @@ class MobileNode:
         mob = adv.mobility
         if mob is None or not mob.has(ADV_F) or not mob.care_of_addresses or adv.unknown_critical():
             return None
+        if mob.registration_lifetime == 0:  # RFC 5944 2.1.1: it would accept no registration at all
+            return None
         for ext in adv.extensions:  # RFC 5944 2.1.2: one prefix length per router address
             if isinstance(ext, PrefixLengths) and len(ext.prefix_lengths) != len(adv.router_addresses):
                 return None
-        if mob.has(ADV_B):  # RFC 5944 3.6: a busy FA takes no registrations
-            return None
         return ForeignAgentInfo(src, mob.care_of_addresses[0], mob.sequence_number, now + adv.lifetime,
-                                mob.has(ADV_T), mob.has(ADV_R), mob.registration_lifetime)
+                                mob.has(ADV_T), mob.has(ADV_R), mob.registration_lifetime, mob.has(ADV_B))
 
     def _advertised(self, up: Uplink, info: ForeignAgentInfo, now: float) -> list:
         """R-3.2.2-d: a new FA, an FA reboot, or any change of care-of or of using an FA is a status change."""
         old, before = up.fa, (up.care_of, up.using_fa)
+        same_agent = old is not None and (old.address, old.care_of) == (info.address, info.care_of)
+        if info.busy and not same_agent:
+            # RFC 5944 2.1.1: B means no *additional* mobile nodes; the FA we already use stays usable
+            self.counters["fa-busy"] = self.counters.get("fa-busy", 0) + 1
+            return []
         up.fa = info
         rebooted = old is not None and info.sequence < old.sequence and info.sequence < 256  # RFC 5944 2.4.2
         moved = old is None or (old.address, old.care_of) != (info.address, info.care_of) or rebooted

@@ -21,7 +21,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     DOWN: {},
     WAITING: {},
     DETECTING: {"x-ha-accepted": TENTATIVE_OUTSIDE, "i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE},
-    TENTATIVE_OUTSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE, "detection-period-over": OUTSIDE},
+    TENTATIVE_OUTSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE, "i-ha-denied": OUTSIDE,  # R-3.3-f
+                        "detection-period-over": OUTSIDE},
     OUTSIDE: {"i-ha-tnc": INSIDE},  # a late qualifying reply still wins (R-3.3-k, R-3.5-g)
     INSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": DETECTING, "i-ha-denied": DETECTING,
              "monitor-failed": DETECTING},  # R-3.3-i
@@ -52,7 +53,8 @@ class ForeignAgentInfo:
     expires_at: float
     reverse_tunnel: bool
     registration_required: bool
-    registration_lifetime: int
+    registration_lifetime: int  # the longest the FA accepts (RFC 5944 2.1.1); 0xffff: no limit
+    busy: bool = False  # B: it takes no additional mobile nodes (RFC 5944 2.1.1)
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Uplink:
     last_good_sent: float | None = None  # send time of the last qualifying i-HA request (note 3)
     monitor_at: float | None = None  # next monitoring re-registration (R-3.2.4-a)
     stale: bool = False  # idle mode: T_MONITOR passed with no traffic (R-3.2.4-f)
+    redetect_at: float | None = None  # the i-HA denied during detection: the pair again then (R-3.3-f)
+    x_care_of: str | None = None  # care-of of this uplink's last x-HA binding; kept across status changes (R-3.3-g)
     last_traffic: float | None = None
     hints: dict[str, str] = field(default_factory=dict)  # kind -> "inside"/"outside" (R-3.5-d)
     reason: str = "start"  # the event behind the current state (status: why this verdict)
@@ -93,6 +97,12 @@ class Uplink:
         return self.address
 
     @property
+    def attachment(self) -> tuple:
+        """What a status change is (R-3.2.2-d, R-3.2.2-e): the care-of, whether through an FA, and the
+        interface's own address, which counts in mode f too."""
+        return (self.care_of, self.using_fa, self.address)
+
+    @property
     def hint(self) -> str | None:
         """Hints only steer timing (R-3.5-f); any outside hint outweighs inside ones."""
         if not self.hints:
@@ -105,6 +115,7 @@ class Uplink:
         self.i_client.reset()
         self.x_client.reset()
         self.detection_deadline = self.x_start_at = self.monitor_at = None
+        self.redetect_at = None
         self.last_good_sent, self.stale = None, False
 
     def monitor_deadline(self, t_monitor: float) -> float | None:

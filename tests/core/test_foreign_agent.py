@@ -29,7 +29,7 @@ from mip4.wire import (
     codec,
     codes,
 )
-from mip4.wire.extensions import FOREIGN_HOME_AUTH, MOBILE_FOREIGN_AUTH, MOBILE_HOME_AUTH
+from mip4.wire.extensions import FOREIGN_HOME_AUTH, MOBILE_FOREIGN_AUTH, MOBILE_HOME_AUTH, UdpTunnelReply
 from mip4.wire.icmp import ADV_B, ADV_F, ADV_H, ADV_R, ADV_T, CODE_MOBILITY_ONLY, CODE_ROUTES
 from mip4.wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_S, FLAG_T
 
@@ -647,6 +647,28 @@ def test_reverse_tunnel_set_up_for_t_and_torn_down_on_deregistration():
     assert actions.index(RouteDown(X_HOA + "/32")) < actions.index(TunnelDown(tunnel))
     assert actions.index(SourceRoute(X_HOA, None)) < actions.index(TunnelDown(tunnel))
     assert "visitor-removed" in reasons(actions) and agent.status()["tunnels"] == []
+
+
+@pytest.mark.parametrize("nat", [False, True], ids=["ipip", "udp-tunnel"])
+def test_accepted_reply_with_t_leaves_only_after_the_visitors_reverse_tunnel_is_in(nat):
+    """RFC 3024 5.2, R-2.4-c: the adapter applies actions in order, so the reply that lets the MN send
+    through us comes after its reverse tunnel, the rule steering its packets into it, and its route:
+    none of its packets meets the FA's own (default) routes, not even the first ones."""
+    agent = fa(nat_traversal=nat)
+    up = relayed(agent.receive_udp(request(flags=FLAG_T), NOW))
+    answer = reply_to(up, extra=[])
+    if nat:  # RFC 3519 3.2: the x-HA accepts the UDP tunnel (in the FA's part, after MN-HA auth)
+        rp = codec.decode_udp(answer.payload)
+        rp.extensions.append(UdpTunnelReply())
+        answer = Datagram("core", X_HA, 434, FA_ADDR, 434, rp.encode())
+    actions = agent.receive_udp(answer, NOW + 0.1)
+    plane = [a for a in actions if isinstance(a, TunnelUp | SourceRoute | RouteUp)]
+    (tunnel_up,) = [a for a in plane if isinstance(a, TunnelUp)]
+    assert bool(tunnel_up.tunnel.udp_port) == nat
+    assert plane == [tunnel_up, SourceRoute(X_HOA, tunnel_up.tunnel.name), RouteUp(X_HOA + "/32", ("acc",))]
+    reply = next(a for a in actions if isinstance(a, SendUdp))
+    assert reply.datagram.dst == X_HOA and codec.decode_udp(reply.datagram.payload).code == 0
+    assert all(actions.index(a) < actions.index(reply) for a in plane)
 
 
 def test_reverse_tunnel_shared_by_visitors_of_one_home_agent_goes_down_with_the_last():

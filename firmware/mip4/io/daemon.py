@@ -35,7 +35,7 @@ from .ike import IkeClient
 from .kernel import KernelDataPlane
 from .netlink import LinkMonitor
 from .paths import RouterPaths
-from .plane import SOURCE_TABLE_BASE, AgentPlane
+from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .settings import Settings
 from .udp_tunnels import HEADER, UdpTunnels
 
@@ -144,7 +144,8 @@ class Daemon:
 
     async def _start_foreign_agent(self, m: ForeignAgentConfig) -> None:
         self.plane = AgentPlane(self.kernel)
-        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)), visitors_only=True)
+        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)), visitors_only=True,
+                                blackholes=(SOURCE_BLACKHOLE_PRIORITY,))
         try:  # RFC 5944 4.2.2: decapsulate
             await self.ipr.link("set", index=await self.kernel.index("tunl0"), state="up")
         except LookupError:  # as an HA's tunnels fail on such a kernel: registrations go on, data cannot

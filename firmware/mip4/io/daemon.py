@@ -281,7 +281,8 @@ class Daemon:
             self.queue.put_nowait(("vpn-down",))
 
     async def _vpn_up(self, vpn_tia: str) -> None:
-        """RFC 5265 2.3: the VPN-TIA leaves only through the CHILD_SA; i-MIP is bound to it."""
+        """RFC 5265 2.3: the VPN-TIA leaves only through the CHILD_SA; i-MIP is bound to it. A different
+        VPN-TIA than last time: its guard goes in first, then the guard's old one is released."""
         assert self.guard is not None and self.paths is not None
         await self.guard.only_through_ipsec(vpn_tia)
         await self.paths.vpn_source(vpn_tia)

@@ -506,8 +506,8 @@ def reply_136(relayed: Datagram, src: str, named: str = X_HA, ident: int | None 
     (X_HA_OTHER, X_HA_OTHER),  # a unicast request is answered from the address it went to
 ], ids=["broadcast", "other-address"])
 def test_136_naming_the_home_agents_own_address_reaches_the_mn(asked, src):
-    """RFC 5944 3.7.3.1, 3.8.3.2: the 136 reply names the HA's unicast address, not the one the request
-    went to; it is relayed (byte for byte, MN-HA still verifies), the pending entry goes, no 78 follows."""
+    """R-2.4-d, RFC 5944 3.7.3.1, 3.8.3.2: the 136 reply names the HA's unicast address, not the one the
+    request went to; it is relayed (byte for byte, MN-HA still verifies), the pending entry goes, no 78 follows."""
     agent = fa()
     up = relayed(agent.receive_udp(request(ha=asked), NOW))
     assert up.dst == asked

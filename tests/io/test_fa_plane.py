@@ -1,6 +1,8 @@
 """mip4d as a foreign agent on the host's kernel, in a namespace this test makes: from the moment the
 accepted reply with T leaves for the mobile node, the visitor's packets enter its reverse tunnel or are
-dropped, never forwarded by the FA's default route in the clear (RFC 3024 5.2, R-2.4-c).
+dropped, never forwarded by the FA's default route in the clear (RFC 3024 5.2).
+
+Requirement IDs proved here: R-2.4-c (data plane).
 
 The namespace (veth pairs whose far ends stay unused): access link va (the FA's care-of 203.0.113.1),
 core link vc (192.0.2.50, default route via 192.0.2.1). rp_filter is off, so the kernel's answer is

@@ -29,7 +29,7 @@ from mip4.wire import (
     codec,
     codes,
 )
-from mip4.wire.extensions import FOREIGN_HOME_AUTH, MOBILE_FOREIGN_AUTH, MOBILE_HOME_AUTH
+from mip4.wire.extensions import FOREIGN_HOME_AUTH, MOBILE_FOREIGN_AUTH, MOBILE_HOME_AUTH, UdpTunnelReply
 from mip4.wire.icmp import ADV_B, ADV_F, ADV_H, ADV_R, ADV_T, CODE_MOBILITY_ONLY, CODE_ROUTES
 from mip4.wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_S, FLAG_T
 
@@ -485,6 +485,92 @@ def test_reply_matches_on_the_low_32_bits_of_the_identification():
     assert to_mn(actions).payload == rp.encode() and agent.status()["visitors"] == []
 
 
+X_HA_BROADCAST, X_HA_OTHER = "198.51.100.255", "198.51.100.2"  # not the x-HA's home agent address
+
+
+def reply_136(relayed: Datagram, src: str, named: str = X_HA, ident: int | None = None,
+              fa_ha: SecurityAssociation | None = None) -> Datagram:
+    """RFC 5944 3.8.3.2: the x-HA denies a request for another home agent address with 136, naming its
+    own unicast address in the Home Agent field; MN-HA authenticated (and FA-HA if `fa_ha`)."""
+    rq = codec.decode_udp(relayed.payload)
+    rp = RegistrationReply(codes.HA_UNKNOWN_HA_ADDRESS, rq.home_address, named,
+                           rq.identification if ident is None else ident, 0)
+    rp.authenticate(MOBILE_HOME_AUTH, X_SA.spi, X_SA.key)
+    if fa_ha is not None:
+        rp.authenticate(FOREIGN_HOME_AUTH, fa_ha.spi, fa_ha.key)
+    return Datagram("core", src, 434, relayed.src, relayed.sport, rp.encode())
+
+
+@pytest.mark.parametrize("asked, src", [
+    (X_HA_BROADCAST, X_HA),  # RFC 5944 3.8.3.1: a broadcast request is answered from the HA's unicast address
+    (X_HA_OTHER, X_HA_OTHER),  # a unicast request is answered from the address it went to
+], ids=["broadcast", "other-address"])
+def test_136_naming_the_home_agents_own_address_reaches_the_mn(asked, src):
+    """R-2.4-d, RFC 5944 3.7.3.1, 3.8.3.2: the 136 reply names the HA's unicast address, not the one the
+    request went to; it is relayed (byte for byte, MN-HA still verifies), the pending entry goes, no 78 follows."""
+    agent = fa()
+    up = relayed(agent.receive_udp(request(ha=asked), NOW))
+    assert up.dst == asked
+    answer = reply_136(up, src)
+    actions = agent.receive_udp(answer, NOW + 0.1)
+    back = to_mn(actions)
+    assert (back.iface, back.src, back.dst, back.dport) == ("acc", COA, X_HOA, MN_PORT)
+    assert back.payload == answer.payload
+    rp = codec.decode_udp(back.payload)
+    assert (rp.code, rp.home_agent) == (codes.HA_UNKNOWN_HA_ADDRESS, X_HA)
+    assert rp.verify(MOBILE_HOME_AUTH, X_SA.spi, X_SA.key)
+    assert "relayed-reply" in reasons(actions)
+    assert agent.status()["pending"] == [] and agent.status()["visitors"] == []
+    assert not sent(agent.handle_timer(NOW + 8))  # no code 78 for it
+
+
+def test_136_from_an_address_the_request_did_not_go_to_is_dropped():
+    """A 136 matches only from where the request went, or from the unicast address it names: a third
+    source (an outsider who knows the identification) cancels nothing; nor does another identification."""
+    agent = fa()
+    up = relayed(agent.receive_udp(request(ha=X_HA_OTHER), NOW))
+    for forged in (reply_136(up, "198.51.100.66"),  # from neither the request's destination nor X_HA
+                   reply_136(up, X_HA_OTHER, ident=IDENT + 1),  # another identification
+                   reply_136(up, X_HA_OTHER, named="255.255.255.255")):  # names no unicast address
+        actions = agent.receive_udp(forged, NOW + 0.1)
+        assert sent(actions) == [] and reasons(actions) == ["unmatched-reply"]
+    assert len(agent.status()["pending"]) == 1
+    # another code naming another home agent still matches nothing (RFC 5944 3.7.3.1)
+    rp = codec.decode_udp(reply_136(up, X_HA_OTHER).payload)
+    rp.code = codes.HA_MN_AUTH_FAILED
+    actions = agent.receive_udp(Datagram("core", X_HA_OTHER, 434, FA_ADDR, 434, rp.encode()), NOW + 0.1)
+    assert sent(actions) == [] and len(agent.status()["pending"]) == 1
+
+
+def test_136_that_could_answer_two_pending_bindings_is_dropped():
+    """R-3.5-a: requests to the i-HA and the x-HA with one home address and identification; a 136 from a
+    third address naming itself could be either's: dropped. One from where a request went is that one's."""
+    agent = fa()
+    agent.receive_udp(request(ha=I_HA), NOW)
+    up = relayed(agent.receive_udp(request(ha=X_HA_BROADCAST), NOW))
+    actions = agent.receive_udp(reply_136(up, X_HA), NOW + 0.1)
+    assert sent(actions) == [] and reasons(actions) == ["unmatched-reply"]
+    assert len(agent.status()["pending"]) == 2
+    actions = agent.receive_udp(reply_136(up, I_HA, named="10.1.0.2"), NOW + 0.2)
+    assert codec.decode_udp(to_mn(actions).payload).code == codes.HA_UNKNOWN_HA_ADDRESS
+    assert [p["home_agent"] for p in agent.status()["pending"]] == [X_HA_BROADCAST]
+
+
+def test_136_without_the_fa_ha_authenticator_is_dropped_and_stays_pending():
+    """RFC 5944 3.7.3.1 with an FA-HA SA: a 136 that fails it is discarded, and (unlike a reply that matches
+    exactly, denied with 68) cancels nothing; one that verifies is relayed without our authenticator."""
+    agent = fa(fa_ha={X_HA_OTHER: FA_SA})
+    up = relayed(agent.receive_udp(request(ha=X_HA_OTHER), NOW))
+    for bad in (None, SecurityAssociation(FA_SA.spi, b"wrong key.......")):
+        actions = agent.receive_udp(reply_136(up, X_HA_OTHER, fa_ha=bad), NOW + 0.1)
+        assert sent(actions) == [] and reasons(actions) == ["ha-auth-failed"]
+        assert len(agent.status()["pending"]) == 1
+    actions = agent.receive_udp(reply_136(up, X_HA_OTHER, fa_ha=FA_SA), NOW + 0.2)
+    rp = codec.decode_udp(to_mn(actions).payload)
+    assert (rp.code, rp.home_agent) == (codes.HA_UNKNOWN_HA_ADDRESS, X_HA) and rp.find(FOREIGN_HOME_AUTH) < 0
+    assert agent.status()["pending"] == []
+
+
 def test_home_agent_denial_relayed_and_no_visitor():
     agent = fa()
     up = relayed(agent.receive_udp(request(), NOW))
@@ -561,6 +647,28 @@ def test_reverse_tunnel_set_up_for_t_and_torn_down_on_deregistration():
     assert actions.index(RouteDown(X_HOA + "/32")) < actions.index(TunnelDown(tunnel))
     assert actions.index(SourceRoute(X_HOA, None)) < actions.index(TunnelDown(tunnel))
     assert "visitor-removed" in reasons(actions) and agent.status()["tunnels"] == []
+
+
+@pytest.mark.parametrize("nat", [False, True], ids=["ipip", "udp-tunnel"])
+def test_accepted_reply_with_t_leaves_only_after_the_visitors_reverse_tunnel_is_in(nat):
+    """RFC 3024 5.2, R-2.4-c: the adapter applies actions in order, so the reply that lets the MN send
+    through us comes after its reverse tunnel, the rule steering its packets into it, and its route:
+    none of its packets meets the FA's own (default) routes, not even the first ones."""
+    agent = fa(nat_traversal=nat)
+    up = relayed(agent.receive_udp(request(flags=FLAG_T), NOW))
+    answer = reply_to(up, extra=[])
+    if nat:  # RFC 3519 3.2: the x-HA accepts the UDP tunnel (in the FA's part, after MN-HA auth)
+        rp = codec.decode_udp(answer.payload)
+        rp.extensions.append(UdpTunnelReply())
+        answer = Datagram("core", X_HA, 434, FA_ADDR, 434, rp.encode())
+    actions = agent.receive_udp(answer, NOW + 0.1)
+    plane = [a for a in actions if isinstance(a, TunnelUp | SourceRoute | RouteUp)]
+    (tunnel_up,) = [a for a in plane if isinstance(a, TunnelUp)]
+    assert bool(tunnel_up.tunnel.udp_port) == nat
+    assert plane == [tunnel_up, SourceRoute(X_HOA, tunnel_up.tunnel.name), RouteUp(X_HOA + "/32", ("acc",))]
+    reply = next(a for a in actions if isinstance(a, SendUdp))
+    assert reply.datagram.dst == X_HOA and codec.decode_udp(reply.datagram.payload).code == 0
+    assert all(actions.index(a) < actions.index(reply) for a in plane)
 
 
 def test_reverse_tunnel_shared_by_visitors_of_one_home_agent_goes_down_with_the_last():

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from mip4.core.actions import Datagram, Gate, Icmp, SetPath
+from mip4.io import guard as guard_module
 from mip4.io.endpoints import IcmpEndpoint, UdpEndpoint, bypass_ipsec
 from mip4.io.guard import LeakGuard
 from mip4.io.kernel import KernelDataPlane
@@ -113,6 +114,16 @@ def _send(src: str, bypass: bool = False) -> str:
         sock.close()
 
 
+def _vpn_tia_guards() -> list[str]:
+    """The sources of our XFRM block policies that apply on every device (the VPN-TIA guards), one
+    entry per policy."""
+    found = []
+    for block in ip("xfrm policy").split("src ")[1:]:
+        if "action block" in block and " dev " not in block.split("\n")[0]:
+            found.append(block.split()[0])
+    return sorted(found)
+
+
 async def guard_probe() -> dict:
     """The leak guard on the real kernel's XFRM: block, bypass, lift, the VPN-TIA guard, close, sweep."""
     out: dict = {}
@@ -124,6 +135,27 @@ async def guard_probe() -> dict:
     out["other"] = _send("10.99.0.1")  # not an enterprise source
     await guard.only_through_ipsec("10.99.0.1")  # as if it were the VPN-TIA
     out["vpn_tia"] = _send("10.99.0.1")
+    # IKE comes up again with another VPN-TIA, then a third: after each batch of XFRM changes, the
+    # VPN-TIAs the kernel blocks (policies of no device), for both halves of the address space
+    states: list = []
+    real_ip = guard_module._ip
+
+    async def watched(lines: list[str]) -> str:
+        result = await real_ip(lines)
+        if lines:
+            states.append(_vpn_tia_guards())
+        return result
+
+    guard_module._ip = watched
+    try:
+        await guard.only_through_ipsec("10.99.0.2")
+        await guard.only_through_ipsec("10.99.0.3")
+        await guard.only_through_ipsec("10.99.0.3")  # a re-key with the same VPN-TIA changes nothing
+    finally:
+        guard_module._ip = real_ip
+    out["vpn_tia_states"] = states
+    out["vpn_tia_old"] = _send("10.99.0.1")  # no longer the VPN-TIA: its guard is gone
+    out["vpn_tia_status"] = [b for b in guard.status()["blocked"] if b.endswith(" on all")]
     await guard.lift("va")
     out["lifted"] = _send("10.1.0.10")
     await guard.close()

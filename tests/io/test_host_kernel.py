@@ -68,3 +68,11 @@ def test_endpoints_and_kernel_plane_in_a_namespace(pair):
     assert g["guarded"] == "Operation not permitted" and g["vpn_tia"] == "Operation not permitted"
     assert g["bypass"] == "sent" and g["other"] == "sent" and g["lifted"] == "sent"
     assert g["after_close"] == "" and g["swept"] == ""
+    # RFC 5265 2.3: one VPN-TIA guard at a time; a new VPN-TIA's guard goes in before the old one's goes
+    # (fail closed), so they never pile up: after each XFRM batch, the VPN-TIAs blocked on every device
+    assert g["vpn_tia_states"] == [
+        ["10.99.0.1/32"] * 2 + ["10.99.0.2/32"] * 2, ["10.99.0.2/32"] * 2,  # 10.99.0.2 in, then 10.99.0.1 out
+        ["10.99.0.2/32"] * 2 + ["10.99.0.3/32"] * 2, ["10.99.0.3/32"] * 2,  # 10.99.0.3 in, then 10.99.0.2 out
+    ]
+    assert g["vpn_tia_old"] == "sent"
+    assert g["vpn_tia_status"] == ["10.99.0.3/32 on all"]

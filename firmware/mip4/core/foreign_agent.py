@@ -329,9 +329,10 @@ class ForeignAgent:
 
     def _reply(self, dgram: Datagram, rp: RegistrationReply, now: float) -> list:
         p = self.pending.get(pending_key(rp.home_address, rp.home_agent, rp.identification))
+        if p is None and rp.code == codes.HA_UNKNOWN_HA_ADDRESS:
+            return self._unknown_home_agent(dgram, rp, now)
         if p is None:  # RFC 5944 3.7.3.1: silently discarded (and logged here)
-            return self._events(now, "warning", "unmatched-reply", "reply from %s for %s matches no pending request"
-                                % (dgram.src, rp.home_address), hoa=rp.home_address, ha=rp.home_agent, code=rp.code)
+            return self._unmatched(dgram, rp, now)
         sa = self.config.fa_ha.get(p.home_agent)
         if sa is not None and not _ha_authentic(rp, sa):
             # RFC 5944 3.7.3.1: discard, log a security exception, reject the MN's registration (68)
@@ -344,18 +345,63 @@ class ForeignAgent:
             self.pending.pop(p.key)
             return self._deny_pending(p, codes.FA_POORLY_FORMED_REPLY, "poorly-formed-reply",
                                       "unknown non-skippable extension type %d" % bad[0].type)
+        return self._relay_reply(dgram, rp, p, now)
+
+    def _unmatched(self, dgram: Datagram, rp: RegistrationReply, now: float) -> list:
+        """RFC 5944 3.7.3.1: a reply that matches no pending request is silently discarded (logged here)."""
+        return self._events(now, "warning", "unmatched-reply", "reply from %s for %s matches no pending request"
+                            % (dgram.src, rp.home_address), hoa=rp.home_address, ha=rp.home_agent, code=rp.code)
+
+    def _unknown_home_agent(self, dgram: Datagram, rp: RegistrationReply, now: float) -> list:
+        """RFC 5944 3.8.3.2, 3.8.2.1: a home agent that got a request for another home agent address (its
+        broadcast address, say) denies it with 136 and puts its OWN unicast address in the Home Agent
+        field, so the reply cannot match the pending entry by home agent (RFC 5944 3.7.3.1). It still
+        must reach the mobile node, which learns the address from it (RFC 5944 3.6.1.2), instead of a
+        code 78 later. It matches an entry of the same home address and identification (low 32 bits)
+        that the reply answers beyond doubt: the one whose request went to the reply's source (RFC
+        5944 3.8.3.1: the reply leaves from the request's destination), else, for a request sent to a
+        broadcast address, the only one when the reply comes from the unicast address it names. The
+        Foreign-Home authenticator of every FA-HA SA we hold for either address must verify; if not,
+        the reply is discarded and the entry stays pending (a forged 136 cancels nothing)."""
+        if not _unicast(rp.home_agent):
+            return self._unmatched(dgram, rp, now)
+        same = self.pending.for_identification(rp.home_address, rp.identification)
+        answered = [p for p in same if p.home_agent == dgram.src]
+        if not answered and dgram.src == rp.home_agent:
+            answered = same
+        if len(answered) != 1:  # none, or two bindings it could answer (R-3.5-a): we cannot tell which
+            return self._unmatched(dgram, rp, now)
+        (p,) = answered
+        sas = {(sa.spi, sa.key): sa for sa in (self.config.fa_ha.get(a) for a in (p.home_agent, rp.home_agent)) if sa}
+        if not all(_ha_authentic(rp, sa) for sa in sas.values()):  # fail closed: discarded, still pending
+            return self._events(now, "warning", "ha-auth-failed", "reply 136 from %s for %s naming home agent %s "
+                                "dropped: Foreign-Home authenticator missing, repeated or wrong"
+                                % (dgram.src, rp.home_address, rp.home_agent),
+                                hoa=rp.home_address, ha=p.home_agent, code=rp.code)
+        bad = rp.unknown_critical()
+        if bad:  # RFC 5944 1.9, 3.7.3.1: as for any reply we cannot interpret
+            self.pending.pop(p.key)
+            return self._deny_pending(p, codes.FA_POORLY_FORMED_REPLY, "poorly-formed-reply",
+                                      "unknown non-skippable extension type %d" % bad[0].type)
+        return self._relay_reply(dgram, rp, p, now)
+
+    def _relay_reply(self, dgram: Datagram, rp: RegistrationReply, p: Pending, now: float) -> list:
+        """RFC 5944 3.7.3.2: relay a valid reply to the mobile node; the visitor list follows it."""
         self.pending.supersede(p)
         # R-3.4-b: the octets up to and including the Mobile-Home authenticator (and so any TNC
         # before it) go to the MN unchanged; only the FA's part (Foreign-Home auth) is removed
         relayed = bytes(dgram.payload[: fa_part_start(rp, len(dgram.payload))])
-        actions: list = [
+        named = "" if rp.home_agent == p.home_agent else " (it names home agent %s)" % rp.home_agent
+        actions: list = self._accepted(p, rp, now) if codes.is_accepted(rp.code) else []
+        # RFC 3024 5.2, R-2.4-c: the data plane first, the reply last. The adapter applies actions in
+        # order, so the visitor's reverse tunnel and the rule steering its packets into it are in before
+        # the reply that lets it send through us leaves: its first packets never take our default route
+        # in the clear (a lab run saw an MR's ESP do so, 20 ms before the rule)
+        return actions + self._sync() + [
             SendUdp(Datagram(p.iface, p.care_of, PORT, p.mn_address, p.mn_port, relayed)),
-            self._event("info", "relayed-reply", "reply %s for %s from home agent %s relayed on %s"
-                        % (codes.describe(rp.code), p.home_address, p.home_agent, p.iface),
+            self._event("info", "relayed-reply", "reply %s for %s from home agent %s relayed on %s%s"
+                        % (codes.describe(rp.code), p.home_address, p.home_agent, p.iface, named),
                         hoa=p.home_address, ha=p.home_agent, code=rp.code)]
-        if codes.is_accepted(rp.code):
-            actions += self._accepted(p, rp, now)
-        return actions + self._sync()
 
     def _accepted(self, p: Pending, rp: RegistrationReply, now: float) -> list:
         """RFC 5944 3.7.3.2: the visitor list follows accepted replies."""
@@ -525,6 +571,12 @@ def _ha_authentic(rp: RegistrationReply, sa: SecurityAssociation) -> bool:
     """RFC 5944 3.7.3.1: exactly one Foreign-Home authenticator, and a good one."""
     count = sum(1 for e in rp.extensions if e.type == FOREIGN_HOME_AUTH)
     return count == 1 and rp.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key)
+
+
+def _unicast(address: str) -> bool:
+    """An address a home agent may name as its own (RFC 5944 3.8.3.2: its unicast address)."""
+    a = ipaddress.IPv4Address(address)
+    return not (a.is_multicast or a.is_unspecified or a == ipaddress.IPv4Address("255.255.255.255"))
 
 
 def _describe(action: object) -> str:

@@ -71,6 +71,12 @@ class PendingList:
     def for_binding(self, home_address: str, home_agent: str) -> list[Pending]:
         return [p for p in self._entries.values() if (p.home_address, p.home_agent) == (home_address, home_agent)]
 
+    def for_identification(self, home_address: str, identification: int) -> list[Pending]:
+        """Entries of `home_address` whose identification has the same low 32 bits, whatever their home agent."""
+        low = identification & LOW32
+        return [p for p in self._entries.values()
+                if p.home_address == home_address and p.identification & LOW32 == low]
+
     def supersede(self, answered: Pending) -> list[Pending]:
         """Drop entries of the same binding relayed no later than `answered` (retransmissions
         the reply makes moot), so that their timeouts send no stale code 78."""

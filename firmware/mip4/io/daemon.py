@@ -35,7 +35,7 @@ from .ike import IkeClient
 from .kernel import KernelDataPlane
 from .netlink import LinkMonitor
 from .paths import RouterPaths
-from .plane import SOURCE_TABLE_BASE, AgentPlane
+from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .settings import Settings
 from .udp_tunnels import HEADER, UdpTunnels
 
@@ -144,7 +144,8 @@ class Daemon:
 
     async def _start_foreign_agent(self, m: ForeignAgentConfig) -> None:
         self.plane = AgentPlane(self.kernel)
-        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)), visitors_only=True)
+        await self.kernel.sweep(tuple(range(SOURCE_TABLE_BASE, SOURCE_TABLE_BASE + 64)), visitors_only=True,
+                                blackholes=(SOURCE_BLACKHOLE_PRIORITY,))
         try:  # RFC 5944 4.2.2: decapsulate
             await self.ipr.link("set", index=await self.kernel.index("tunl0"), state="up")
         except LookupError:  # as an HA's tunnels fail on such a kernel: registrations go on, data cannot
@@ -280,7 +281,8 @@ class Daemon:
             self.queue.put_nowait(("vpn-down",))
 
     async def _vpn_up(self, vpn_tia: str) -> None:
-        """RFC 5265 2.3: the VPN-TIA leaves only through the CHILD_SA; i-MIP is bound to it."""
+        """RFC 5265 2.3: the VPN-TIA leaves only through the CHILD_SA; i-MIP is bound to it. A different
+        VPN-TIA than last time: its guard goes in first, then the guard's old one is released."""
         assert self.guard is not None and self.paths is not None
         await self.guard.only_through_ipsec(vpn_tia)
         await self.paths.vpn_source(vpn_tia)

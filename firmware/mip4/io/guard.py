@@ -67,8 +67,16 @@ class LeakGuard:
             log.info("guard lifted on %s (inside)", iface)
 
     async def only_through_ipsec(self, address: str) -> None:
-        """The VPN-TIA: no device at all may carry it in clear."""
-        await self._add([(address + "/32", None)])
+        """The VPN-TIA: no device at all may carry it in clear (RFC 5265 2.3). One VPN-TIA at a time:
+        when IKE comes up with a different one, the old one's guard goes, but only after the new one
+        is in (fail closed: at no moment is the current VPN-TIA unguarded), so guards never pile up."""
+        key = (address + "/32", None)
+        await self._add([key])
+        old = sorted(k for k in self.installed if k[1] is None and k != key)
+        if old:
+            await _ip(_policies("delete", old))
+            self.installed.difference_update(old)
+            log.info("guard: %s released (no longer the VPN-TIA)", ", ".join(s for s, _ in old))
 
     async def release(self, address: str) -> None:
         key = (address + "/32", None)

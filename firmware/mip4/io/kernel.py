@@ -23,6 +23,7 @@ log = logging.getLogger("mip4.kernel")
 MAIN = 254
 IPIP_HEADER = 20  # octets an IP-in-IP layer adds
 VISITORS_ONLY_PRIORITY = 400  # FA: rules for what its tunnels decapsulate (RFC 5944 4.2.2)
+FR_ACT_BLACKHOLE = 6  # linux/fib_rules.h: a rule that drops
 OUR_METRIC = 10  # below static routes an operator may keep for "at home" (e.g. a LAN via the home address)
 # names of the tunnels mip4 creates: HA (mip-, mr-, mu-), FA (rt<i>-), MN (mip4-)
 OUR_TUNNELS = re.compile(r"^(mip-[0-9a-f]{8}|mr-[0-9a-f]{8}|mu-[0-9a-f]{12}|rt[0-9a-f]+-[0-9a-f]{8}|mip4-.+)$")
@@ -139,11 +140,13 @@ class KernelDataPlane:
 
     # -- policy rules ----------------------------------------------------------------------------
 
-    async def rule(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None) -> None:
+    async def rule(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None,
+                   blackhole: bool = False) -> None:
+        """A rule to look up `table`, or (`blackhole`, table 0) one that drops what reaches it."""
         key = (priority, table, src, oif)
         if key in self.rules:
             return
-        spec: dict = dict(priority=priority, table=table)
+        spec: dict = dict(priority=priority, action="blackhole") if blackhole else dict(priority=priority, table=table)
         if src is not None:
             spec["src"], spec["src_len"] = _net(src)
         if oif is not None:
@@ -215,9 +218,10 @@ class KernelDataPlane:
             raise LookupError("no interface %r" % iface)
         return found[0]
 
-    async def sweep(self, tables: tuple[int, ...], visitors_only: bool = False) -> None:
+    async def sweep(self, tables: tuple[int, ...], visitors_only: bool = False,
+                    blackholes: tuple[int, ...] = ()) -> None:
         """Remove what a killed predecessor left: our tunnels, and every rule and route of our tables
-        (and, for an FA, its visitors-only rules)."""
+        (and, for an FA, its visitors-only rules and its blackhole rules of priority `blackholes`)."""
         async for link in await self.ipr.get_links():
             name = link.get("ifname") or ""
             if OUR_TUNNELS.match(name):
@@ -227,6 +231,11 @@ class KernelDataPlane:
             iif, priority = r.get("FRA_IIFNAME"), r.get("FRA_PRIORITY", 0)
             if visitors_only and iif and priority in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
                 await self._quietly_rule_del(self._visitors_only_rules(iif)[priority - VISITORS_ONLY_PRIORITY])
+            elif priority in blackholes and r.get("action") == FR_ACT_BLACKHOLE:
+                src = r.get("FRA_SRC")
+                await self._quietly_rule_del(dict(priority=priority, action="blackhole", src=src,
+                                                  src_len=r.get("src_len")) if src else
+                                             dict(priority=priority, action="blackhole"))
             elif r.get("table") in tables or r.get("FRA_TABLE") in tables:
                 await self._quietly_rule_del(dict(priority=priority, table=r.get("FRA_TABLE") or r.get("table")))
         for table in tables:

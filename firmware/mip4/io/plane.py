@@ -14,6 +14,9 @@ log = logging.getLogger("mip4.plane")
 
 SOURCE_TABLE_BASE = 1000  # FA: one table per reverse tunnel, for the source rules (RFC 3024 5.2)
 SOURCE_RULE_PRIORITY = 500
+# FA: behind each visitor's source rule, one that drops its packets when the tunnel's table gives no
+# route (the tunnel not up yet, refused, or gone): never on to the main table and the default route
+SOURCE_BLACKHOLE_PRIORITY = SOURCE_RULE_PRIORITY + 1
 
 
 class AgentPlane:
@@ -67,12 +70,17 @@ class AgentPlane:
                 await self.kernel.set_mtu(t.name, await self.kernel.mtu(device) - IPIP_HEADER)
 
     async def _source_route(self, source: str, device: str | None) -> None:
-        """RFC 3024 5.2: packets from a visitor's home address enter its reverse tunnel."""
+        """RFC 3024 5.2: packets from a visitor's home address enter its reverse tunnel. Fail closed
+        (R-2.4-c): the blackhole behind the source rule goes in first and out last, so from before
+        the reply that lets the visitor send through us (the core orders it after this) until the
+        visitor goes, its packets enter the tunnel or are dropped, even if the tunnel fails."""
         old = self.sources.pop(source, None)
         if old is not None:
             await self.kernel.rule_down(SOURCE_RULE_PRIORITY, self.source_tables[old], src=source + "/32")
         if device is None:
+            await self.kernel.rule_down(SOURCE_BLACKHOLE_PRIORITY, 0, src=source + "/32")
             return
+        await self.kernel.rule(SOURCE_BLACKHOLE_PRIORITY, 0, src=source + "/32", blackhole=True)
         table = self.source_tables.get(device)
         if table is None:
             table = SOURCE_TABLE_BASE + len(self.source_tables)

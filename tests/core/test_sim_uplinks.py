@@ -184,3 +184,19 @@ def test_status_shows_priority_and_hold_down_left():
     w.run(6)
     st = w.mn.status(w.now)["interfaces"]["wwan"]
     assert st["carries"] and 5.0 <= st["waited_s"] < 5.5  # it took the traffic once its hold-down had passed
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_an_uplink_going_inside_takes_back_only_its_own_x_ha_binding(seed):
+    """R-3.3-g, RFC 5944 3.3: wan proves inside while wwan's first x-MIP registration is still on its way
+    (wwan is still detecting): wan's x-HA deregistration sets S, so it removes wan's binding only and
+    wwan's stays, as wwan believes."""
+    w = build(seed=seed, uplinks={"wan": 1, "wwan": 2}, hold_down=4.0)
+    w.connect("wan", "lan1", WAN)
+    w.connect("wwan", "ext2", "198.19.0.9")
+    w.run(6)
+    assert w.state("wan") == "inside" and w.state("wwan") == "outside"
+    assert w.mn.uplinks["wwan"].x_client.registered(w.now)
+    assert [b.care_of for b in w.x_ha.bindings.lookup(X_HOA)] == ["198.19.0.9"]
+    (dereg,) = [rq for _, rq in w.requests() if rq.lifetime == 0]
+    assert dereg.care_of_address == WAN and dereg.flags & FLAG_S

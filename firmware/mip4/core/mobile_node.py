@@ -402,8 +402,10 @@ class MobileNode:
             return []  # nothing was ever accepted or in flight: nothing to take back (R-3.3-j)
         up.x_client.stop_retransmitting()
         route = up.x_client.route
-        others = any(o is not up and o.state in (OUTSIDE, TENTATIVE_OUTSIDE) for o in self.uplinks.values())
-        flags = (route.flags | FLAG_S) if others else route.flags  # S: only this care-of
+        # S: only this care-of; another uplink's x-MIP binding may be there or on its way (still detecting)
+        others = any(o is not up and (o.state in (OUTSIDE, TENTATIVE_OUTSIDE) or o.x_client.registered(now)
+                                      or o.x_client.pending) for o in self.uplinks.values())
+        flags = (route.flags | FLAG_S) if others else route.flags
         return up.x_client.deregister(with_flags(route, flags), now)
 
     def _route(self, up: Uplink, client: RegistrationClient, ha: str, reverse_tunnel: bool) -> Route:

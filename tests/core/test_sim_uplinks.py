@@ -186,6 +186,30 @@ def test_status_shows_priority_and_hold_down_left():
     assert st["carries"] and 5.0 <= st["waited_s"] < 5.5  # it took the traffic once its hold-down had passed
 
 
+def _in_send_order_each_greater(requests: list) -> bool:
+    ids = [rq.identification for _, rq in requests]
+    return all(b > a for a, b in zip(ids, ids[1:], strict=False))
+
+
+def test_two_uplinks_registering_at_once_are_never_refused_as_replays():
+    """RFC 5944 5.7.1: the i-HA refuses (133) a request whose identification is not greater than the last
+    it accepted. Two uplinks come up at the same instant, then register again twice 10 ms apart: every
+    request the i-HA gets is greater than every one before it, and none is refused."""
+    w = build(uplinks={"wwan": 1, "wan": 2}, hold_down=1.0)
+    w.connect("wan", "lan1", WAN)
+    w.connect("wwan", "lan2", WWAN)
+    w.run(1)
+    w.sim.call("mn", "reregister")
+    w.run(0.01)
+    w.sim.call("mn", "reregister")
+    w.run(20)
+    counters = w.i_ha.status()["counters"]
+    assert (counters["replay"], counters["identification-mismatch"]) == (0, 0)
+    assert len(w.requests(I_HA)) >= 6 and _in_send_order_each_greater(w.requests(I_HA))
+    assert [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [WWAN, WAN]
+    assert w.gate("wan") == "plain" and w.gate("wwan") == "plain"
+
+
 @pytest.mark.parametrize("seed", range(1, 9))
 def test_an_uplink_going_inside_takes_back_only_its_own_x_ha_binding(seed):
     """R-3.3-g, RFC 5944 3.3: wan proves inside while wwan's first x-MIP registration is still on its way

@@ -469,6 +469,28 @@ def test_timestamps_within_the_window_are_fresh():
     assert reply_of(send(agent, request(at=NOW + 8))).code == 133
 
 
+def test_the_identification_clock_steps_forward_with_the_time_of_day_but_never_back():
+    """RFC 5944 5.7.1, set_wall_clock: forward, 133 carries the new time at once; back by an hour, a
+    request stamped with the old clock is still fresh, one stamped with the new clock is stale (133 with
+    the clock that held), and the last accepted identification still bounds replays."""
+    agent = i_ha()
+    assert agent.set_wall_clock(NOW, NOW) == []  # the start-up setting: nothing to report
+    first = request(at=NOW)
+    assert reply_of(send(agent, first)).code == 0
+    agent.set_wall_clock(NOW + 100 + 600, NOW + 100)  # ten minutes forward
+    stale = reply_of(send(agent, request(at=NOW + 100), now=NOW + 100))
+    assert stale.code == 133 and ident.clock_offset(stale.identification, NOW + 100) == 600
+    steps = agent.set_wall_clock(NOW + 200 - 3600, NOW + 200)  # back an hour: 70 minutes behind the last
+    assert logs(steps)[0].reason == "wall-clock" and "-4200.000 s" in logs(steps)[0].message
+    assert "ahead" in logs(steps)[0].message
+    held = reply_of(send(agent, request(at=NOW + 200 + 600), now=NOW + 200))
+    assert held.code == 0
+    wall = reply_of(send(agent, request(at=NOW + 200 - 3600), now=NOW + 200))
+    assert wall.code == 133 and ident.clock_offset(wall.identification, NOW + 200 - 3600) == 4200
+    assert reply_of(send(agent, first, now=NOW + 200)).code == 133  # still a replay, and stale
+    assert agent.counters["accepted"] == 2
+
+
 def test_unknown_critical_extension_is_134():
     """RFC 5944 1.9: an extension below 128 we do not understand makes the request poorly formed."""
     actions = send(i_ha(), request(before_auth=[RawExtension(100, b"\x01\x02")]))

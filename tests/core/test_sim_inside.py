@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from mip4.core.actions import Gate, IkeUp, SetPath
+from mip4.core.actions import Gate, IkeUp, SendUdp, SetPath
+from mip4.wire import RegistrationReply, codec
 from mip4.wire.registration import FLAG_D, FLAG_T
 
 from .world import I_FA, I_HA, I_HOA, X_HA, build
@@ -254,3 +255,60 @@ def test_an_unplugged_uplink_stays_down_when_its_address_goes_after_the_carrier(
     w.sim.call("mn", "link_down", "wwan")
     w.sim.call("mn", "address_lost", "wwan")
     assert w.state("wwan") == "down" and w.mode() == "c" and w.gate("wan") == "plain"
+
+
+def _i_ha_requests(w, since: float = 0.0) -> list:
+    """The MN's requests to the i-HA as the attacker captured them on lan1."""
+    return [e for e in w.sim.attacker.captured if e.time >= since and e.link == "lan1" and not e.injected
+            and getattr(e.packet, "dst", None) == I_HA and e.packet.dport == 434]
+
+
+def _ident(entry) -> int:
+    return codec.decode_udp(entry.packet.payload).identification
+
+
+def _answers(w, entry, since: float) -> list[int]:
+    """Codes of the i-HA's replies since `since` to the request in `entry` (RFC 5944 3.6.2.1: low 32 bits)."""
+    low = _ident(entry) & 0xFFFFFFFF
+    out = []
+    for a in w.sim.actions("i-ha", SendUdp, since=since):
+        reply = codec.decode_udp(a.datagram.payload)
+        if isinstance(reply, RegistrationReply) and reply.identification & 0xFFFFFFFF == low:
+            out.append(reply.code)
+    return out
+
+
+@pytest.mark.parametrize("mn_too", [False, True], ids=["i-ha-only", "i-ha-and-mn"])
+def test_the_i_has_clock_stepped_back_an_hour_refuses_neither_the_mn_nor_lets_an_old_request_in(mn_too):
+    """RFC 5944 5.7.1: the i-HA's time of day steps back an hour (its own NTP, or the whole site's: then
+    the MN's too). The MN keeps its binding and its plain gate: with the site, after exactly one 133
+    that carries the i-HA's clock; with the i-HA alone, without any. A request captured an hour before,
+    replayed when the i-HA's stepped-back clock reads its time, is still refused, and so is a replay of
+    the last request before the step."""
+    w = build(t_monitor=60.0, t_monitor_grace=10.0)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(100)
+    hour_old = _i_ha_requests(w)[-1]  # sent at hour_old.time, about 50 s ago
+    w.run(3600 - 20 - (w.now - hour_old.time))
+    last = _i_ha_requests(w)[-1]
+    step_at = w.now
+    w.sim.call("i-ha", "set_wall_clock", w.now - 3600)  # now reads 20 s before hour_old was sent
+    if mn_too:
+        w.sim.call("mn", "set_wall_clock", w.now - 3600)
+    w.run(20)
+    assert w.gate("wan") == "plain"
+    replayed_at = w.now
+    w.sim.attacker.replay(hour_old)
+    w.sim.attacker.replay(last)
+    w.run(0.5)
+    assert _answers(w, hour_old, replayed_at) == _answers(w, last, replayed_at) == [133]  # neither went through
+    (binding,) = w.i_ha.bindings.lookup(I_HOA)
+    assert binding.identification not in (_ident(hour_old), _ident(last))
+    accepted = w.i_ha.status()["counters"]["accepted"]
+    w.run(200)  # the MN goes on registering every 50 s
+    refused = [e.action for e in w.sim.trace if getattr(e, "node", None) == "i-ha" and e.time >= step_at
+               and getattr(getattr(e, "action", None), "reason", None) in ("identification-mismatch", "replay")]
+    assert len(refused) == 2 + (1 if mn_too else 0)  # the two replays, and with the site's step one resync
+    assert not [a for t, a in w.timed(Gate, since=step_at) if a.iface == "wan" and a.blocked]
+    assert w.i_ha.status()["counters"]["accepted"] >= accepted + 4
+    assert w.mn.uplinks["wan"].i_client.clock_offset == pytest.approx(3600 if mn_too else 0, abs=1)

@@ -184,3 +184,43 @@ def test_status_shows_priority_and_hold_down_left():
     w.run(6)
     st = w.mn.status(w.now)["interfaces"]["wwan"]
     assert st["carries"] and 5.0 <= st["waited_s"] < 5.5  # it took the traffic once its hold-down had passed
+
+
+def _in_send_order_each_greater(requests: list) -> bool:
+    ids = [rq.identification for _, rq in requests]
+    return all(b > a for a, b in zip(ids, ids[1:], strict=False))
+
+
+def test_two_uplinks_registering_at_once_are_never_refused_as_replays():
+    """RFC 5944 5.7.1: the i-HA refuses (133) a request whose identification is not greater than the last
+    it accepted. Two uplinks come up at the same instant, then register again twice 10 ms apart: every
+    request the i-HA gets is greater than every one before it, and none is refused."""
+    w = build(uplinks={"wwan": 1, "wan": 2}, hold_down=1.0)
+    w.connect("wan", "lan1", WAN)
+    w.connect("wwan", "lan2", WWAN)
+    w.run(1)
+    w.sim.call("mn", "reregister")
+    w.run(0.01)
+    w.sim.call("mn", "reregister")
+    w.run(20)
+    counters = w.i_ha.status()["counters"]
+    assert (counters["replay"], counters["identification-mismatch"]) == (0, 0)
+    assert len(w.requests(I_HA)) >= 6 and _in_send_order_each_greater(w.requests(I_HA))
+    assert [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [WWAN, WAN]
+    assert w.gate("wan") == "plain" and w.gate("wwan") == "plain"
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_an_uplink_going_inside_takes_back_only_its_own_x_ha_binding(seed):
+    """R-3.3-g, RFC 5944 3.3: wan proves inside while wwan's first x-MIP registration is still on its way
+    (wwan is still detecting): wan's x-HA deregistration sets S, so it removes wan's binding only and
+    wwan's stays, as wwan believes."""
+    w = build(seed=seed, uplinks={"wan": 1, "wwan": 2}, hold_down=4.0)
+    w.connect("wan", "lan1", WAN)
+    w.connect("wwan", "ext2", "198.19.0.9")
+    w.run(6)
+    assert w.state("wan") == "inside" and w.state("wwan") == "outside"
+    assert w.mn.uplinks["wwan"].x_client.registered(w.now)
+    assert [b.care_of for b in w.x_ha.bindings.lookup(X_HOA)] == ["198.19.0.9"]
+    (dereg,) = [rq for _, rq in w.requests() if rq.lifetime == 0]
+    assert dereg.care_of_address == WAN and dereg.flags & FLAG_S

@@ -23,11 +23,11 @@ from ..wire.extensions import (
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationReply, RegistrationRequest
 from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
+from .identification import Identifications
 from .keepalive import Keepalive, interval
 from .timers import earliest
 
 PORT = 434
-CLOCK_BITS = 8  # fraction bits from the clock (about 4 ms); the other 24 low bits are random
 
 
 def _same(now: float) -> float:
@@ -94,7 +94,9 @@ class RegistrationClient:
     route: Route | None = None
     lifetime: int = 0  # lifetime asked for in the current attempt
     lifetime_cap: int | None = None  # through an FA: its advertised Registration Lifetime (RFC 5944 2.1.1)
-    clock_offset: int = 0  # RFC 5944 5.7.1: corrected after code 133
+    # RFC 5944 5.7.1: clock offset (corrected after code 133) and last identification, shared by the
+    # node's clients of this home address at this home agent (identification.py)
+    ids: Identifications = field(default_factory=Identifications)
     wall: Callable[[float], float] = _same  # `now` (monotonic) -> time of day, for identification only
     outstanding: list[_Sent] = field(default_factory=list)
     retransmit_at: float | None = None
@@ -162,6 +164,11 @@ class RegistrationClient:
         self.outstanding.clear()
 
     @property
+    def clock_offset(self) -> int:
+        """Seconds added to our time of day for identifications (RFC 5944 5.7.1), learnt from code 133."""
+        return self.ids.clock_offset
+
+    @property
     def pending(self) -> bool:
         return self.retransmit_at is not None
 
@@ -217,11 +224,9 @@ class RegistrationClient:
     def _send(self, now: float) -> list:
         route = self.route
         assert route is not None
-        stamp = self.wall(now) + self.clock_offset
-        for _ in range(8):  # unique low 32 bits across the node's clients: a reply matches one request only
-            identification = ident.timestamp_identification(stamp, self.rng.getrandbits(32), CLOCK_BITS)
-            if identification & 0xFFFFFFFF not in self.taken:
-                break
+        # RFC 5944 5.7.1: greater than every one sent to this HA for this home address, by any of our
+        # clients; RFC 5944 3.6.2.1: low 32 bits unique across the node's clients (a reply matches one request)
+        identification = self.ids.draw(self.wall(now), self.rng, self.taken)
         extensions: list = [Nai(self.nai)] if self.nai else []
         if self.udp_request and route.flags & FLAG_D and self.lifetime:  # RFC 3519 3.1: co-located only
             extensions.append(UdpTunnelRequest(ENCAP_IP_IN_IP))  # HA-bound: before the MN-HA authenticator
@@ -319,7 +324,7 @@ class RegistrationClient:
 
     def _resync(self, reply: RegistrationReply, now: float) -> tuple[Denied, list]:
         """RFC 5944 5.7.1: take the HA's clock from the authenticated reply, then try again."""
-        self.clock_offset = ident.clock_offset(reply.identification, self.wall(now))
+        self.ids.resync(reply.identification, self.wall(now))
         self._count("resync")
         line = log("warning", "identification-mismatch", "%s: %s, clock offset now %+d s"
                    % (self.name, codes.describe(reply.code), self.clock_offset))

@@ -212,6 +212,8 @@ class HomeAgent:
         self._tunnel_users: dict[str, set[str]] = {}  # installed tunnel -> home addresses routed into it
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.wall_offset = 0.0  # time of day minus `now` (`now` is monotonic in the daemon)
+        self.ident_offset = 0.0  # the identification clock minus `now`: never goes back (set_wall_clock)
+        self.wall_set = False  # until set_wall_clock (the daemon calls it at start-up), `now` is the time of day
         self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)
         self.log_limiter = LogLimiter()
 
@@ -239,7 +241,7 @@ class HomeAgent:
         entry = self.config.mobile_nodes.get(message.home_address)
         if entry is None:
             return self._unknown_home_address(dgram, message, now)
-        rq = _Incoming(dgram, message, entry, now, now + self.wall_offset)
+        rq = _Incoming(dgram, message, entry, now, now + self.ident_offset)
         for reason, code, failed in _CHECKS:
             if failed(self.config, self.bindings, rq):
                 return self._deny(rq, reason, code)
@@ -259,9 +261,34 @@ class HomeAgent:
                           % (type(message).__name__, dgram.src), level="info", now=now, src=dgram.src)
 
     def set_wall_clock(self, wall_time: float, now: float) -> list:
-        """The time of day, for checking and resyncing timestamp identifications (RFC 5944 5.7.1)."""
-        self.wall_offset = wall_time - now
-        return []
+        """The time of day changed (start-up, NTP step): for timestamp identifications (RFC 5944 5.7.1).
+
+        Identifications are checked (freshness, 133's time) against an identification clock that never
+        goes back: a step forward moves it at once, a step back by D leaves it D ahead of the time of
+        day (until the daemon restarts, which forgets the last identifications too). Mobile nodes follow
+        it as the RFC has them follow any HA clock: one 133 carries its time, they resync, and are
+        accepted; one whose clock did not step is not even refused. Lifetimes run on `now` throughout.
+
+        Why not lower the last accepted identifications by D instead, and let the clock go back: a
+        captured request R sent at old time t_R <= t_L (t_L: the last accepted, L) would be refused
+        before the step (R <= L), and after it the check is R > L - D and |t_R - wall| <= window, with
+        the wall now reading old time minus D. Any R with t_L - D < t_R, replayed once the stepped-back
+        wall passes t_R, meets both: every request sent in the D seconds before the step (an hour of
+        registrations, with their old care-of addresses) comes back to life, and the mobile node's own
+        resynced requests look exactly like them (the same stretch of time), so no rebased bound can
+        tell them apart. With an identification clock that never goes back, no identification value
+        is ever valid twice: a request older than L stays <= L, and the replay checks stay as they were.
+        """
+        old, first = self.wall_offset, not self.wall_set
+        self.wall_offset, self.wall_set = wall_time - now, True
+        step = self.wall_offset - old
+        self.ident_offset = max(self.ident_offset, self.wall_offset)  # RFC 5944 5.7.1: never back
+        ahead = self.ident_offset - self.wall_offset
+        if first or abs(step) < 1.0:
+            return []  # the start-up setting, or no step worth a line
+        return [log("warning" if ahead else "info", "wall-clock", "time of day stepped by %+.3f s%s" % (
+            step, "; identifications keep to a clock %.3f s ahead, which never goes back (RFC 5944 5.7.1)"
+            % ahead if ahead else ""))]
 
     def get_timer(self) -> float | None:
         """When the next binding expires (None: nothing will)."""

@@ -16,6 +16,7 @@ from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
 from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SendUdp, SetPath, Tunnel, log
 from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags, with_flags
 from .config import MobileNodeConfig
+from .identification import Identifications
 from .ratelimit import MAX_REGISTRATION, LogLimiter
 from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
@@ -44,6 +45,8 @@ class MobileNode:
         self.log_limiter = LogLimiter()
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
+        # RFC 5944 5.7.1: per (home agent, home address), shared by every client registering it
+        self.identifications: dict[tuple[str, str], Identifications] = {}
         self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
         self.stopped = False  # after shutdown(): only the deregistrations run, every gate stays closed
 
@@ -443,7 +446,9 @@ class MobileNode:
         the status change, or, when that request was held back by an inside hint (R-3.5-f), the one from
         before it (`x_care_of`)."""
         client = up.x_client
-        others = any(o is not up and o.state in (OUTSIDE, TENTATIVE_OUTSIDE) for o in self.uplinks.values())
+        # S: only this care-of; another uplink's x-MIP binding may be there or on its way (still detecting)
+        others = any(o is not up and (o.state in (OUTSIDE, TENTATIVE_OUTSIDE) or o.x_client.registered(now)
+                                      or o.x_client.pending) for o in self.uplinks.values())
         if client.route is not None and (client.registered(now) or client.outstanding):
             route = client.route
         elif up.x_care_of is not None and up.care_of is not None:
@@ -452,7 +457,7 @@ class MobileNode:
         else:
             return []  # nothing was ever accepted or in flight: nothing to take back (R-3.3-j)
         client.stop_retransmitting()
-        flags = (route.flags | FLAG_S) if others else route.flags  # S: only this care-of
+        flags = (route.flags | FLAG_S) if others else route.flags
         return client.deregister(with_flags(route, flags), now)
 
     @staticmethod
@@ -715,7 +720,8 @@ class MobileNode:
 
     def _client(self, name: str, hoa: str, ha: str, sa: Any, may_drop_t: bool = False) -> RegistrationClient:
         c = self.config
-        return RegistrationClient(name, hoa, ha, sa, c.timing, self.rng, c.nai, may_drop_t, wall=self._wall,
+        ids = self.identifications.setdefault((ha, hoa), Identifications())
+        return RegistrationClient(name, hoa, ha, sa, c.timing, self.rng, c.nai, may_drop_t, wall=self._wall, ids=ids,
                                   taken=self.taken, udp_request=c.nat_traversal, udp_keepalive=c.udp_keepalive)
 
     def clients(self) -> list[RegistrationClient]:

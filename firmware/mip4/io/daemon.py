@@ -38,6 +38,7 @@ from .paths import RouterPaths
 from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .settings import Settings
 from .udp_tunnels import HEADER, UdpTunnels
+from .wallclock import WallClockWatch
 
 PORT = 434
 ALL_ROUTERS = "224.0.0.2"
@@ -60,12 +61,13 @@ class Daemon:
         self.machine: MobileNode | HomeAgent | ForeignAgent
         if isinstance(m, MobileNodeConfig):
             self.machine = MobileNode(m, rng)
-            self.machine.set_wall_clock(time.time(), self.now())
         elif isinstance(m, HomeAgentConfig):
             self.machine = HomeAgent(m, rng)
-            self.machine.set_wall_clock(time.time(), self.now())
         else:
             self.machine = ForeignAgent(m, rng)
+        self.wall_clock = WallClockWatch(time.time, self.now)  # RFC 5944 5.7.1: steps of the time of day
+        if isinstance(self.machine, MobileNode | HomeAgent):
+            self.machine.set_wall_clock(self.wall_clock.offset + self.now(), self.now())
         self.queue: asyncio.Queue = asyncio.Queue()
         self.dhcp_want: dict[str, list[bool]] = {}  # uplink -> the DHCP steps (down, up) its queued job does
         self.reselects = 0  # _Reselect markers in the queue
@@ -322,7 +324,19 @@ class Daemon:
 
     def _fire(self) -> None:
         self.timer = None
+        self.check_wall_clock()
         self.feed(self.machine.handle_timer(self.now()))
+
+    def check_wall_clock(self) -> None:
+        """On each timer and every second: a step of the time of day (NTP, RTC) goes to the MN or HA core,
+        which uses it for timestamp identifications only (RFC 5944 5.7.1); the FA has none."""
+        stepped = self.wall_clock.check()
+        if stepped is None:
+            return
+        step, wall, now = stepped
+        log.warning("time of day stepped by %+.3f s", step)
+        if isinstance(self.machine, MobileNode | HomeAgent):
+            self.feed(self.machine.set_wall_clock(wall, now))
 
     # -- actions out -----------------------------------------------------------------------------
 
@@ -432,6 +446,7 @@ class Daemon:
     async def _status_every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
+            self.check_wall_clock()
             if self.ike:
                 await self.ike.refresh()
             self._write_status()

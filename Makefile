@@ -1,5 +1,5 @@
 # mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
-.PHONY: test lint fuzz clean lab package bench soak
+.PHONY: test check lint fuzz clean lab package bench soak
 
 PY := .venv/bin/python
 STAMP := .deps/setup.stamp
@@ -9,6 +9,10 @@ PKG_OUT ?= build/out
 
 test: $(STAMP) lint
 	$(PY) -m pytest
+
+# The fast inner loop: everything but the UML lab boots (tests/lab), a few minutes.
+check: $(STAMP) lint
+	$(PY) -m pytest --ignore=tests/lab
 
 # Boot the UML lab and watch the mobile router roam (live on a terminal; once, checked, without one).
 lab: $(STAMP)

@@ -280,7 +280,7 @@ def _answers(w, entry, since: float) -> list[int]:
 
 @pytest.mark.parametrize("mn_too", [False, True], ids=["i-ha-only", "i-ha-and-mn"])
 def test_the_i_has_clock_stepped_back_an_hour_refuses_neither_the_mn_nor_lets_an_old_request_in(mn_too):
-    """RFC 5944 5.7.1: the i-HA's time of day steps back an hour (its own NTP, or the whole site's: then
+    """R-6.1-c, RFC 5944 5.7.1: the i-HA's time of day steps back an hour (its own NTP, or the whole site's: then
     the MN's too). The MN keeps its binding and its plain gate: with the site, after exactly one 133
     that carries the i-HA's clock; with the i-HA alone, without any. A request captured an hour before,
     replayed when the i-HA's stepped-back clock reads its time, is still refused, and so is a replay of

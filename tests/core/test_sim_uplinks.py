@@ -192,7 +192,7 @@ def _in_send_order_each_greater(requests: list) -> bool:
 
 
 def test_two_uplinks_registering_at_once_are_never_refused_as_replays():
-    """RFC 5944 5.7.1: the i-HA refuses (133) a request whose identification is not greater than the last
+    """R-5.1-c, RFC 5944 5.7.1: the i-HA refuses (133) a request whose identification is not greater than the last
     it accepted. Two uplinks come up at the same instant, then register again twice 10 ms apart: every
     request the i-HA gets is greater than every one before it, and none is refused."""
     w = build(uplinks={"wwan": 1, "wan": 2}, hold_down=1.0)

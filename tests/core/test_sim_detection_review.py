@@ -139,3 +139,18 @@ def test_after_shutdown_no_timer_is_due_that_handle_timer_does_not_consume():
         seen.append(t)
         w.mn.handle_timer(max(t, now))
     assert w.mn.get_timer() is None and len(seen) < 50
+
+
+def test_a_136_through_the_fa_reaches_the_mobile_node():
+    """RFC 5944 3.7.3.1, 3.8.3.2: the router is configured with the i-HA's subnet broadcast address; the
+    i-HA denies with 136 and names its own unicast address. Through the i-FA that reply reaches the router
+    (the FA matched it although its Home Agent field differs), not a code 78 from the FA's timeout."""
+    w = build(i_ha="10.1.0.255")
+    w.sim.add_route("10.1.0.255/32", "i-ha", "core")
+    w.connect("wan", "ifa")
+    w.run(10)
+    got = [codec.decode_udp(p.payload) for p in w.sim.delivered("mn")
+           if p.iface == "wan" and getattr(p, "sport", None) == 434]  # through the FA, not the VPN
+    codes_seen = {r.code for r in got if r.home_address == I_HOA}
+    assert codes.HA_UNKNOWN_HA_ADDRESS in codes_seen and codes.FA_REGISTRATION_TIMEOUT not in codes_seen
+    assert w.state("wan") != "inside" and w.gate_opened_at("wan", "plain") is None

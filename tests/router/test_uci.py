@@ -81,6 +81,18 @@ def test_uplink_device_and_home_agent_role():
     assert h.mobile_nodes["10.1.0.10"].networks == ("192.168.77.0/24",) and h.mobile_nodes["10.1.0.10"].sa.spi == 1000
 
 
+def test_the_i_has_vpn_pool_and_snat_addresses():
+    """R-3.1-c, R-3.1-d: `list vpn_pool` and `list vpn_snat` reach the i-HA; a pool outside the trusted
+    networks is refused with the option named (its requests would be dropped, R-4.3-h)."""
+    ha = ("config mip4 'g'\n\toption role ha\nconfig home_agent 'ha'\n\toption address 10.1.0.1\n\toption type i-ha\n"
+          "\tlist trusted_network 10.0.0.0/8\n\tlist vpn_pool 10.255.0.0/16\n\tlist vpn_snat 10.254.0.1/32\n")
+    h = from_text(ha).settings.machine
+    assert (h.vpn_pool, h.vpn_snat) == (("10.255.0.0/16",), ("10.254.0.1/32",))
+    assert h.in_vpn_pool("10.255.1.2") and h.through_vpn("10.254.0.1") and not h.through_vpn("10.2.0.5")
+    with pytest.raises(ConfigError, match="vpn_pool.*not inside trusted_networks"):
+        from_text(ha.replace("10.255.0.0/16", "172.16.0.0/24"))
+
+
 def test_rate_limits_of_home_and_foreign_agents():
     """A registration flood from one source is rate limited (issue 10): requests a second and the burst."""
     ha = ("config mip4 'g'\n\toption role ha\nconfig home_agent 'ha'\n\toption address 10.1.0.1\n\toption type x-ha\n"

@@ -197,23 +197,24 @@ class HomeAgentConfig:
 
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
-        a = _address(source)
-        return any(a in n for n in self._trusted)  # type: ignore[attr-defined]
+        return _within(source, self._trusted)  # type: ignore[attr-defined]
 
     def in_vpn_pool(self, address: str) -> bool:
         """A VPN-TIA: whoever uses it is outside, behind the VPN gateway (RFC 5265 2.3)."""
-        a = _address(address)
-        return any(a in n for n in self._pool)  # type: ignore[attr-defined]
+        return _within(address, self._pool)  # type: ignore[attr-defined]
 
     def through_vpn(self, source: str) -> bool:
         """The IP source of a request that came through the VPN gateway: a VPN-TIA or its SNAT address."""
-        a = _address(source)
-        return any(a in n for n in self._pool + self._snat)  # type: ignore[attr-defined]
+        return _within(source, self._pool + self._snat)  # type: ignore[attr-defined]
 
     def ignores(self, source: str) -> bool:
         """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""
-        a = _address(source)
-        return any(a in n for n in self._ignored)  # type: ignore[attr-defined]
+        return _within(source, self._ignored)  # type: ignore[attr-defined]
+
+
+def _within(address: str, nets: tuple[ipaddress.IPv4Network, ...]) -> bool:
+    a = _address(address)
+    return any(a in n for n in nets)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -15,7 +15,7 @@ from mip4.io.kernel import IPIP_HEADER, KernelDataPlane
 from mip4.io.paths import ESP_OVERHEAD, FA_MODES, RouterPaths
 from mip4.io.settings import RouterOptions
 from mip4.wire.tunnel import TunnelData
-from tests.core.world import VPN_TIA, X_HOA, build
+from tests.core.world import VPN_TIA, WITH_POOL, X_HOA, build
 
 from .netlink_standin import StandinIPRoute, StandinTun
 from .report import Column, Figure
@@ -29,9 +29,11 @@ RFC_CVC_WORST = 129  # 12 + 8 + 12 over cvc: both MIP layers in UDP and ESP-in-U
 
 def _scenario(link: str, address: str | None, mode: str, nat: str | None = None) -> SetPath:
     """The MN's last SetPath for `mode` after attaching wan to `link` in the simulator."""
-    w = build()
+    inside_nat = nat is not None and nat.startswith("10.")
+    # behind a NAT inside, the i-HA trusts the NAT's inside prefix: TNC needs a trusted care-of (R-3.1-c)
+    w = build(trusted=WITH_POOL + ("192.168.1.0/24",)) if inside_nat else build()
     if nat:
-        zone = "intranet" if nat.startswith("10.") else "external"
+        zone = "intranet" if inside_nat else "external"
         w.sim.add_link(link, zone, delay=0.01, nat=nat)
     w.connect("wan", link, address)
     w.run(15)

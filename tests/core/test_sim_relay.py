@@ -56,3 +56,19 @@ def test_without_the_pool_configured_an_outside_care_of_still_earns_no_tnc():
     assert answers and {a.code for a in answers} == {codes.ACCEPTED}
     assert not any(isinstance(e, TrustedNetworksConfigured) for a in answers for e in a.extensions)
     assert w.gate_opened_at("wan", "plain") is None and w.mode() == "cvc"
+
+
+@pytest.mark.parametrize("trust_nat_prefix", [True, False])
+def test_behind_a_nat_inside_tnc_needs_the_nats_inside_prefix_trusted(trust_nat_prefix):
+    """R-3.1-c, R-2.5-d: behind a NAT inside the care-of is the NAT's private address: with that prefix in
+    trusted_networks the router is inside (c, i-MIP over RFC 3519); without it the i-HA gives no TNC, and
+    the router decides outside, never plaintext."""
+    trusted = ("10.0.0.0/8", "192.168.1.0/24") if trust_nat_prefix else ("10.0.0.0/8",)
+    w = build(trusted=trusted)
+    w.sim.add_link("natlan", "intranet", delay=0.01, nat="10.6.0.1")
+    w.connect("wan", "natlan", "192.168.1.20")
+    w.run(15)
+    if trust_nat_prefix:
+        assert w.mode() == "c" and w.gate("wan") == "plain"
+    else:
+        assert w.state("wan") == "outside" and w.logs("no-tnc") and w.gate_opened_at("wan", "plain") is None

@@ -353,11 +353,13 @@ class Simulator:
         if isinstance(hop, str):
             self._drop(packet, hop, origin)
             return
-        packet, ep = hop
+        inside, ep = hop
+        # the firewall judges the packet as it reached the router, before a NAT translates it back: a reply
+        # matches the flow its NATed request recorded on the way out
         if not self.firewall(src_zone, ep.link.zone, packet):
-            self._drop(packet, "firewall", origin, ep.link.name, ep.node.name)
+            self._drop(inside, "firewall", origin, ep.link.name, ep.node.name)
         else:
-            self._deliver_on(ep, packet, origin)
+            self._deliver_on(ep, inside, origin)
 
     def _next_hop(self, packet: Packet) -> tuple[Packet, Endpoint] | str:
         """Where a routed packet goes (NAT address, then an endpoint owning it, then static routes)."""

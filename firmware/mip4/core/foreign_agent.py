@@ -340,11 +340,6 @@ class ForeignAgent:
             return self._deny_pending(p, codes.FA_HA_AUTH_FAILED, "ha-auth-failed",
                                       "Foreign-Home authenticator missing, repeated or wrong in the reply from %s"
                                       % dgram.src)
-        bad = rp.unknown_critical()
-        if bad:  # RFC 5944 1.9, 3.7.3.1: a reply we cannot interpret
-            self.pending.pop(p.key)
-            return self._deny_pending(p, codes.FA_POORLY_FORMED_REPLY, "poorly-formed-reply",
-                                      "unknown non-skippable extension type %d" % bad[0].type)
         return self._relay_reply(dgram, rp, p, now)
 
     def _unmatched(self, dgram: Datagram, rp: RegistrationReply, now: float) -> list:
@@ -378,15 +373,15 @@ class ForeignAgent:
                                 "dropped: Foreign-Home authenticator missing, repeated or wrong"
                                 % (dgram.src, rp.home_address, rp.home_agent),
                                 hoa=rp.home_address, ha=p.home_agent, code=rp.code)
-        bad = rp.unknown_critical()
-        if bad:  # RFC 5944 1.9, 3.7.3.1: as for any reply we cannot interpret
-            self.pending.pop(p.key)
-            return self._deny_pending(p, codes.FA_POORLY_FORMED_REPLY, "poorly-formed-reply",
-                                      "unknown non-skippable extension type %d" % bad[0].type)
         return self._relay_reply(dgram, rp, p, now)
 
     def _relay_reply(self, dgram: Datagram, rp: RegistrationReply, p: Pending, now: float) -> list:
-        """RFC 5944 3.7.3.2: relay a valid reply to the mobile node; the visitor list follows it."""
+        """RFC 5944 3.7.3.2: relay an authentic reply to the mobile node; the visitor list follows it."""
+        bad = rp.unknown_critical()
+        if bad:  # RFC 5944 1.9, 3.7.3.1: a reply we cannot interpret
+            self.pending.pop(p.key)
+            return self._deny_pending(p, codes.FA_POORLY_FORMED_REPLY, "poorly-formed-reply",
+                                      "unknown non-skippable extension type %d" % bad[0].type)
         self.pending.supersede(p)
         # R-3.4-b: the octets up to and including the Mobile-Home authenticator (and so any TNC
         # before it) go to the MN unchanged; only the FA's part (Foreign-Home auth) is removed

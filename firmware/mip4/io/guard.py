@@ -61,8 +61,7 @@ class LeakGuard:
     async def lift(self, iface: str) -> None:
         """The uplink is proven inside (gate "plain"): its plain traffic may flow."""
         gone = [(s, d) for s, d in self.installed if d == iface]
-        await _ip(_policies("delete", gone))
-        self.installed.difference_update(gone)
+        await self._remove(gone)
         if gone:
             log.info("guard lifted on %s (inside)", iface)
 
@@ -74,15 +73,15 @@ class LeakGuard:
         await self._add([key])
         old = sorted(k for k in self.installed if k[1] is None and k != key)
         if old:
-            await _ip(_policies("delete", old))
-            self.installed.difference_update(old)
+            await self._remove(old)
             log.info("guard: %s released (no longer the VPN-TIA)", ", ".join(s for s, _ in old))
 
     async def release(self, address: str) -> None:
-        key = (address + "/32", None)
-        if key in self.installed:
-            await _ip(_policies("delete", [key]))
-            self.installed.discard(key)
+        await self._remove([k for k in [(address + "/32", None)] if k in self.installed])
+
+    async def _remove(self, keys: list[tuple[str, str | None]]) -> None:
+        await _ip(_policies("delete", keys))
+        self.installed.difference_update(keys)
 
     async def _add(self, keys: list[tuple[str, str | None]]) -> None:
         new = [k for k in keys if k not in self.installed]

@@ -679,16 +679,34 @@ def test_move_without_s_replaces_the_binding_and_its_tunnel():
                                 request(coa=I_HOA, lifetime=1800, at=NOW + 1)],
                          ids=["lifetime-0", "coa-is-hoa", "coa-is-hoa-nonzero-lifetime"])
 def test_deregistration_removes_bindings_and_brings_the_mn_home(rq):
-    """RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0 or CoA == HoA; RFC 5944 4.6: proxy ARP off, gratuitous ARP."""
+    """RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0 or CoA == HoA; RFC 5944 4.6: proxy ARP off, and no gratuitous
+    ARP from us (ours would carry our MAC: the node announces its own on return)."""
     agent = i_ha()
     send(agent, request())
     actions = send(agent, rq, src=CO_COA, now=NOW + 1)
     reply = reply_of(actions)
     assert (reply.code, reply.lifetime) == (0, 0) and types(reply) == [TNC, MN_HA_AUTH]
-    assert plane(actions) == [RouteDown(I_HOA + "/32"), TunnelDown(tunnel(CO_COA)), ProxyArp(I_HOA, False),
-                              GratuitousArp(I_HOA, "home")]
+    assert plane(actions) == [RouteDown(I_HOA + "/32"), TunnelDown(tunnel(CO_COA)), ProxyArp(I_HOA, False)]
     assert not agent.bindings.lookup(I_HOA) and agent.get_timer() is None
     assert logs(actions)[0].reason == "deregistered"
+
+
+def test_returning_home_never_announces_our_mac_for_the_home_address():
+    """Issue 28 item 7, RFC 5944 4.6: leaving, proxy ARP on and a gratuitous ARP (our MAC); back home,
+    by deregistration or by expiry, proxy ARP off and no gratuitous ARP at all: one with our MAC would
+    send the returned node's traffic from the home link to us. Over several round trips."""
+    agent = i_ha()
+    at = NOW
+    for leave in ("deregistration", "expiry", "deregistration"):
+        away = send(agent, request(at=at, lifetime=300), now=at)
+        assert [a for a in plane(away) if isinstance(a, (ProxyArp, GratuitousArp))] == [
+            ProxyArp(I_HOA, True), GratuitousArp(I_HOA, "home")]
+        if leave == "deregistration":
+            back = send(agent, request(coa=I_HOA, lifetime=0, at=at + 1), src=I_HOA, now=at + 1)
+        else:
+            back = agent.handle_timer(at + 300)
+        assert [a for a in plane(back) if isinstance(a, (ProxyArp, GratuitousArp))] == [ProxyArp(I_HOA, False)]
+        at += 400
 
 
 def test_deregistration_without_bindings_is_still_accepted():
@@ -778,8 +796,7 @@ def test_bindings_expire_by_timer_with_their_data_plane():
     assert agent.get_timer() == NOW + 300
     assert agent.handle_timer(NOW + 299) == []
     actions = agent.handle_timer(NOW + 300)
-    assert plane(actions) == [RouteDown(I_HOA + "/32"), TunnelDown(tunnel(CO_COA)), ProxyArp(I_HOA, False),
-                              GratuitousArp(I_HOA, "home")]
+    assert plane(actions) == [RouteDown(I_HOA + "/32"), TunnelDown(tunnel(CO_COA)), ProxyArp(I_HOA, False)]
     assert [entry.reason for entry in logs(actions)] == ["expired"]
     assert agent.get_timer() == NOW + 600
     later = agent.handle_timer(NOW + 600)

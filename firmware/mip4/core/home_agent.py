@@ -541,10 +541,16 @@ class HomeAgent:
         return [RouteDown(p) for p, _ in prefixes]
 
     def _home_link(self, hoa: str, was_away: bool, is_away: bool) -> list:
-        """RFC 5944 4.6: proxy ARP for the home address while it is away; gratuitous ARP on each change."""
+        """RFC 5944 4.6: when the node leaves, proxy ARP for its home address and a gratuitous ARP with
+        our link-layer address; when it is back (deregistered, or its binding expired), proxy ARP off and
+        nothing announced. The home address must map to the node's own link-layer address again, which
+        the node broadcasts itself on return (4.6); we do not know it, and ours would pull its traffic
+        to us."""
         if was_away == is_away:
             return []
-        return [ProxyArp(hoa, is_away), GratuitousArp(hoa, self.config.home_iface)]
+        if is_away:
+            return [ProxyArp(hoa, True), GratuitousArp(hoa, self.config.home_iface)]
+        return [ProxyArp(hoa, False)]
 
     def _tunnels_of(self, hoa: str, bindings: list[Binding]) -> dict[str, Tunnel]:
         """The tunnels `hoa`'s bindings need, by name; bindings to one care-of share one."""

@@ -27,6 +27,7 @@ class AgentPlane:
         self.home_iface = home_iface  # HA: where proxy ARP answers for away home addresses
         self.source_tables: dict[str, int] = {}  # reverse tunnel -> its table
         self.sources: dict[str, str] = {}  # source address -> reverse tunnel
+        self.proxied: set[str] = set()  # HA: home addresses away, whose ARP we answer (RFC 5944 4.6)
 
     async def apply(self, action: object) -> bool:
         """True if `action` was a data plane action (done), False if it is not ours."""
@@ -52,7 +53,11 @@ class AgentPlane:
         elif isinstance(action, ProxyArp):
             if self.home_iface:
                 await k.proxy_arp(action.address, self.home_iface, action.enable)
+            (self.proxied.add if action.enable else self.proxied.discard)(action.address)
         elif isinstance(action, GratuitousArp):
+            if action.address not in self.proxied:  # RFC 5944 4.6: our MAC only while we proxy for it
+                log.warning("gratuitous ARP for %s not sent: not proxied (the node is home)", action.address)
+                return True
             try:
                 gratuitous_arp(action.address, action.iface, count=2)
             except OSError as e:

@@ -55,6 +55,7 @@ from .actions import (
 )
 from .bindings import Binding, BindingTable
 from .config import HomeAgentConfig, MobileNodeEntry
+from .identification import later
 from .ratelimit import MAX_REGISTRATION, LogLimiter, SourceLimiter
 
 UDP_FORCE = 0x80  # RFC 3519 3.1.1: F flag of the UDP Tunnel Request
@@ -149,9 +150,10 @@ def _stale(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
 
 
 def _replayed(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:
-    # RFC 5944 5.7.1: and greater than that of the last accepted registration for this home address
+    # RFC 5944 5.7.1: and greater than that of the last accepted registration for this home address, as
+    # timestamps: serial number arithmetic (RFC 1982), so they continue across the NTP era of 2036
     last = table.last_identification(rq.home_address)
-    return last is not None and rq.request.identification <= last
+    return last is not None and not later(rq.request.identification, last)
 
 
 def _relayed(config: HomeAgentConfig, table: BindingTable, rq: _Incoming) -> bool:

@@ -15,6 +15,10 @@ one's, the clock's if that is later, else the next one: so identifications keep 
 bits remain random, and the low 32 bits (which match replies, RFC 5944 3.6.2.1) stay unpredictable.
 Sending faster than one request per slot runs ahead of the clock by a slot per request, far less than a
 home agent's replay window.
+
+"Greater" is RFC 1982 serial number arithmetic, on identifications (64 bits) and on slots (40 bits): the
+seconds are NTP's, which wrap to 0 at 2036-02-07 06:28:16 UTC (era 1, RFC 4330 3), and identifications
+continue across that instant (RFC 5944 5.7.1 compares times, not raw numbers).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from ..wire import ident
 
 CLOCK_BITS = 8  # fraction bits from the clock (about 4 ms); the other 24 low bits are random
 RANDOM_BITS = 32 - CLOCK_BITS
+SLOT_BITS = 64 - RANDOM_BITS
 _LOW = 0xFFFFFFFF
 # After a code 133 whose time is more than this far behind our last identification, the home agent's
 # clock went back (or ours had been ahead): staying above our last one would be refused as stale again
@@ -33,19 +38,30 @@ _LOW = 0xFFFFFFFF
 RESYNC_SLACK = 3.0  # seconds
 
 
+def later(a: int, b: int, bits: int = 64) -> bool:
+    """RFC 1982 3.2: whether serial number `a` is greater than `b` in `bits`-bit serial arithmetic. For
+    identifications (RFC 5944 5.7.1): a's NTP time is later than b's by less than 2**31 seconds, across
+    an era boundary too; exactly half the space apart is undefined there and answers False."""
+    d = (a - b) % (1 << bits)
+    return 0 < d < 1 << (bits - 1)
+
+
 class Identifications:
     """The clock offset learnt from code 133 and the last identification sent, shared by the clients
     of one node that register one home address with one home agent."""
 
     def __init__(self) -> None:
         self.clock_offset = 0  # seconds added to our time of day: the home agent's clock (RFC 5944 5.7.1)
-        self.last = 0  # the greatest identification sent (0: none yet)
+        self.last: int | None = None  # the greatest identification sent (serial arithmetic, `later`)
 
     def draw(self, wall: float, rng: random.Random, taken: set[int]) -> int:
         """The next identification at time of day `wall`: greater than every one drawn before, its low
         32 bits not in `taken` (requests in flight, RFC 5944 3.6.2.1) unless 8 draws all were."""
         clock = ident.timestamp_identification(wall + self.clock_offset, 0, CLOCK_BITS) >> RANDOM_BITS
-        slot = max(clock, (self.last >> RANDOM_BITS) + 1)  # RFC 5944 5.7.1: greater than any used before
+        slot = clock
+        if self.last is not None:  # RFC 5944 5.7.1: greater than any used before (the next slot wraps too)
+            after = ((self.last >> RANDOM_BITS) + 1) % (1 << SLOT_BITS)
+            slot = clock if later(clock, after, SLOT_BITS) else after
         identification = slot << RANDOM_BITS
         for _ in range(8):
             identification = (slot << RANDOM_BITS) | (rng.getrandbits(32) & ((1 << RANDOM_BITS) - 1))
@@ -60,6 +76,7 @@ class Identifications:
         Returns the new clock offset (seconds)."""
         self.clock_offset = ident.clock_offset(reply_identification, wall)
         theirs = reply_identification & ~_LOW  # their whole second, our fraction bits zero
-        if self.last and ident.identification_time(self.last) > ident.identification_time(theirs) + RESYNC_SLACK:
-            self.last = theirs - 1
+        last = self.last
+        if last is not None and ident.identification_time(last) > ident.identification_time(theirs) + RESYNC_SLACK:
+            self.last = (theirs - 1) % (1 << 64)  # their second 0 of era 1 follows era 0's last slot
         return self.clock_offset

@@ -789,6 +789,80 @@ def test_mobile_router_through_an_fa_gets_the_mr_ha_tunnel_for_its_networks():
     assert {a.tunnel for a in moved if isinstance(a, TunnelDown)} == {tunnel(fa), mr}
 
 
+MR2_HOA = "10.1.0.30"
+MR2_SA = SecurityAssociation(3001, bytes(range(48, 64)))
+
+
+@pytest.mark.parametrize("nodes, kw, message", [
+    # issue 28 item 5: OpenWrt's default LAN on two routers
+    ({MR_HOA: ("192.168.1.0/24",), MR2_HOA: ("192.168.1.0/24",)}, {},
+     r"mobile_nodes\.10\.1\.0\.30\.networks: '192\.168\.1\.0/24' overlaps '192\.168\.1\.0/24' of mobile router "
+     r"10\.1\.0\.20"),
+    ({MR_HOA: ("192.168.0.0/16",), MR2_HOA: ("192.168.1.0/24",)}, {},
+     r"'192\.168\.1\.0/24' overlaps '192\.168\.0\.0/16' of mobile router 10\.1\.0\.20"),
+    ({MR_HOA: ("10.1.0.0/24",)}, {}, r"mobile_nodes\.10\.1\.0\.20\.networks: '10\.1\.0\.0/24' overlaps the home "
+     r"agent's address"),  # the home network itself
+    ({MR_HOA: ("10.0.0.0/8",)}, {}, r"'10\.0\.0\.0/8' overlaps the home agent's address"),  # covering it
+    ({MR_HOA: ("10.1.0.30/32",), MR2_HOA: ()}, {}, r"'10\.1\.0\.30/32' overlaps the home address 10\.1\.0\.30"),
+    ({MR_HOA: ("10.1.0.16/28",)}, {}, r"'10\.1\.0\.16/28' overlaps the home address 10\.1\.0\.20"),  # its own
+    ({MR_HOA: ("10.5.0.128/25",)}, dict(vpn_pool=("10.5.0.0/24",)), r"overlaps vpn_pool '10\.5\.0\.0/24'"),
+    ({MR_HOA: ("10.6.0.0/16",)}, dict(vpn_snat=("10.6.0.1/32",)), r"overlaps vpn_snat '10\.6\.0\.1/32'"),
+    ({MR_HOA: ("10.7.0.1/24",)}, {}, r"mobile_nodes\.10\.1\.0\.20\.networks: '10\.7\.0\.1/24' is not an IPv4 prefix"),
+])
+def test_mobile_networks_overlapping_another_router_or_our_own_networks_are_refused(nodes, kw, message):
+    """Issue 28 item 5, RFC 5177 3.2: each mobile network is routed into one router's tunnel, so the
+    configuration refuses a prefix two routers share, and one over the home agent's own networks; the
+    message names both."""
+    sas = {MR_HOA: MR_SA, MR2_HOA: MR2_SA}
+    mobile = {I_HOA: MobileNodeEntry(I_SA)} | {h: MobileNodeEntry(sas[h], networks=n) for h, n in nodes.items()}
+    with pytest.raises(ConfigError, match=message):
+        HomeAgentConfig(address=I_HA, role="i-ha", trusted_networks=INTRANET, mobile_nodes=mobile, **kw)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(address=I_HOA), r"mobile_nodes: home address 10\.1\.0\.10 overlaps the home agent's address"),
+    (dict(vpn_pool=("10.1.0.8/29",)), r"home address 10\.1\.0\.10 overlaps vpn_pool '10\.1\.0\.8/29'"),
+    (dict(vpn_snat=("10.1.0.10/32",)), r"home address 10\.1\.0\.10 overlaps vpn_snat '10\.1\.0\.10/32'"),
+])
+def test_a_home_address_on_the_home_agents_own_addresses_is_refused(kw, message):
+    """The same class as issue 28 item 5: a home address is routed into a tunnel and proxied while away
+    (RFC 5944 4.6), so it must not be the home agent's address or one of the VPN's."""
+    base = dict(address=I_HA, role="i-ha", trusted_networks=INTRANET, mobile_nodes={I_HOA: MobileNodeEntry(I_SA)})
+    with pytest.raises(ConfigError, match=message):
+        HomeAgentConfig(**(base | kw))
+
+
+def test_distinct_mobile_networks_are_accepted():
+    """Disjoint routers' networks pass, as do one router's own nested prefixes (one tunnel for both)."""
+    nets = {MR_HOA: ("192.168.1.0/24", "192.168.0.0/16"), MR2_HOA: ("172.16.1.0/24",)}
+    sas = {MR_HOA: MR_SA, MR2_HOA: MR2_SA}
+    config = HomeAgentConfig(address=I_HA, role="i-ha", trusted_networks=INTRANET,
+                             mobile_nodes={h: MobileNodeEntry(sas[h], networks=n) for h, n in nets.items()})
+    assert {h: e.networks for h, e in config.mobile_nodes.items()} == nets
+
+
+def test_a_router_going_home_never_removes_another_routers_route():
+    """Issue 28 item 5: should two routers' prefix get past the configuration (here: added after it was
+    checked), the first router keeps its route while away; the second neither moves nor removes it,
+    by registration, deregistration or expiry, and says so in the log."""
+    agent = i_ha()
+    agent.config.mobile_nodes[MR2_HOA] = MobileNodeEntry(MR2_SA, networks=(MR_LAN,))  # past the checks
+    first = send(agent, request(MR_HOA, CO_COA, sa=MR_SA))
+    assert RouteUp(MR_LAN, (tunnel(CO_COA).name,)) in first
+    second = send(agent, request(MR2_HOA, CO_COA2, sa=MR2_SA, lifetime=300))
+    assert [a for a in plane(second) if isinstance(a, (RouteUp, RouteDown))] == [
+        RouteUp(MR2_HOA + "/32", (tunnel(CO_COA2).name,))]
+    assert "route-conflict" in [entry.reason for entry in logs(second)]
+    home = send(agent, request(MR2_HOA, MR2_HOA, sa=MR2_SA, lifetime=0, at=NOW + 1), src=MR2_HOA, now=NOW + 1)
+    assert [a for a in plane(home) if isinstance(a, RouteDown)] == [RouteDown(MR2_HOA + "/32")]
+    assert "route-conflict" in [entry.reason for entry in logs(home)]
+    send(agent, request(MR2_HOA, CO_COA2, sa=MR2_SA, lifetime=300, at=NOW + 2), now=NOW + 2)
+    expired = agent.handle_timer(NOW + 302)
+    assert [a for a in plane(expired) if isinstance(a, RouteDown)] == [RouteDown(MR2_HOA + "/32")]
+    last = send(agent, request(MR_HOA, CO_COA, sa=MR_SA, lifetime=0, at=NOW + 400), now=NOW + 400)
+    assert RouteDown(MR_LAN) in last  # its owner's own deregistration does remove it
+
+
 def test_bindings_expire_by_timer_with_their_data_plane():
     agent = i_ha()
     send(agent, request(lifetime=300))

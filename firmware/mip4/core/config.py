@@ -194,6 +194,7 @@ class HomeAgentConfig:
         object.__setattr__(self, "_ignored", _prefixes("ignored_sources", self.ignored_sources))
         object.__setattr__(self, "_pool", tuple(n for option, n, _ in vpn if option == "vpn_pool"))
         object.__setattr__(self, "_snat", tuple(n for option, n, _ in vpn if option == "vpn_snat"))
+        _check_mobile_networks(self)
 
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
@@ -210,6 +211,36 @@ class HomeAgentConfig:
     def ignores(self, source: str) -> bool:
         """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""
         return _within(source, self._ignored)  # type: ignore[attr-defined]
+
+
+def _check_mobile_networks(ha: HomeAgentConfig) -> None:
+    """RFC 5177 3.2: the HA routes each mobile network into its mobile router's tunnel, so a prefix belongs
+    to one router, and to none of the HA's own networks (the home network, its address and every home
+    address on it; the VPN's pool and SNAT addresses). Two OpenWrt routers both left at 192.168.1.0/24
+    would share one route: the first router home again would take the other's LAN with it."""
+    own = [("the home agent's address (address)", ipaddress.IPv4Network(ha.address))]
+    own += [("the home address %s" % hoa, ipaddress.IPv4Network(hoa)) for hoa in ha.mobile_nodes]
+    vpn = [("vpn_pool %r" % str(n), n) for n in ha._pool] + [("vpn_snat %r" % str(n), n) for n in ha._snat]  # type: ignore[attr-defined]
+    for hoa in ha.mobile_nodes:  # RFC 5944 4.6: a home address is routed into a tunnel and proxied too
+        for what, other in own[:1] + vpn:
+            if ipaddress.IPv4Address(hoa) in other:
+                raise ConfigError("mobile_nodes: home address %s overlaps %s: its traffic would go into the mobile "
+                                  "node's tunnel" % (hoa, what))
+    own += vpn
+    seen: list[tuple[str, str, ipaddress.IPv4Network]] = []  # (router, prefix as written, prefix)
+    for hoa, entry in ha.mobile_nodes.items():
+        option = "mobile_nodes.%s.networks" % hoa
+        for text, net in zip(entry.networks, _prefixes(option, entry.networks), strict=True):
+            for what, other in own:
+                if net.overlaps(other):
+                    raise ConfigError("%s: %r overlaps %s: a mobile network lies outside the home agent's own "
+                                      "networks (RFC 5177)" % (option, text, what))
+            for router, other_text, other in seen:
+                if router != hoa and net.overlaps(other):
+                    raise ConfigError("%s: %r overlaps %r of mobile router %s: each mobile network belongs to one "
+                                      "mobile router (RFC 5177); renumber one of the LANs" % (option, text, other_text,
+                                                                                              router))
+            seen.append((hoa, text, net))
 
 
 def _within(address: str, nets: tuple[ipaddress.IPv4Network, ...]) -> bool:

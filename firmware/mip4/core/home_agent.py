@@ -212,6 +212,7 @@ class HomeAgent:
         self.rng = rng  # nothing random yet: nonce identifications (RFC 5944 5.7.2) would draw from it
         self.bindings = BindingTable(config.max_bindings)
         self._tunnel_users: dict[str, set[str]] = {}  # installed tunnel -> home addresses routed into it
+        self._route_owners: dict[str, str] = {}  # installed route (prefix) -> the home address it serves
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.wall_offset = 0.0  # time of day minus `now` (`now` is monotonic in the daemon)
         self.ident_offset = 0.0  # the identification clock minus `now`: never goes back (set_wall_clock)
@@ -534,13 +535,27 @@ class HomeAgent:
         return devices, devices
 
     def _routes(self, hoa: str, bindings: list[Binding]) -> list:
-        """The home address and a mobile router's networks into their tunnels, or their routes removed."""
+        """The home address and a mobile router's networks into their tunnels, or their routes removed.
+
+        A route belongs to the home address whose bindings put it up: another never moves or removes it
+        (RFC 5177: one router's LAN stays routed while that router is away). The configuration refuses a
+        prefix of two routers; should one get through, the first keeps it and the conflict is logged.
+        """
         entry = self.config.mobile_nodes.get(hoa)
         own, nets = self._placement(hoa, bindings)
-        prefixes = [(hoa + "/32", own)] + [(p, nets) for p in (entry.networks if entry else ())]
-        if own:
-            return [RouteUp(p, devices) for p, devices in prefixes]
-        return [RouteDown(p) for p, _ in prefixes]
+        actions: list = []
+        for prefix, devices in [(hoa + "/32", own)] + [(p, nets) for p in (entry.networks if entry else ())]:
+            owner = self._route_owners.get(prefix, hoa)
+            if owner != hoa:
+                actions.append(log("error", "route-conflict", "route %s left to %s's binding, not %s by %s's"
+                                   % (prefix, owner, "moved" if own else "removed", hoa), hoa=hoa, prefix=prefix))
+            elif own:
+                self._route_owners[prefix] = hoa
+                actions.append(RouteUp(prefix, devices))
+            else:
+                self._route_owners.pop(prefix, None)
+                actions.append(RouteDown(prefix))
+        return actions
 
     def _home_link(self, hoa: str, was_away: bool, is_away: bool) -> list:
         """RFC 5944 4.6: when the node leaves, proxy ARP for its home address and a gratuitous ARP with

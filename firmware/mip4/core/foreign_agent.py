@@ -47,6 +47,7 @@ from .actions import (
 from .config import ForeignAgentConfig, SecurityAssociation
 from .keepalive import Keepalive, interval
 from .ratelimit import MAX_REGISTRATION, LogLimiter, SourceLimiter
+from .solicitations import MULTICAST_INTERVAL, UNICAST_RATE, SolicitedAnswers
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
@@ -92,17 +93,18 @@ class ForeignAgent:
         self._restarted: set[str] = set()  # home agents whose visitors we asked to register again
         self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)  # requests per source on access links
         self.log_limiter = LogLimiter()
+        self.solicited = SolicitedAnswers()  # RFC 5944 2.3: answers to solicitations, rate limited
 
     # -- lifecycle and timers ------------------------------------------------------------------
 
     def start(self, now: float) -> list:
         """First advertisement on every access link (RFC 5944 2.3.1), then one every interval."""
         self.next_advertisement = now + self.config.advertisement_interval
-        return self._advertise_all()
+        return self._advertise_all(now)
 
     def get_timer(self) -> float | None:
         return earliest(self.next_advertisement, self.pending.next_expiry(), self.visitors.next_expiry(),
-                        *(k.due_at for k in self.keepalives.values()))
+                        self.solicited.next_due(), *(k.due_at for k in self.keepalives.values()))
 
     def handle_timer(self, now: float) -> list:
         actions: list = []
@@ -111,7 +113,10 @@ class ForeignAgent:
             self.next_advertisement += step
             if self.next_advertisement <= now:  # woken late: no burst of catch-up advertisements
                 self.next_advertisement = now + step
-            actions += self._advertise_all()
+            actions += self._advertise_all(now)
+        for iface in self.solicited.due(now):  # RFC 5944 2.3: a held-back answer to a solicitation
+            actions += [self._multicast(iface, now)] + self._events(
+                now, "info", "solicited", "held-back solicitation(s) on %s answered to %s" % (iface, ALL_SYSTEMS))
         for p in self.pending.expire(now):  # RFC 5944 3.7.1: no reply in time
             actions += self._deny_pending(p, codes.FA_REGISTRATION_TIMEOUT, "pending-timeout",
                                           "no reply from the home agent within %g s" % self.config.pending_timeout)
@@ -136,17 +141,41 @@ class ForeignAgent:
         if not isinstance(parsed, AgentSolicitation):
             return self._events(now, "debug", "ignored-icmp", "%s from %s on %s ignored"
                                 % (type(parsed).__name__, msg.src, msg.iface))
-        # RFC 5944 2.3: answer a solicitation at once; unicast when the solicitor has an address
-        dst = msg.src if msg.src != UNSPECIFIED else ALL_SYSTEMS
-        return [self._advertisement(msg.iface, dst)] + self._events(
-            now, "info", "solicited", "solicitation from %s on %s answered to %s" % (msg.src, msg.iface, dst))
+        return self._solicited(msg, now)
 
-    def _advertise_all(self) -> list:
-        actions: list = []
-        for iface in self.config.links:
-            actions.append(self._advertisement(iface, ALL_SYSTEMS))
+    def _solicited(self, msg: Icmp, now: float) -> list:
+        """RFC 5944 2.3, RFC 1256 4.3: answer at once, unicast when the solicitor has an address, else
+        to all systems; both rate limited (solicitations.py), what is held back or dropped is counted."""
+        # RFC 1122 3.2.1.3: no datagram comes from a multicast or broadcast address; an answer "to the
+        # solicitor" would go to all of them, past the multicast limit
+        if msg.src != UNSPECIFIED and not _unicast(msg.src):
+            return self._events(now, "warning", "bad-source", "solicitation from %s on %s dropped: not a unicast "
+                                "source" % (msg.src, msg.iface), src=msg.src)
+        if msg.src != UNSPECIFIED:
+            if self.solicited.unicast(msg.src, now):
+                return [self._advertisement(msg.iface, msg.src)] + self._events(
+                    now, "info", "solicited", "solicitation from %s on %s answered" % (msg.src, msg.iface))
+            why = "dropped: more than %g a second from it, or too many from all (RFC 5944 2.4.1: it solicits " \
+                "again)" % UNICAST_RATE
+        elif self.solicited.multicast(msg.iface, now):
+            return [self._multicast(msg.iface, now)] + self._events(
+                now, "info", "solicited", "solicitation from %s on %s answered to %s" % (msg.src, msg.iface,
+                                                                                   ALL_SYSTEMS))
+        else:
+            why = "held back: answered to %s in %.1f s (one solicited multicast advertisement a %g s at most)" % (
+                ALL_SYSTEMS, self.solicited.deferred[msg.iface] - now, MULTICAST_INTERVAL)
+        return self._events(now, "warning", "solicitation-rate-limited", "solicitation from %s on %s %s"
+                            % (msg.src, msg.iface, why), src=msg.src)
+
+    def _advertise_all(self, now: float) -> list:
+        actions: list = [self._multicast(iface, now) for iface in self.config.links]
         actions.append(self._event("debug", "advertised", "agent advertisement on %s" % ", ".join(self.config.links)))
         return actions
+
+    def _multicast(self, iface: str, now: float) -> SendIcmp:
+        """An advertisement to all systems on `iface` (RFC 5944 2.3.1); it answers any solicitation held back."""
+        self.solicited.multicast_sent(iface, now)
+        return self._advertisement(iface, ALL_SYSTEMS)
 
     def _advertisement(self, iface: str, dst: str) -> SendIcmp:
         """RFC 5944 2.1, 2.3.1: router address and care-of address are our address on the link."""
@@ -422,10 +451,14 @@ class ForeignAgent:
             else:  # the reply came through the same NAT mapping as the tunnel data (our port 434)
                 ka.heard(now)
             self._restarted.discard(p.home_agent)
+        current = self.visitors.current()[p.home_address]
+        # R-3.5-a: a reply to an older request than another home agent's accepted one: kept, not current
+        older = "" if current is visitor else "; not its current registration (the one with %s is newer)" \
+            % current.home_agent
         return [self._event("info", "visitor-refreshed" if old else "visitor-added",
-                            "visitor %s (home agent %s) on %s, lifetime %d%s%s"
+                            "visitor %s (home agent %s) on %s, lifetime %d%s%s%s"
                             % (p.home_address, p.home_agent, p.iface, granted,
-                               ", reverse tunnel" if p.reverse_tunnel else "", ", UDP tunnel" if udp else ""),
+                               ", reverse tunnel" if p.reverse_tunnel else "", ", UDP tunnel" if udp else "", older),
                             hoa=p.home_address, ha=p.home_agent, lifetime=granted, udp=udp)]
 
     # -- RFC 3519 UDP tunnels: keepalives and a lost NAT mapping ------------------------------------
@@ -464,30 +497,38 @@ class ForeignAgent:
                                      "register again" % (ha, silent_for, ", ".join(links) or "no link"), ha=ha)]
         for iface in links:
             self.sequence[iface] = 0
-            actions.append(self._advertisement(iface, ALL_SYSTEMS))
+            actions.append(self._multicast(iface, now))
         return actions
 
     # -- data plane --------------------------------------------------------------------------------
 
     def _sync(self) -> list:
-        """Bring routes and reverse tunnels in line with the visitor list; the actions for the difference."""
-        routes: dict[str, set[str]] = {}
+        """Bring routes and reverse tunnels in line with the visitor list; the actions for the difference.
+
+        A home address with entries for two home agents (R-3.5-a) has one route and one source rule:
+        they follow its current registration (VisitorList.current), never the entry that happens to
+        come last. Every entry keeps its tunnel: its home agent has a binding and still tunnels to us."""
+        current = self.visitors.current()
+        routes: dict[str, list[str]] = {}
         tunnels: dict[tuple[str, str], Tunnel] = {}
         sources: dict[str, str] = {}
-        for v in self.visitors:
+        # newest registration first (a tie: the one accepted later), so each home address's current leads
+        for v in sorted(reversed(list(self.visitors)), key=lambda v: -v.registered_at):
             if v.co_located:  # the home agent tunnels to the MN itself (RFC 5944 3.1)
                 continue
-            routes.setdefault(v.home_address, set()).add(v.iface)  # deliver on-link (RFC 5944 4.2.2)
-            if v.udp_tunnel:  # RFC 3519 4.5: one UDP tunnel per home agent, both ways, from our address
-                t = tunnels[("", v.home_agent)] = self._udp_tunnel(v.home_agent)
-            elif v.reverse_tunnel:
-                t = tunnels[(v.care_of, v.home_agent)] = self._tunnel(v.care_of, v.home_agent)
-            if v.reverse_tunnel:  # RFC 3024, R-2.4-c: the MN's packets go back to its home agent
+            devices = routes.setdefault(v.home_address, [])  # deliver on-link (RFC 5944 4.2.2)
+            if v.iface not in devices:  # the adapter routes by the first link: where the MN registered last
+                devices.append(v.iface)
+            key, t = self._visitor_tunnel(v)
+            if t is not None:
+                tunnels[key] = t
+            # RFC 3024, R-2.4-c: the MN's packets go back to the home agent of its current registration
+            if v.reverse_tunnel and t is not None and v is current[v.home_address]:
                 sources[v.home_address] = t.name
         for ha in [ha for ha in self.keepalives if ("", ha) not in tunnels]:
             del self.keepalives[ha]
             self._restarted.discard(ha)
-        wanted = {hoa: tuple(sorted(ifaces)) for hoa, ifaces in routes.items()}
+        wanted = {hoa: tuple(ifaces) for hoa, ifaces in routes.items()}
         ups: list = [TunnelUp(t) for k, t in tunnels.items() if k not in self._tunnels]
         # the reverse tunnel before the route: a visitor's packets never meet the FA's own routing (R-2.4-c)
         ups += [SourceRoute(hoa, dev) for hoa, dev in sources.items() if self._sources.get(hoa) != dev]
@@ -500,6 +541,15 @@ class ForeignAgent:
         for a in ups + downs:
             actions += [a, self._event("info", "data-plane", _describe(a))]
         return actions
+
+    def _visitor_tunnel(self, v: Visitor) -> tuple[tuple[str, str], Tunnel | None]:
+        """The tunnel a visitor's traffic takes, keyed as installed: RFC 3519 4.5, one UDP tunnel per
+        home agent, both ways, from our address; else RFC 3024, IP-in-IP from the care-of; else none."""
+        if v.udp_tunnel:
+            return ("", v.home_agent), self._udp_tunnel(v.home_agent)
+        if v.reverse_tunnel:
+            return (v.care_of, v.home_agent), self._tunnel(v.care_of, v.home_agent)
+        return ("", ""), None
 
     def _tunnel(self, care_of: str, home_agent: str) -> Tunnel:
         """A name of at most 15 characters (Linux IFNAMSIZ): link index and home agent in hex."""

@@ -224,7 +224,7 @@ def test_fvc_behind_a_nat_uses_a_udp_tunnel_between_fa_and_x_ha():
     (b,) = w.x_ha.bindings.lookup(X_HOA)
     assert b.udp_tunnel and b.source == NAT_ADDR and b.care_of == "192.168.7.1"
     (v,) = [v for v in n_fa.visitors if v.home_agent == X_HA]
-    assert v.udp_tunnel and ("", X_HA) in n_fa._tunnels
+    assert v.udp_tunnel and n_fa.plane.udp_tunnel_to(X_HA)
     mn_requests = [rq for _, rq in w.requests() if rq.home_agent == X_HA and rq.lifetime]
     assert mn_requests and not any(isinstance(e, UdpTunnelRequest) for rq in mn_requests for e in rq.extensions)
     assert keepalives(w.sim.actions("n-fa"))  # every 3 s, the x-HA's interval

@@ -138,10 +138,23 @@ class VisitorList:
         return self._entries.get(key)
 
     def put(self, visitor: Visitor) -> Visitor | None:
-        """Add or replace; returns the entry replaced, if any."""
-        old = self._entries.get(visitor.key)
+        """Add or replace; returns the entry replaced, if any. The entry goes last: the list is in
+        the order registrations were accepted, which settles a tie in `current`."""
+        old = self._entries.pop(visitor.key, None)
         self._entries[visitor.key] = visitor
         return old
+
+    def current(self) -> dict[str, Visitor]:
+        """Per home address, the entry of its current registration: the one whose request we relayed
+        last (RFC 5265 3.5 lets one home address register with two home agents at once, R-3.5-a; the
+        mobile node's latest request says which one it uses now). Not the one accepted last: a reply
+        to an older request may come after a newer request's reply."""
+        out: dict[str, Visitor] = {}
+        for v in self._entries.values():
+            c = out.get(v.home_address)
+            if c is None or v.registered_at >= c.registered_at:
+                out[v.home_address] = v
+        return out
 
     def remove(self, key: VisitorKey) -> Visitor | None:
         return self._entries.pop(key, None)

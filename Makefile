@@ -11,7 +11,7 @@ test: $(STAMP) lint
 	$(PY) -m pytest
 
 # The fast inner loop: everything but the UML lab boots (marker lab) and the slow tests (marker slow),
-# about a minute on the 2-core test machine; make test runs those too.
+# one to two minutes on the 2-core test machine; make test runs those too.
 check: $(STAMP) lint
 	$(PY) -m pytest -m "not lab and not slow"
 

@@ -10,9 +10,10 @@ PKG_OUT ?= build/out
 test: $(STAMP) lint
 	$(PY) -m pytest
 
-# The fast inner loop: everything but the UML lab boots (tests/lab), a few minutes.
+# The fast inner loop: everything but the UML lab boots (marker lab) and the slow tests (marker slow),
+# one to two minutes on the 2-core test machine; make test runs those too.
 check: $(STAMP) lint
-	$(PY) -m pytest --ignore=tests/lab
+	$(PY) -m pytest -m "not lab and not slow"
 
 # Boot the UML lab and watch the mobile router roam (live on a terminal; once, checked, without one).
 lab: $(STAMP)
@@ -25,7 +26,7 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) tests/wire/fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) tests/wire/corpus
 
-# What mip4 costs, each figure next to its baseline from the same run (README: make bench): tables on
+# What mip4 costs, each figure next to its baseline from the same run (docs/benchmarks.md): tables on
 # stdout, all of them in bench/results.json. QUICK=1: short windows, N up to 10k (about 30 s).
 bench: $(STAMP)
 	PYTHONPATH=$(CURDIR)/firmware:$(CURDIR) $(PY) -m tests.bench $(if $(QUICK),--quick)

@@ -1,6 +1,56 @@
-"""Test-wide settings: hypothesis without per-example deadlines (CI machines are slow and shared)."""
+"""Test-wide settings: hypothesis without per-example deadlines (CI machines are slow and shared), and the
+`netns` and `slow` markers (pyproject.toml) for the tests below; tests/lab/conftest.py marks `lab`.
 
+Kept in one table here rather than on each test so that the selection `make check` makes is visible in
+one place; tests/test_markers.py checks the table against the tests (every entry names a test that
+exists, every test module that makes host namespaces is in NETNS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 settings.register_profile("mip4", deadline=None, print_blob=True)
 settings.load_profile("mip4")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Needs root: makes network namespaces (or, with unshare -m, a mount namespace) on the host and runs real
+# processes in them. A file name marks every test in it; FILE::test one test.
+NETNS = (
+    "tests/hardening/test_bad_input.py",
+    "tests/io/test_fa_plane.py",
+    "tests/io/test_host_kernel.py",
+    "tests/io/test_udhcpc_script.py",
+    "tests/io/test_udp_tunnels.py",
+    "tests/router/test_daemon_router.py",
+    "tests/router/test_package.py::test_postinst_and_prerm_on_a_router_start_and_stop_the_service",
+    "tests/test_bench.py::test_quick_bench_writes_every_figure",  # mip4d as i-HA in a namespace (tests/bench/netns.py)
+)
+
+# Over about 5 s each on the 2-core test machine (pytest --durations, an otherwise idle machine): together
+# about 77 s of the 135 s that everything but the lab took. make check leaves them out, make test runs them.
+SLOW = (
+    "tests/test_bench.py::test_quick_bench_writes_every_figure",  # 23 s: make bench QUICK=1
+    "tests/router/test_luci.py::test_status_page_live_and_config_form",  # 14 s: headless Chromium
+    "tests/hardening/test_bad_input.py",  # 9 to 11 s each: 100,000 bad datagrams at a real mip4d per role
+    "tests/io/test_udp_tunnels.py::test_udp_tunnel_through_a_nat_carries_data_and_keepalives_and_drops_strangers",
+)
+
+
+def _matches(nodeid: str, entry: str) -> bool:
+    """FILE matches every test in it; FILE::test that test and its parametrized cases."""
+    if "::" not in entry:
+        return nodeid.split("::", 1)[0] == entry
+    return nodeid == entry or nodeid.startswith(entry + "[")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        nodeid = item.path.relative_to(ROOT).as_posix() + item.nodeid[len(item.nodeid.split("::", 1)[0]):]
+        if any(_matches(nodeid, e) for e in NETNS):
+            item.add_marker(pytest.mark.netns)
+        if any(_matches(nodeid, e) for e in SLOW):
+            item.add_marker(pytest.mark.slow)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from mip4.cli.status import summary
 from mip4.status.model import StatusModel
+from mip4.status.text import summary
 
 from .core.world import I_HOA, VPN_TIA, build
 from .test_cli import mip4
@@ -38,7 +38,7 @@ def test_status_of_a_mobile_router_outside(tmp_path):
 
 
 def test_an_uplink_in_its_hold_down_shows_the_seconds_left_in_one_column():
-    from mip4.cli.status import interfaces
+    from mip4.status.text import interfaces
     w = build(hold_down=5.0, uplinks={"wan": 1, "wwan": 2})
     w.connect("wwan", "lan2", "10.3.0.7")
     w.run(4)

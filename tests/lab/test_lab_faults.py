@@ -22,7 +22,7 @@ def _faults(events: list, fault: str, **match) -> list[dict]:  # noqa: ANN003
 
 
 def test_every_fault_is_survived_and_the_stream_loses_nothing(faults):
-    """The reliability table (README): per fault, when the MR was back and the stream flowed again."""
+    """The reliability table (docs/reliability.md): per fault, when the MR was back and the stream flowed again."""
     lab, events = faults
     print("\n%-5s %-8s %-22s %-5s %10s %10s %9s %6s %s" % ("round", "fault", "what", "mode", "back (s)", "data (s)",
                                                          "lost", "ok", "why"))

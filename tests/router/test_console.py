@@ -151,6 +151,18 @@ def test_console_bad_device():
     assert p.returncode == 1 and "mip4 console: " in p.stderr and "nonexistent-tty" in p.stderr
 
 
+def test_the_console_imports_nothing_from_the_cli_layer():
+    """Style guide layers (wire <- core <- config/status <- io <- ubus/console <- cli): the console is
+    below the `mip4` command, so loading it loads no mip4.cli module (cli uses the console's dissector
+    and status/text.py, not the other way round)."""
+    probe = ("import sys, mip4.console.commands, mip4.console.editor, mip4.console.dissect, mip4.status.text; "
+             "print(' '.join(sorted(m for m in sys.modules if m == 'mip4.cli' or m.startswith('mip4.cli.'))))")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT / "firmware")))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == []
+
+
 WORDS = ["status", "ifaces", "log", "-f", "reregister", "wire", "decode", "config", "show", "help", "--key",
          "--spi", "--auth-type", "00", "zz", "256", "-1", "99999999999999999999", "'", '"', "\\", "--", "-h",
          "0300", "01" * 30]
@@ -158,7 +170,6 @@ WORDS = ["status", "ifaces", "log", "-f", "reregister", "wire", "decode", "confi
 
 @pytest.fixture(scope="module")
 def commands(tmp_path_factory):
-    import mip4.cli  # noqa: F401 (the console's import order)
     from mip4.console.commands import Commands
     from mip4.io.control import ControlClient
 
@@ -188,3 +199,9 @@ def test_any_typed_line_gets_text_back_never_a_traceback(commands, line):
         return
     if words and words[0] not in commands.table:
         assert out.startswith("error: unknown command")
+
+
+def test_console_wire_decode_takes_the_hex_typed_on_the_line_never_stdin(commands):
+    """`mip4 wire decode -` reads stdin; on the console '-' is just bad hex (the console's input is the
+    serial line, and the process's stdin is not the user's)."""
+    assert commands.run("wire decode -") == "mip4 wire decode: error: input: not valid hex: '-'\n(exit 1)"

@@ -4,11 +4,9 @@ import argparse
 import json
 import sys
 
-from mip4.wire import CodecError, decode, jsonmap
-from mip4.wire.extensions import AUTH_TYPES, MOBILE_HOME_AUTH, Authentication
-
-EXIT_BAD_INPUT = 1
-EXIT_NOT_VERIFIED = 3
+from mip4.console.dissect import EXIT_BAD_INPUT, EXIT_NOT_VERIFIED, auth_options, dissect, parse_key
+from mip4.wire import CodecError, jsonmap
+from mip4.wire.extensions import Authentication
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -23,7 +21,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         f"exit {EXIT_NOT_VERIFIED} when the authenticator does not verify.",
     )
     dec.add_argument("hex", help="the message as hex (spaces and colons allowed); '-' reads stdin")
-    _auth_options(dec)
+    auth_options(dec)
     dec.set_defaults(run=run_decode)
 
     enc = verbs.add_parser(
@@ -32,26 +30,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         description="Encode the JSON that `decode` prints. With --key and --spi, every authentication "
         "extension of --auth-type with that SPI gets its authenticator computed.",
     )
-    _auth_options(enc)
+    auth_options(enc)
     enc.set_defaults(run=run_encode)
-
-
-def _auth_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--key", help="shared secret as hex (HMAC-MD5, RFC 5944 3.5.1)")
-    p.add_argument("--spi", type=int, help="security parameter index of the authentication extension")
-    p.add_argument("--auth-type", type=int, default=MOBILE_HOME_AUTH, choices=AUTH_TYPES,
-                   help="32 Mobile-Home (default), 33 Mobile-Foreign, 34 Foreign-Home")
-
-
-def _key(args: argparse.Namespace) -> bytes | None:
-    if (args.key is None) != (args.spi is None):
-        raise CodecError("options", "--key and --spi go together")
-    if args.key is None:
-        return None
-    try:
-        return bytes.fromhex(args.key)
-    except ValueError:
-        raise CodecError("options", f"--key is not valid hex: {args.key!r}") from None
 
 
 def _fail(verb: str, err: Exception) -> int:
@@ -62,31 +42,16 @@ def _fail(verb: str, err: Exception) -> int:
 def run_decode(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.hex == "-" else args.hex
     try:
-        key = _key(args)
-        cleaned = "".join(text.split()).replace(":", "")
-        try:
-            data = bytes.fromhex(cleaned)
-        except ValueError:
-            raise CodecError("input", f"not valid hex: {text.strip()[:60]!r}") from None
-        msg = decode(data)
+        out, status = dissect(text, args.key, args.spi, args.auth_type)
     except CodecError as e:
         return _fail("decode", e)
-    out = jsonmap.to_dict(msg)
-    status = 0
-    if key is not None:
-        if not hasattr(msg, "verify"):
-            return _fail("decode", CodecError("options", f"{msg.what} carries no authenticator"))
-        ok = msg.verify(args.auth_type, args.spi, key)
-        out["authentication"] = {"type": args.auth_type, "spi": args.spi,
-                                 "present": msg.find(args.auth_type, args.spi) >= 0, "verified": ok}
-        status = 0 if ok else EXIT_NOT_VERIFIED
     print(json.dumps(out, indent=2))
     return status
 
 
 def run_encode(args: argparse.Namespace) -> int:
     try:
-        key = _key(args)
+        key = parse_key(args.key, args.spi)
         try:
             obj = json.load(sys.stdin)
         except json.JSONDecodeError as e:

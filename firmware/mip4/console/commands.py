@@ -2,17 +2,18 @@
 mip4d's control socket (the same methods as ubus); `wire decode` is the `mip4 wire` dissector."""
 from __future__ import annotations
 
-import contextlib
-import io
+import argparse
+import json
 import shlex
 import time
 from collections.abc import Callable
 
-from ..cli import status as status_cli
-from ..cli import wire as wire_cli
 from ..core.config import ConfigError
 from ..io.control import ControlClient, ControlError
+from ..status.text import interfaces, summary
 from ..uci.config import load_any, redacted
+from ..wire import CodecError
+from .dissect import EXIT_BAD_INPUT, auth_options, dissect
 
 HELP = """commands:
   status                 mode, verdict, IKE, uplinks
@@ -51,11 +52,11 @@ class Commands:
 
     def status(self, args: list[str]) -> str:
         _no_args("status", args)
-        return status_cli.summary(self.control.call("status"))
+        return summary(self.control.call("status"))
 
     def ifaces(self, args: list[str]) -> str:
         _no_args("ifaces", args)
-        return status_cli.interfaces(self.control.call("interfaces"))
+        return interfaces(self.control.call("interfaces"))
 
     def reregister(self, args: list[str]) -> str:
         _no_args("reregister", args)
@@ -83,17 +84,18 @@ class Commands:
             raise _Usage("usage: wire decode HEX [--key HEX --spi N]")
         parser = _Parser(prog="wire decode", add_help=False, exit_on_error=False)
         parser.add_argument("hex")
-        wire_cli._auth_options(parser)
+        auth_options(parser)
         try:
             ns, extra = parser.parse_known_args(args[1:])
-        except wire_cli.argparse.ArgumentError as e:
+        except argparse.ArgumentError as e:
             raise _Usage("wire decode: %s (usage: wire decode HEX [--key HEX --spi N])" % e) from None
         if extra:
             raise _Usage("wire decode: unexpected %s" % " ".join(extra))
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = wire_cli.run_decode(ns)
-        text = (out.getvalue() + err.getvalue()).rstrip()
+        try:  # the hex as given: no '-' for stdin here, the console's input is the serial line
+            out, status = dissect(ns.hex, ns.key, ns.spi, ns.auth_type)
+        except CodecError as e:
+            return "mip4 wire decode: error: %s\n(exit %d)" % (e, EXIT_BAD_INPUT)
+        text = json.dumps(out, indent=2)
         return text if status == 0 else "%s\n(exit %d)" % (text, status)
 
     def config(self, args: list[str]) -> str:
@@ -109,7 +111,7 @@ class _Usage(ControlError):
     """Bad console input: shown as `error: usage ...`."""
 
 
-class _Parser(wire_cli.argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
     """argparse that says what is wrong to the console user, not to our stderr (and does not exit)."""
 
     def error(self, message: str):  # noqa: ANN201

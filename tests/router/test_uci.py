@@ -245,3 +245,13 @@ def test_any_edited_example_gives_settings_or_one_config_error(edits):
         from_text("\n".join(lines) + "\n")
     except ConfigError as e:
         assert re.search(r"line \d+|section |option |role |no `config mip4`", str(e)), str(e)
+
+
+def test_the_uci_reader_imports_nothing_from_the_io_layer():
+    """Issue 22 item 4: imports run down the layers (wire <- core <- config/status <- io); the UCI reader is
+    config level, so reading and checking /etc/config/mip4 loads no io module (sockets, netlink, daemon)."""
+    code = ("import sys, mip4.uci.config, mip4.config.settings; "
+            "print(sorted(m for m in sys.modules if m.startswith('mip4.io')))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"

@@ -1,5 +1,5 @@
 """What /etc/config/mip4 may hold: per section type, each option's place in the daemon's settings
-(the same JSON-shaped structure io/settings.py reads), its value type and what is allowed."""
+(the same JSON-shaped structure config/settings.py reads), its value type and what is allowed."""
 from __future__ import annotations
 
 import ipaddress

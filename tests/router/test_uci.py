@@ -141,7 +141,8 @@ def _with(option: str, value: str | None) -> str:
     ("x_key", "6c61622d692d68612d6b65792d6d6f62696c652d726f75746572",
      "section mip4.node, option x_key: must differ from i_sa.key (RFC 5265 6.2)"),
     ("t_monitor_grace", "90", "section mip4.node, option t_monitor_grace: 90.0 must be at least 0 and below"),
-    ("lifetime", "65535", "section mip4.node, option lifetime (line {line}): '65535' is not an integer 1..65534"),
+    ("lifetime", "70000", "section mip4.node, option lifetime (line {line}): '70000' is not an integer 1..65535 "
+     "seconds (RFC 5944 3.3"),
     ("x_home_agent", None, "section mip4.node: option x_home_agent is required (x-HA)"),
     ("ike_identity", None, "section mip4.node, option ike_identity (not set): must be set for the IKE SA"),
     ("udp_keepalive", "70000", "section mip4.node, option udp_keepalive (line {line}): '70000' is not an integer "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.config import (
+    RESERVED_TABLES,
     ConfigError,
     ForeignAgentConfig,
     HomeAgentConfig,
@@ -22,9 +23,11 @@ from ..core.config import (
     MobileNodeEntry,
     SecurityAssociation,
     Timing,
+    check_limits,
 )
 
 ROLES = ("mn", "ha", "fa")
+FA_TABLE_OFFSET = 50  # io/paths.py: an uplink's FA table is its own table + 50
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,32 @@ class RouterOptions:
     uplink_table_base: int = 100  # uplink i gets table base + i
     rule_priority: int = 1000
     netifd: dict[str, str] = field(default_factory=dict)  # OpenWrt: netifd interface (wan) -> device (eth1)
+
+    def __post_init__(self) -> None:
+        check_limits(self, "router")
+
+    def tables(self, uplinks: int) -> dict[str, int]:
+        """Every routing table the adapter fills (io/paths.py): LAN, IKE, and per uplink its own and its
+        FA table (base + i, base + 50 + i)."""
+        out = {"lan_table": self.lan_table, "ike_table": self.ike_table}
+        for i in range(uplinks):
+            out["uplink_table_base + %d" % i] = self.uplink_table_base + i
+            out["uplink_table_base + %d" % (FA_TABLE_OFFSET + i)] = self.uplink_table_base + FA_TABLE_OFFSET + i
+        return out
+
+    def check_tables(self, uplinks: int) -> None:
+        """No table of ours may be the kernel's (main, local, default) or another of ours: either would
+        replace routes the node lives on."""
+        if uplinks > FA_TABLE_OFFSET:
+            raise ConfigError("uplinks: %d; at most %d (each takes two routing tables %d apart)"
+                              % (uplinks, FA_TABLE_OFFSET, FA_TABLE_OFFSET))
+        seen: dict[int, str] = {}
+        for name, table in self.tables(uplinks).items():
+            if table in RESERVED_TABLES:
+                raise ConfigError("%s: table %d is the kernel's (253 default, 254 main, 255 local)" % (name, table))
+            if table in seen:
+                raise ConfigError("%s: table %d is also %s" % (name, table, seen[table]))
+            seen[table] = name
 
 
 @dataclass(frozen=True)
@@ -66,8 +95,7 @@ class VpnOptions:
             raise ConfigError("intranet: at least one prefix (the VPN's remote traffic selectors)")
         for prefix in self.intranet:
             _prefix("intranet", prefix)
-        if not 1 <= self.timeout <= 300:
-            raise ConfigError("timeout: %r must be 1..300 seconds" % (self.timeout,))
+        check_limits(self, "vpn")
 
     @property
     def vici_path(self) -> str:
@@ -116,6 +144,11 @@ def parse(raw: Any) -> Settings:
     router = _dataclass("router", RouterOptions, raw.get("router", {}))
     for prefix in router.networks:
         _prefix("router.networks", prefix)
+    if isinstance(machine, MobileNodeConfig):
+        try:
+            router.check_tables(len(machine.uplinks))
+        except ConfigError as e:
+            raise ConfigError("router.%s" % e) from None
     vpn = None
     if "vpn" in raw:
         if role != "mn":
@@ -225,7 +258,8 @@ def _typed(where: str, value: Any, hint: Any) -> Any:
         return {k: _typed("%s.%s" % (where, k), v, args[1]) for k, v in _object(where, value).items()}
     ok = isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
     if hint is float:  # a JSON integer is a number too; NaN and infinity are not
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ok = not isinstance(value, bool) and (isinstance(value, int) or isinstance(value, float)
+                                              and math.isfinite(value))  # a huge integer is a number too
     if not ok:
         raise ConfigError("%s: %r is not %s" % (where, value, _KINDS.get(hint, "a " + getattr(hint, "__name__", "?"))))
     return value

@@ -256,3 +256,23 @@ def test_the_uci_reader_imports_nothing_from_the_io_layer():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("retransmit_initial", "0", "option retransmit_initial (line 40): '0' is not a number of seconds 0.1..60 (RFC "
+     "5944 3.6.3"),
+    ("t_monitor_grace", "59.999", "option t_monitor_grace: 59.999 must be at least 0 and below t_monitor (60.0) by "
+     "1 s or more"),
+    ("retransmit_max", "0.5", "option retransmit_max (line 40): '0.5' is not a number of seconds 1..3600"),
+])
+def test_timing_that_storms_is_refused_in_uci(option, value, message):
+    """Issue 28 item 6: `retransmit_initial 0` was accepted and put every retransmission at one instant;
+    N just below T_MONITOR re-registered as fast as the replies came back (RFC 5265 3.2.4)."""
+    text = EXAMPLE.read_text()
+    if "option %s " % option in text:
+        text = _with(option, value)
+    else:
+        line = "\toption lifetime '1800'\n"
+        text = text.replace(line, line + "\toption %s '%s'\n" % (option, value))
+    with pytest.raises(ConfigError, match=_re(message)):
+        from_text(text)

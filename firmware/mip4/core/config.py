@@ -91,7 +91,7 @@ LIMITS: dict[str, Limit] = {
     "fa.advertisement_interval": Limit(1, 1800, "seconds", "RFC 1256 MaxAdvertisementInterval at most 1800; "
                                        "RFC 5944 2.3.1: advertisements must not flood the link"),
     "fa.advertisement_lifetime": Limit(3, 9000, "seconds", "RFC 1256: at most 9000, default and here at least "
-                                       "3 x advertisement_interval"),
+                                       "3 x advertisement_interval", integer=True),
     "fa.registration_lifetime": Limit(1, 65534, "seconds", "RFC 5944 2.1.1: 16 bits; 65535 would mean infinite",
                                       integer=True),
     "fa.pending_timeout": Limit(1, 600, "seconds", "RFC 5944 3.7.1: a pending request awaits its reply"),

@@ -225,6 +225,10 @@ def test_uci_takes_the_same_range_as_the_json_file(path):
     ({"router.ike_table": 100}, "router.uplink_table_base + 0: table 100 is also ike_table"),
     ({"router.rule_priority": 100}, "router.rule_priority: 100 must be 151..32765"),
     ({"vpn.dpd_delay": -1}, "vpn.dpd_delay: -1 must be 0..3600 seconds"),
+    # names and paths the adapter only tripped over when it opened them
+    ({"mn.uplinks": {"wan": 1, "an-interface-name": 2}}, "mn.uplinks: 'an-interface-name' is not an interface name"),
+    ({"mn.uplinks": {"": 1}}, "mn.uplinks: '' is not an interface name"),
+    ({"vpn.vici": "unix://"}, "vpn.vici: 'unix://' is not a unix:// socket URI with an absolute path"),
 ])
 def test_values_that_broke_the_node_are_refused(changes, message):
     with pytest.raises(ConfigError) as e:
@@ -239,3 +243,16 @@ def test_a_foreign_agent_advertises_three_intervals_of_lifetime_unless_told():
     raw["fa"]["advertisement_lifetime"] = 9
     with pytest.raises(ConfigError, match="fa.advertisement_lifetime: 9 must be at least 3 x advertisement_interval"):
         parse(raw)
+
+
+@pytest.mark.parametrize("role, changes, message", [
+    ("ha", {"home_iface": ""}, "ha.home_iface: '' is not an interface name"),
+    ("fa", {"core_iface": "core uplink"}, "fa.core_iface: 'core uplink' is not an interface name"),
+    ("fa", {"links": {"eth0/1": "10.4.0.1"}}, "fa.links: 'eth0/1' is not an interface name"),
+])
+def test_interface_names_are_checked_before_the_adapter_opens_them(role, changes, message):
+    raw = json.loads(json.dumps(topology()["daemons"]["iha" if role == "ha" else "ifa"]))
+    raw[role].update(changes)
+    with pytest.raises(ConfigError) as e:
+        parse(raw)
+    assert message in str(e.value)

@@ -23,6 +23,7 @@ from ..core.config import (
     MobileNodeEntry,
     SecurityAssociation,
     Timing,
+    check_ifname,
     check_limits,
 )
 
@@ -44,6 +45,8 @@ class RouterOptions:
 
     def __post_init__(self) -> None:
         check_limits(self, "router")
+        for name, device in self.netifd.items():
+            check_ifname("netifd.%s" % name, device)
 
     def tables(self, uplinks: int) -> dict[str, int]:
         """Every routing table the adapter fills (io/paths.py): LAN, IKE, and per uplink its own and its
@@ -84,8 +87,8 @@ class VpnOptions:
     dpd_delay: int = 10  # seconds (dead peer detection through x-MIP)
 
     def __post_init__(self) -> None:
-        if not self.vici.startswith("unix://"):
-            raise ConfigError("vici: %r is not a unix:// socket URI" % (self.vici,))
+        if not self.vici.startswith("unix:///"):  # an absolute path: the daemon's working directory is not known
+            raise ConfigError("vici: %r is not a unix:// socket URI with an absolute path" % (self.vici,))
         for name in ("local_id", "remote_id", "psk"):
             if not getattr(self, name):
                 raise ConfigError("%s: must be set for the IKE SA to the VPN gateway" % name)

@@ -128,6 +128,12 @@ def check_limits(obj: object, section: str) -> None:
             limit.check(name, value)
 
 
+def check_ifname(option: str, value: object) -> None:
+    """A Linux interface name (IFNAMSIZ: 15 characters): anything else fails only when the adapter opens it."""
+    if not isinstance(value, str) or not 0 < len(value) < 16 or not all(c.isalnum() or c in "-_.@" for c in value):
+        raise ConfigError("%s: %r is not an interface name (1..15 of letters, digits, - _ . @)" % (option, value))
+
+
 def _check_address(option: str, value: str) -> None:
     try:
         ipaddress.IPv4Address(value)
@@ -199,6 +205,8 @@ class MobileNodeConfig:
         for option in ("i_hoa", "i_ha", "x_hoa", "x_ha", "vpn_gateway"):
             _check_address(option, getattr(self, option))
         check_limits(self, "mn")
+        for iface in (*self.uplinks, *self.hold_downs):
+            check_ifname("uplinks", iface)
         # R-3.2.4-a/d: inside, a re-registration every T_MONITOR - N; N below T_MONITOR, and by a second at
         # least, or the node would re-register as fast as the replies come back
         if not 0 <= self.t_monitor_grace <= self.t_monitor - MIN_MONITOR_PERIOD:
@@ -261,6 +269,7 @@ class HomeAgentConfig:
     def __post_init__(self) -> None:
         _check_address("address", self.address)
         check_limits(self, "ha")
+        check_ifname("home_iface", self.home_iface)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
         for hoa in self.mobile_nodes:
@@ -362,7 +371,9 @@ class ForeignAgentConfig:
         if not self.links:
             raise ConfigError("links: a foreign agent needs at least one access link")
         for iface, coa in self.links.items():
+            check_ifname("links", iface)
             _check_address("links.%s" % iface, coa)
+        check_ifname("core_iface", self.core_iface)
         if not self.address:
             object.__setattr__(self, "address", next(iter(self.links.values())))
         _check_address("address", self.address)

@@ -103,7 +103,8 @@ LIMITS: dict[str, Limit] = {
     # the mobile router's adapter (io/paths.py: rules at rule_priority - 150 .. rule_priority)
     "router.lan_table": Limit(1, 0x7FFFFFFF, "", _TABLE, integer=True),
     "router.ike_table": Limit(1, 0x7FFFFFFF, "", _TABLE, integer=True),
-    "router.uplink_table_base": Limit(1, 0x7FFFFFFF - 1100, "", _TABLE, integer=True),
+    "router.uplink_table_base": Limit(1, 0x7FFFFFFF - 100, "", _TABLE + "; it and base + 50 per uplink",
+                                      integer=True),
     "router.rule_priority": Limit(151, 32765, "", "policy rules use rule_priority - 150 .. rule_priority; 0 is "
                                   "the local rule, 32766 main", integer=True),
     # IKE to the VPN gateway (io/ike.py)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from board.virtual.boot import topology
-from mip4.core.config import ConfigError, HomeAgentConfig, MobileNodeConfig
+from mip4.core.config import LIMITS, ConfigError, HomeAgentConfig, MobileNodeConfig
 from mip4.io.settings import parse
+from mip4.uci import schema
+from mip4.uci.schema import BadValue
 
 
 def mn(**changes) -> dict:
@@ -138,3 +141,118 @@ def test_mip4d_refuses_a_bad_file_before_touching_anything(tmp_path):
     p = subprocess.run([sys.executable, "-m", "mip4.io.daemon", "--config", str(bad)], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2 and "not JSON" in p.stderr
+
+
+# -- issue 28 item 6: one range per option, the same for the JSON file and UCI ----------------------------
+
+def _uci_option(path: str) -> schema.Option | None:
+    """The UCI option that sets settings `path`, if there is one."""
+    return next((o for section in schema.SECTIONS.values() for o in section.values() if o.to == path), None)
+
+
+DAEMON = {"mn": "mr", "mn.timing": "mr", "router": "mr", "vpn": "mr", "ha": "iha", "fa": "ifa"}
+# other options an edge value needs beside it (the checks of how options fit together)
+COMPANIONS = {"mn.t_monitor": {"mn.t_monitor_grace": 0}, "mn.t_monitor_grace": {"mn.t_monitor": 86400},
+              "mn.timing.retransmit_initial": {"mn.timing.retransmit_max": 3600},
+              "fa.advertisement_interval": {"fa.advertisement_lifetime": None}}
+EDGES = [path for path in LIMITS if path.rpartition(".")[0] in DAEMON]
+
+
+PER_UPLINK = ("mn.uplinks", "mn.hold_downs")  # one value per uplink: the lab's wan
+
+
+def _with_value(path: str, value, extra: dict | None = None) -> dict:
+    """The lab config of the option's role with `path` (and its companions) set; None removes."""
+    raw = json.loads(json.dumps(topology()["daemons"][DAEMON[path.rpartition(".")[0]]]))
+    for p, v in {_place(path): value, **(extra or {})}.items():
+        node = raw
+        *parents, leaf = p.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if v is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = v
+    return raw
+
+
+def _place(path: str) -> str:
+    return path + ".wan" if path in PER_UPLINK else path
+
+
+def _outside(limit) -> tuple:
+    step = 1 if limit.integer else max(limit.low / 2, 0.01)
+    return (limit.low - step, limit.high + (1 if limit.integer else limit.high / 100))
+
+
+@pytest.mark.parametrize("path", EDGES)
+def test_each_option_takes_both_ends_of_its_range_and_nothing_beyond(path):
+    """Issue 28 item 6: every numeric option is range-checked (core/config.py LIMITS); the error names the
+    option, the value and the range."""
+    limit = LIMITS[path]
+    for value in (limit.low, limit.high):
+        value = int(value) if limit.integer else float(value)
+        parse(_with_value(path, value, COMPANIONS.get(path)))
+    for value in _outside(limit):
+        value = int(value) if limit.integer else float(value)
+        with pytest.raises(ConfigError) as e:
+            parse(_with_value(path, value, COMPANIONS.get(path)))
+        assert "%s: %r must be %s" % (_place(path), value, limit.allowed()) in str(e.value)
+
+
+@pytest.mark.parametrize("path", [p for p in EDGES if _uci_option(p)])
+def test_uci_takes_the_same_range_as_the_json_file(path):
+    """One table for both readers: the UCI option's own check (before the settings are built) accepts and
+    refuses exactly what the JSON file does. Before, UCI took t_monitor 0, retransmit_initial 0 and an
+    advertisement_interval of 0; JSON took an MN lifetime of 65535 that UCI refused."""
+    option = _uci_option(path)
+    limit = LIMITS[path]
+    for value in (limit.low, limit.high):
+        option.conv(str(int(value) if limit.integer else float(value)))
+    for value in _outside(limit):
+        with pytest.raises(BadValue, match=re.escape(limit.allowed().split()[0])):
+            option.conv(str(int(value) if limit.integer else float(value)))
+
+
+@pytest.mark.parametrize("changes, message", [
+    # the wire field is 16 bits: the core raised CodecError at the first request (RFC 5944 3.3)
+    ({"mn.timing": {"lifetime": 70000}}, "mn.timing.lifetime: 70000 must be 1..65535 seconds"),
+    ({"mn.timing": {"retransmit_initial": 0}}, "mn.timing.retransmit_initial: 0 must be 0.1..60 seconds"),
+    # an integer too large for a float raised OverflowError, not a ConfigError
+    ({"mn.t_monitor": 10 ** 400}, "mn.t_monitor: 1000"),
+    # the adapter would have put its prohibit route into the kernel's main table
+    ({"router.lan_table": 254}, "router.lan_table: table 254 is the kernel's"),
+    ({"router.ike_table": 100}, "router.uplink_table_base + 0: table 100 is also ike_table"),
+    ({"router.rule_priority": 100}, "router.rule_priority: 100 must be 151..32765"),
+    ({"vpn.dpd_delay": -1}, "vpn.dpd_delay: -1 must be 0..3600 seconds"),
+    # names and paths the adapter only tripped over when it opened them
+    ({"mn.uplinks": {"wan": 1, "an-interface-name": 2}}, "mn.uplinks: 'an-interface-name' is not an interface name"),
+    ({"mn.uplinks": {"": 1}}, "mn.uplinks: '' is not an interface name"),
+    ({"vpn.vici": "unix://"}, "vpn.vici: 'unix://' is not a unix:// socket URI with an absolute path"),
+])
+def test_values_that_broke_the_node_are_refused(changes, message):
+    with pytest.raises(ConfigError) as e:
+        parse(mn(**changes))
+    assert message in str(e.value)
+
+
+def test_a_foreign_agent_advertises_three_intervals_of_lifetime_unless_told():
+    """RFC 1256, RFC 5944 2.3.1: advertisement_interval 10 used to keep the advertised lifetime at 9 s."""
+    raw = {"role": "fa", "fa": {"links": {"acc": "10.4.0.1"}, "advertisement_interval": 10}}
+    assert parse(raw).machine.advertisement_lifetime == 30
+    raw["fa"]["advertisement_lifetime"] = 9
+    with pytest.raises(ConfigError, match="fa.advertisement_lifetime: 9 must be at least 3 x advertisement_interval"):
+        parse(raw)
+
+
+@pytest.mark.parametrize("role, changes, message", [
+    ("ha", {"home_iface": ""}, "ha.home_iface: '' is not an interface name"),
+    ("fa", {"core_iface": "core uplink"}, "fa.core_iface: 'core uplink' is not an interface name"),
+    ("fa", {"links": {"eth0/1": "10.4.0.1"}}, "fa.links: 'eth0/1' is not an interface name"),
+])
+def test_interface_names_are_checked_before_the_adapter_opens_them(role, changes, message):
+    raw = json.loads(json.dumps(topology()["daemons"]["iha" if role == "ha" else "ifa"]))
+    raw[role].update(changes)
+    with pytest.raises(ConfigError) as e:
+        parse(raw)
+    assert message in str(e.value)

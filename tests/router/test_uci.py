@@ -141,7 +141,8 @@ def _with(option: str, value: str | None) -> str:
     ("x_key", "6c61622d692d68612d6b65792d6d6f62696c652d726f75746572",
      "section mip4.node, option x_key: must differ from i_sa.key (RFC 5265 6.2)"),
     ("t_monitor_grace", "90", "section mip4.node, option t_monitor_grace: 90.0 must be at least 0 and below"),
-    ("lifetime", "65535", "section mip4.node, option lifetime (line {line}): '65535' is not an integer 1..65534"),
+    ("lifetime", "70000", "section mip4.node, option lifetime (line {line}): '70000' is not an integer 1..65535 "
+     "seconds (RFC 5944 3.3"),
     ("x_home_agent", None, "section mip4.node: option x_home_agent is required (x-HA)"),
     ("ike_identity", None, "section mip4.node, option ike_identity (not set): must be set for the IKE SA"),
     ("udp_keepalive", "70000", "section mip4.node, option udp_keepalive (line {line}): '70000' is not an integer "
@@ -245,3 +246,33 @@ def test_any_edited_example_gives_settings_or_one_config_error(edits):
         from_text("\n".join(lines) + "\n")
     except ConfigError as e:
         assert re.search(r"line \d+|section |option |role |no `config mip4`", str(e)), str(e)
+
+
+def test_the_uci_reader_imports_nothing_from_the_io_layer():
+    """Issue 22 item 4: imports run down the layers (wire <- core <- config/status <- io); the UCI reader is
+    config level, so reading and checking /etc/config/mip4 loads no io module (sockets, netlink, daemon)."""
+    code = ("import sys, mip4.uci.config, mip4.config.settings; "
+            "print(sorted(m for m in sys.modules if m.startswith('mip4.io')))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("retransmit_initial", "0", "option retransmit_initial (line 40): '0' is not a number of seconds 0.1..60 (RFC "
+     "5944 3.6.3"),
+    ("t_monitor_grace", "59.999", "option t_monitor_grace: 59.999 must be at least 0 and below t_monitor (60.0) by "
+     "1 s or more"),
+    ("retransmit_max", "0.5", "option retransmit_max (line 40): '0.5' is not a number of seconds 1..3600"),
+])
+def test_timing_that_storms_is_refused_in_uci(option, value, message):
+    """Issue 28 item 6: `retransmit_initial 0` was accepted and put every retransmission at one instant;
+    N just below T_MONITOR re-registered as fast as the replies came back (RFC 5265 3.2.4)."""
+    text = EXAMPLE.read_text()
+    if "option %s " % option in text:
+        text = _with(option, value)
+    else:
+        line = "\toption lifetime '1800'\n"
+        text = text.replace(line, line + "\toption %s '%s'\n" % (option, value))
+    with pytest.raises(ConfigError, match=_re(message)):
+        from_text(text)

@@ -3,35 +3,136 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 from dataclasses import dataclass, field
 
 from ..wire.registration import SPI_RESERVED_MAX
 
 MIN_I_HA_KEY = 16  # octets
+MIN_MONITOR_PERIOD = 1.0  # seconds: T_MONITOR - N at least (RFC 5265 3.2.4)
+ADVERTISEMENT_LIFETIMES = 3  # RFC 1256: AdvertisementLifetime defaults to 3 x MaxAdvertisementInterval
 
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the option and what is allowed."""
 
 
-def _check_keepalive_ceiling(value: object) -> None:
-    """RFC 3519 4.9: our own ceiling on the keepalive interval (MN and FA)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
-        raise ConfigError("udp_keepalive: %r must be 0..65535 seconds (0: the HA's interval)" % (value,))
+@dataclass(frozen=True)
+class Limit:
+    """The values a numeric option may take, and why: nothing inside the range may make a machine raise,
+    spin or stop working (issue 28 item 6)."""
+
+    low: float
+    high: float
+    unit: str  # "seconds", "requests"; "" for a bare number
+    why: str
+    integer: bool = False
+
+    def allowed(self) -> str:
+        unit = " " + self.unit if self.unit else ""
+        return "%s..%s%s" % (_number(self.low), _number(self.high), unit)
+
+    def accepts(self, value: object) -> bool:
+        kinds = (int,) if self.integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return False
+        return self.low <= value <= self.high  # type: ignore[operator]  # NaN compares False: refused
+
+    def check(self, option: str, value: object) -> None:
+        if not self.accepts(value):
+            kind = "an integer " if self.integer and not isinstance(value, int) else ""
+            raise ConfigError("%s: %r must be %s%s (%s)" % (option, value, kind, self.allowed(), self.why))
 
 
-def _check_rate_limit(rate: object, burst: object) -> None:
-    """Registration requests per second from one source, and how many may come at once (0: no limit)."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1e6:
-        raise ConfigError("rate_limit: %r must be 0..1000000 requests per second per source (0: no limit)" % (rate,))
-    if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1000000:
-        raise ConfigError("rate_burst: %r must be 1..1000000 requests" % (burst,))
+def _number(x: float) -> str:
+    return "%d" % x if x == int(x) else "%g" % x
 
 
-def _check_lifetime(option: str, value: object) -> None:
-    """RFC 5944 3.3: a 16-bit lifetime; 0 would make every registration a deregistration."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 0xFFFF:
-        raise ConfigError("%s: %r must be 1..65535 seconds (65535: infinite)" % (option, value))
+_SECONDS_16 = "RFC 5944 3.3: a 16-bit lifetime; 65535 is infinite, 0 would deregister"
+_KEEPALIVE = "RFC 3519 4.9: keepalives at least this often; 0: as the home agent says"
+_RATE = "per source address; 0: no limit"
+_TABLE = "a routing table id; 253..255 are the kernel's default, main and local tables"
+
+# Every numeric option of the settings (JSON path; UCI options map onto the same paths, uci/schema.py):
+# its range, unit and why. The dataclasses below check their fields against it; the UCI reader checks
+# each option's text against it first. One place, so JSON, UCI and the core agree.
+LIMITS: dict[str, Limit] = {
+    # mobile node (RFC 5265 4.1) and its registration clients (RFC 5944 3.6.3)
+    "mn.t_monitor": Limit(2, 86400, "seconds", "RFC 5265 3.2.4: default 60; a few seconds is impractical"),
+    "mn.t_monitor_grace": Limit(0, 86399, "seconds", "RFC 5265 3.2.4: N in T_MONITOR - N, below T_MONITOR"),
+    "mn.detection_period": Limit(0, 300, "seconds", "RFC 5265 3.3: how long the i-HA may still answer"),
+    "mn.x_ha_delay_on_inside_hint": Limit(0, 300, "seconds", "RFC 5265 3.5: x-HA request held back"),
+    "mn.hold_down": Limit(0, 3600, "seconds", "an uplink that came back waits this long"),
+    "mn.hold_downs": Limit(0, 3600, "seconds", "an uplink that came back waits this long"),
+    "mn.uplinks": Limit(0, 1000, "", "uplink priority, lower wins", integer=True),
+    "mn.udp_keepalive": Limit(0, 65535, "seconds", _KEEPALIVE, integer=True),
+    "mn.timing.lifetime": Limit(1, 65535, "seconds", _SECONDS_16, integer=True),
+    "mn.timing.retransmit_initial": Limit(0.1, 60, "seconds", "RFC 5944 3.6.3: twice the round trip and "
+                                          "100 ms for processing at least"),
+    "mn.timing.retransmit_max": Limit(1, 3600, "seconds", "RFC 5944 3.6.3: the backoff ceiling, at least "
+                                      "retransmit_initial"),
+    "mn.timing.renew_fraction": Limit(0.25, 0.95, "of the granted lifetime", "RFC 5944 3.6.3: re-register "
+                                      "before the binding expires, not all the time"),
+    "mn.timing.resync_limit": Limit(0, 100, "resyncs", "RFC 5944 5.7.1: code-133 resyncs in a row", integer=True),
+    "mn.timing.deregister_attempts": Limit(1, 100, "requests", "RFC 5944 3.6.1.2: deregistrations sent",
+                                           integer=True),
+    # home agent (RFC 5944 3.8)
+    "ha.max_lifetime": Limit(1, 65535, "seconds", _SECONDS_16, integer=True),
+    "ha.mobile_nodes.max_lifetime": Limit(1, 65535, "seconds", _SECONDS_16, integer=True),
+    "ha.replay_window": Limit(2, 600, "seconds", "RFC 5944 5.7.1: timestamp window, default 7; below 2 s a "
+                              "code-133 resync cannot get in"),
+    "ha.max_bindings": Limit(1, 64, "bindings", "RFC 5944 3.6.1.2: simultaneous bindings per home address",
+                             integer=True),
+    "ha.udp_keepalive": Limit(0, 65535, "seconds", "RFC 3519 3.2: keepalive interval in UDP Tunnel Replies",
+                              integer=True),
+    "ha.rate_limit": Limit(0, 1000000, "requests per second", _RATE),
+    "ha.rate_burst": Limit(1, 1000000, "requests", "at once from one source", integer=True),
+    # foreign agent (RFC 5944 2.3, 3.7)
+    "fa.advertisement_interval": Limit(1, 1800, "seconds", "RFC 1256 MaxAdvertisementInterval at most 1800; "
+                                       "RFC 5944 2.3.1: advertisements must not flood the link"),
+    "fa.advertisement_lifetime": Limit(3, 9000, "seconds", "RFC 1256: at most 9000, default and here at least "
+                                       "3 x advertisement_interval", integer=True),
+    "fa.registration_lifetime": Limit(1, 65534, "seconds", "RFC 5944 2.1.1: 16 bits; 65535 would mean infinite",
+                                      integer=True),
+    "fa.pending_timeout": Limit(1, 600, "seconds", "RFC 5944 3.7.1: a pending request awaits its reply"),
+    "fa.max_visitors": Limit(1, 1000000, "visitors", "RFC 5944 2.1.1: beyond it, B bit and code 66",
+                             integer=True),
+    "fa.udp_keepalive": Limit(0, 65535, "seconds", _KEEPALIVE, integer=True),
+    "fa.rate_limit": Limit(0, 1000000, "requests per second", _RATE),
+    "fa.rate_burst": Limit(1, 1000000, "requests", "at once from one source", integer=True),
+    # the mobile router's adapter (io/paths.py: rules at rule_priority - 150 .. rule_priority)
+    "router.lan_table": Limit(1, 0x7FFFFFFF, "", _TABLE, integer=True),
+    "router.ike_table": Limit(1, 0x7FFFFFFF, "", _TABLE, integer=True),
+    "router.uplink_table_base": Limit(1, 0x7FFFFFFF - 100, "", _TABLE + "; it and base + 50 per uplink",
+                                      integer=True),
+    "router.rule_priority": Limit(151, 32765, "", "policy rules use rule_priority - 150 .. rule_priority; 0 is "
+                                  "the local rule, 32766 main", integer=True),
+    # IKE to the VPN gateway (io/ike.py)
+    "vpn.timeout": Limit(1, 300, "seconds", "one IKE attempt"),
+    "vpn.dpd_delay": Limit(0, 3600, "seconds", "dead peer detection; 0: none", integer=True),
+}
+RESERVED_TABLES = (253, 254, 255)  # default, main, local
+
+
+def check_limits(obj: object, section: str) -> None:
+    """Check the fields of `obj` (the settings `section`: "mn", "mn.timing", "ha", ...) against LIMITS.
+    A dict field (per uplink) is checked value by value; an optional field left None is not checked."""
+    for path, limit in LIMITS.items():
+        where, _, name = path.rpartition(".")
+        if where != section:
+            continue
+        value = getattr(obj, name)
+        if isinstance(value, dict):
+            for key, v in value.items():
+                limit.check("%s.%s" % (name, key), v)
+        elif value is not None:
+            limit.check(name, value)
+
+
+def check_ifname(option: str, value: object) -> None:
+    """A Linux interface name (IFNAMSIZ: 15 characters): anything else fails only when the adapter opens it."""
+    if not isinstance(value, str) or not 0 < len(value) < 16 or not all(c.isalnum() or c in "-_.@" for c in value):
+        raise ConfigError("%s: %r is not an interface name (1..15 of letters, digits, - _ . @)" % (option, value))
 
 
 def _check_address(option: str, value: str) -> None:
@@ -66,6 +167,12 @@ class Timing:
     resync_limit: int = 3  # code-133 resyncs in a row before backing off
     deregister_attempts: int = 4  # deregistrations sent before giving up (the binding then just expires)
 
+    def __post_init__(self) -> None:
+        check_limits(self, "mn.timing")
+        if self.retransmit_max < self.retransmit_initial:  # RFC 5944 3.6.3: the backoff only grows
+            raise ConfigError("retransmit_max: %r must not be below retransmit_initial (%r)"
+                              % (self.retransmit_max, self.retransmit_initial))
+
 
 @dataclass(frozen=True)
 class MobileNodeConfig:
@@ -96,20 +203,19 @@ class MobileNodeConfig:
     udp_keepalive: int = 0  # RFC 3519 4.9: keepalive at most this often, seconds (0: as the HA says)
 
     def __post_init__(self) -> None:
-        _check_keepalive_ceiling(self.udp_keepalive)
         for option in ("i_hoa", "i_ha", "x_hoa", "x_ha", "vpn_gateway"):
             _check_address(option, getattr(self, option))
-        if self.t_monitor <= 0:
-            raise ConfigError("t_monitor: %r must be positive (default 60)" % (self.t_monitor,))
-        if not 0 <= self.t_monitor_grace < self.t_monitor:  # R-3.2.4-d
-            raise ConfigError("t_monitor_grace: %r must be at least 0 and below t_monitor (%r)"
-                              % (self.t_monitor_grace, self.t_monitor))
-        if self.detection_period < 0:
-            raise ConfigError("detection_period: %r must not be negative" % (self.detection_period,))
-        holds = [("hold_down", self.hold_down)] + [("hold_downs.%s" % i, s) for i, s in sorted(self.hold_downs.items())]
-        for option, seconds in holds:
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
-                raise ConfigError("%s: %r must be 0..3600 seconds" % (option, seconds))
+        check_limits(self, "mn")
+        for iface in (*self.uplinks, *self.hold_downs):
+            check_ifname("uplinks", iface)
+        # R-3.2.4-a/d: inside, a re-registration every T_MONITOR - N; N below T_MONITOR, and by a second at
+        # least, or the node would re-register as fast as the replies come back
+        if not 0 <= self.t_monitor_grace <= self.t_monitor - MIN_MONITOR_PERIOD:
+            raise ConfigError("t_monitor_grace: %r must be at least 0 and below t_monitor (%r) by %g s or more "
+                              "(RFC 5265 3.2.4: a re-registration every T_MONITOR - N)"
+                              % (self.t_monitor_grace, self.t_monitor, MIN_MONITOR_PERIOD))
+        if self.nai is not None and not 0 < len(self.nai) <= 255:  # RFC 2794 2: an extension of 255 octets
+            raise ConfigError("nai: %d octets; an NAI has 1..255 (RFC 2794 2)" % len(self.nai))
         if len(self.i_sa.key) < MIN_I_HA_KEY:  # RFC 5265 6.2, R-6.2-b: whoever has it can forge TNC
             raise ConfigError("i_sa.key: %d octets; the i-HA key must have at least %d random octets (RFC 5265 6.2)"
                               % (len(self.i_sa.key), MIN_I_HA_KEY))
@@ -132,8 +238,7 @@ class MobileNodeEntry:
     max_lifetime: int | None = None
 
     def __post_init__(self) -> None:
-        if self.max_lifetime is not None:
-            _check_lifetime("max_lifetime", self.max_lifetime)
+        check_limits(self, "ha.mobile_nodes")
 
 
 @dataclass(frozen=True)
@@ -164,8 +269,8 @@ class HomeAgentConfig:
 
     def __post_init__(self) -> None:
         _check_address("address", self.address)
-        _check_rate_limit(self.rate_limit, self.rate_burst)
-        _check_lifetime("max_lifetime", self.max_lifetime)
+        check_limits(self, "ha")
+        check_ifname("home_iface", self.home_iface)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))
         for hoa in self.mobile_nodes:
@@ -186,10 +291,6 @@ class HomeAgentConfig:
                                   "4.3)" % (option, text))
         if self.role == "i-ha" and self.ignored_sources:
             raise ConfigError("ignored_sources: only an x-HA drops inside sources (RFC 5265 3.7)")
-        if self.max_bindings < 1:
-            raise ConfigError("max_bindings: %r must be at least 1" % (self.max_bindings,))
-        if not 0 <= self.udp_keepalive <= 0xFFFF:
-            raise ConfigError("udp_keepalive: %r must be 0..65535 seconds" % (self.udp_keepalive,))
         object.__setattr__(self, "_trusted", nets)
         object.__setattr__(self, "_ignored", _prefixes("ignored_sources", self.ignored_sources))
         object.__setattr__(self, "_pool", tuple(n for option, n, _ in vpn if option == "vpn_pool"))
@@ -270,8 +371,10 @@ class ForeignAgentConfig:
 
     links: dict[str, str]  # access interface -> care-of address advertised there
     address: str = ""  # the FA's address towards home agents; defaults to the first care-of
-    advertisement_interval: float = 3.0  # RFC 5944 2.3.1; one third of the lifetime
-    advertisement_lifetime: int = 9
+    advertisement_interval: float = 3.0  # RFC 5944 2.3.1, RFC 1256 MaxAdvertisementInterval
+    # RFC 1256: the Lifetime advertised; None: 3 x advertisement_interval (RFC 1256's default), so that a
+    # visitor keeps the agent over a lost advertisement or two
+    advertisement_lifetime: int | None = None
     registration_lifetime: int = 1800  # max lifetime the FA grants
     reverse_tunnel: bool = True  # RFC 3024, T bit advertised
     registration_required: bool = True  # R bit
@@ -288,16 +391,24 @@ class ForeignAgentConfig:
     rate_burst: int = 20
 
     def __post_init__(self) -> None:
-        _check_keepalive_ceiling(self.udp_keepalive)
-        _check_rate_limit(self.rate_limit, self.rate_burst)
+        interval = self.advertisement_interval
+        if self.advertisement_lifetime is None and LIMITS["fa.advertisement_interval"].accepts(interval):
+            # RFC 1256's default, in whole seconds (the field counts seconds)
+            object.__setattr__(self, "advertisement_lifetime", math.ceil(ADVERTISEMENT_LIFETIMES * interval))
+        check_limits(self, "fa")
+        if self.advertisement_lifetime < ADVERTISEMENT_LIFETIMES * interval:  # type: ignore[operator]
+            raise ConfigError("advertisement_lifetime: %r must be at least %d x advertisement_interval (%r): "
+                              "visitors would lose the agent between advertisements (RFC 1256; RFC 5944 2.3.1)"
+                              % (self.advertisement_lifetime, ADVERTISEMENT_LIFETIMES, self.advertisement_interval))
         if not self.links:
             raise ConfigError("links: a foreign agent needs at least one access link")
         for iface, coa in self.links.items():
+            check_ifname("links", iface)
             _check_address("links.%s" % iface, coa)
+        check_ifname("core_iface", self.core_iface)
         if not self.address:
             object.__setattr__(self, "address", next(iter(self.links.values())))
         _check_address("address", self.address)
-        if not 0 < self.registration_lifetime < 0xFFFF:  # a 16-bit field; 0xffff would mean infinite
-            raise ConfigError("registration_lifetime: %r must be 1..65534 seconds" % (self.registration_lifetime,))
         for ha in self.fa_ha:
             _check_address("fa_ha", ha)
+

@@ -1,4 +1,4 @@
-"""/etc/config/mip4 -> the daemon's Settings, through the same builders as the JSON file (io/settings.py).
+"""/etc/config/mip4 -> the daemon's Settings, through the same builders as the JSON file (config/settings.py).
 
 Each option is checked on its own first (schema.py), then the role's dataclasses check how options
 fit together; either way the error names the section, the option, the bad value and what is allowed.
@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import settings as json_settings
 from ..core.config import ConfigError, SecurityAssociation
-from ..io import settings as json_settings
 from . import schema
 from .syntax import Section, parse
 
@@ -52,7 +52,7 @@ def from_text(text: str) -> UciConfig:
 
 
 def to_raw(sections: list[Section]) -> tuple[dict, dict[str, str]]:
-    """The JSON-shaped structure io/settings.py parses, and where each of its places came from."""
+    """The JSON-shaped structure config/settings.py parses, and where each of its places came from."""
     raw: dict[str, Any] = {}
     places: dict[str, str] = {}  # settings path -> "section mip4.node, option t_monitor"
     seen: dict[str, Section] = {}
@@ -248,7 +248,7 @@ def is_json(path: str) -> bool:
 
 
 def load_any(path: str) -> UciConfig:
-    """The daemon's config, JSON (io/settings.py) or UCI; both end as the same Settings."""
+    """The daemon's config, JSON (config/settings.py) or UCI; both end as the same Settings."""
     if is_json(path):
         return UciConfig(json_settings.load(path), True, "info", [])
     return load(path)

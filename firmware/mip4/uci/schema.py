@@ -1,10 +1,12 @@
 """What /etc/config/mip4 may hold: per section type, each option's place in the daemon's settings
-(the same JSON-shaped structure io/settings.py reads), its value type and what is allowed."""
+(the same JSON-shaped structure config/settings.py reads), its value type and what is allowed."""
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..core.config import LIMITS
 
 
 class BadValue(ValueError):
@@ -23,24 +25,25 @@ def _int(lo: int, hi: int) -> Callable[[str], int]:
     return conv
 
 
-def _rate(v: str) -> float:
-    try:
-        x = float(v)
-    except ValueError:
-        raise BadValue("a number of requests per second, e.g. 100 or 0.5 (0: no limit)") from None
-    if not 0 <= x <= 1e6 or x != x:
-        raise BadValue("a number of requests per second, e.g. 100 or 0.5 (0: no limit)")
-    return x
+def limited(path: str) -> Callable[[str], float]:
+    """The value of the option at settings `path`, in the range core/config.py's LIMITS gives it (the same
+    check the JSON file gets), or BadValue saying the range and why."""
+    limit = LIMITS[path]
+    low, high = limit.allowed().split()[0].split("..")
+    if limit.integer:
+        what = "an integer %s (%s)" % (limit.allowed(), limit.why)
+    else:
+        what = "a number of %s %s..%s (%s)" % (limit.unit, low, high, limit.why)
 
-
-def _seconds(v: str) -> float:
-    try:
-        x = float(v)
-    except ValueError:
-        raise BadValue("a number of seconds, e.g. 60 or 2.5") from None
-    if not 0 <= x < 1e6 or x != x:
-        raise BadValue("a number of seconds, e.g. 60 or 2.5")
-    return x
+    def conv(v: str) -> float:
+        try:
+            x: float = int(v, 10) if limit.integer else float(v)
+        except ValueError:
+            raise BadValue(what) from None
+        if not limit.accepts(x):
+            raise BadValue(what)
+        return x
+    return conv
 
 
 _TRUE = ("1", "yes", "on", "true", "enabled")
@@ -107,7 +110,11 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 SPI = _int(256, 0xFFFFFFFF)  # RFC 5944 1.6: SPIs 0..255 are reserved
-LIFETIME = _int(1, 65534)  # RFC 5944 3.3: 16 bits; 0xffff means infinite
+
+
+def RANGED(v: str) -> object:  # noqa: N802  (a marker, named like the constants it stands with)
+    """Marks a numeric option: Option checks it against LIMITS at its settings place (`to`)."""
+    raise AssertionError("replaced by Option")
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,10 @@ class Option:
     is_list: bool = False
     required: bool = False
     help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.conv is RANGED:  # the range of core/config.py's LIMITS, as the JSON file gets it
+            object.__setattr__(self, "conv", limited(self.to))
 
 
 GLOBAL = {
@@ -143,21 +154,21 @@ MOBILE_NODE = {
     "ike_psk": Option("vpn.psk", text, help="IKEv2 pre-shared key, at least 16 characters"),
     "vici_socket": Option("vpn.vici", text, help="charon's VICI socket, default unix:///var/run/charon.vici"),
     "intranet": Option("vpn.intranet", prefix, is_list=True, help="what the VPN reaches (remote traffic selectors)"),
-    "t_monitor": Option("mn.t_monitor", _seconds, help="RFC 5265 3.2.4, default 60"),
-    "hold_down": Option("mn.hold_down", _seconds, help="seconds an uplink that came back waits before it "
+    "t_monitor": Option("mn.t_monitor", RANGED, help="RFC 5265 3.2.4, default 60"),
+    "hold_down": Option("mn.hold_down", RANGED, help="seconds an uplink that came back waits before it "
                         "carries traffic again, default 10 (an uplink can set its own)"),
-    "t_monitor_grace": Option("mn.t_monitor_grace", _seconds, help="N in T_MONITOR - N, default 10"),
-    "detection_period": Option("mn.detection_period", _seconds, help="RFC 5265 3.3, default 2"),
-    "lifetime": Option("mn.timing.lifetime", LIFETIME, help="requested registration lifetime, default 1800"),
-    "retransmit_initial": Option("mn.timing.retransmit_initial", _seconds),
-    "retransmit_max": Option("mn.timing.retransmit_max", _seconds),
+    "t_monitor_grace": Option("mn.t_monitor_grace", RANGED, help="N in T_MONITOR - N, default 10"),
+    "detection_period": Option("mn.detection_period", RANGED, help="RFC 5265 3.3, default 2"),
+    "lifetime": Option("mn.timing.lifetime", RANGED, help="requested registration lifetime, default 1800"),
+    "retransmit_initial": Option("mn.timing.retransmit_initial", RANGED),
+    "retransmit_max": Option("mn.timing.retransmit_max", RANGED),
     "reverse_tunnel_i": Option("mn.reverse_tunnel_i", boolean),
     "reverse_tunnel_x": Option("mn.reverse_tunnel_x", boolean),
     "idle_mode": Option("mn.idle_mode", boolean),
     "nai": Option("mn.nai", text, help="NAI (RFC 2794)"),
     "nat_traversal": Option("mn.nat_traversal", boolean, help="ask for RFC 3519 UDP tunnelling (used only when "
                             "the HA sees a NAT), default 1"),
-    "udp_keepalive": Option("mn.udp_keepalive", _int(0, 65535), help="behind a NAT, keepalive at least every N s "
+    "udp_keepalive": Option("mn.udp_keepalive", RANGED, help="behind a NAT, keepalive at least every N s "
                             "(default 0: as the HA says)"),
     "network": Option("router.networks", prefix, is_list=True, help="LAN prefixes behind the mobile router"),
     "dhcp": Option("router.dhcp", boolean, help="udhcpc on each uplink (off when netifd runs DHCP)"),
@@ -165,8 +176,9 @@ MOBILE_NODE = {
 
 UPLINK = {  # section name: the netifd interface (wan, wwan, wlan)
     "device": Option("", ifname, help="kernel device; default: the section name"),
-    "priority": Option("", _int(0, 1000), required=True, help="lower wins"),
-    "hold_down": Option("", _seconds, help="seconds up before traffic moves back here (default: the node's)"),
+    "priority": Option("", limited("mn.uplinks"), required=True, help="lower wins"),
+    "hold_down": Option("", limited("mn.hold_downs"), help="seconds up before traffic moves back here "
+                        "(default: the node's)"),
 }
 
 HOME_AGENT = {
@@ -180,13 +192,13 @@ HOME_AGENT = {
     "vpn_snat": Option("ha.vpn_snat", prefix, is_list=True, help="i-HA only: addresses the VPN gateway "
                        "source-NATs VPN-TIAs to (RFC 5265 2.5); treated like the pool"),
     "send_tnc": Option("ha.send_tnc", boolean),
-    "max_lifetime": Option("ha.max_lifetime", LIFETIME),
-    "max_bindings": Option("ha.max_bindings", _int(1, 64)),
-    "udp_keepalive": Option("ha.udp_keepalive", _int(0, 65535), help="RFC 3519 keepalive interval for MNs "
+    "max_lifetime": Option("ha.max_lifetime", RANGED),
+    "max_bindings": Option("ha.max_bindings", RANGED),
+    "udp_keepalive": Option("ha.udp_keepalive", RANGED, help="RFC 3519 keepalive interval for MNs "
                             "behind a NAT, default 110"),
-    "rate_limit": Option("ha.rate_limit", _rate, help="registration requests a second from one source address, "
+    "rate_limit": Option("ha.rate_limit", RANGED, help="registration requests a second from one source address, "
                          "default 100 (a relaying FA speaks for all its visitors); 0: no limit"),
-    "rate_burst": Option("ha.rate_burst", _int(1, 1000000), help="requests one source may send at once, default 200"),
+    "rate_burst": Option("ha.rate_burst", RANGED, help="requests one source may send at once, default 200"),
 }
 
 BINDING = {  # one mobile node the home agent serves
@@ -194,22 +206,23 @@ BINDING = {  # one mobile node the home agent serves
     "spi": Option("", SPI, required=True),
     "key": Option("", hexkey, required=True),
     "network": Option("", prefix, is_list=True),
-    "max_lifetime": Option("", LIFETIME),
+    "max_lifetime": Option("", limited("ha.mobile_nodes.max_lifetime")),
 }
 
 FOREIGN_AGENT = {
     "address": Option("fa.address", address),
     "core_iface": Option("fa.core_iface", ifname),
-    "advertisement_interval": Option("fa.advertisement_interval", _seconds),
-    "registration_lifetime": Option("fa.registration_lifetime", LIFETIME),
+    "advertisement_interval": Option("fa.advertisement_interval", RANGED,
+                                     help="RFC 5944 2.3.1, default 3; advertised lifetime 3 x this"),
+    "registration_lifetime": Option("fa.registration_lifetime", RANGED),
     "reverse_tunnel": Option("fa.reverse_tunnel", boolean),
     "nat_traversal": Option("fa.nat_traversal", boolean, help="behind a NAT: ask home agents for RFC 3519 UDP "
                             "tunnelling of our visitors, default 0"),
-    "udp_keepalive": Option("fa.udp_keepalive", _int(0, 65535), help="behind a NAT, keepalive at least every N s "
+    "udp_keepalive": Option("fa.udp_keepalive", RANGED, help="behind a NAT, keepalive at least every N s "
                             "(default 0: as the HA says)"),
-    "rate_limit": Option("fa.rate_limit", _rate, help="registration requests a second from one source on an access "
+    "rate_limit": Option("fa.rate_limit", RANGED, help="registration requests a second from one source on an access "
                          "link, default 10; 0: no limit"),
-    "rate_burst": Option("fa.rate_burst", _int(1, 1000000), help="requests one source may send at once, default 20"),
+    "rate_burst": Option("fa.rate_burst", RANGED, help="requests one source may send at once, default 20"),
 }
 
 ACCESS_LINK = {

@@ -10,7 +10,7 @@ from mip4.wire import RawExtension, codec, codes
 from mip4.wire.registration import FLAG_D, FLAG_M, FLAG_T
 
 from .replies import NOW
-from .test_foreign_agent import fa, reasons, request, sent
+from .test_foreign_agent import I_HA, I_HOA, I_SA, fa, reasons, request, sent
 
 WRONG_COA = "203.0.113.99"
 
@@ -38,7 +38,9 @@ def test_the_rows_are_the_rfc_clauses_in_order_of_precedence():
     (dict(coa=WRONG_COA), "invalid-care-of"),
 ])
 def test_a_request_failing_several_clauses_is_denied_by_the_first(kw, reason):
-    agent = fa(reverse_tunnel=False, max_visitors=0)
+    agent = fa(reverse_tunnel=False, max_visitors=1)
+    filler = agent.receive_udp(request(hoa=I_HOA, ha=I_HA, sa=I_SA, flags=0), NOW)
+    assert reasons(filler) == ["relayed-request"]  # pending: the list is full, so the last row fails too
     actions = agent.receive_udp(request(**kw), NOW)
     (back,) = sent(actions)
     code = dict((r, c) for r, c, _ in CHECKS)[reason]

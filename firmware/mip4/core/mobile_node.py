@@ -19,7 +19,18 @@ from .config import MobileNodeConfig
 from .identification import Identifications
 from .ratelimit import MAX_REGISTRATION, LogLimiter
 from .timers import earliest
-from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
+from .uplink import (
+    DETECTING,
+    DOWN,
+    INSIDE,
+    OUTSIDE,
+    TENTATIVE_OUTSIDE,
+    WAITING,
+    ForeignAgentInfo,
+    Uplink,
+    next_state,
+    tunnel_tag,
+)
 
 ALL_ROUTERS = "224.0.0.2"  # RFC 5944 2.4.2 / RFC 1256: agent solicitations
 IKE_RETRY_INITIAL, IKE_RETRY_MAX = 2.0, 60.0  # seconds between IKE attempts after a failure (doubling)
@@ -684,11 +695,11 @@ class MobileNode:
         if self.ike == "up" and self.vpn_tia and up.iface in (self.primary, self.draining):  # one IKE SA
             inner = (Tunnel(VPN_TUNNEL, self.vpn_tia, c.i_ha, _udp(self.vpn_client)),)
         if mode == "c":
-            return (Tunnel("mip4-i-" + up.iface[:8], coa or "", c.i_ha, _udp(up.i_client)),)
+            return (Tunnel(up.tunnel_name("i"), coa or "", c.i_ha, _udp(up.i_client)),)
         if mode == "cvc":
-            return (Tunnel("mip4-x-" + up.iface[:8], coa or "", c.x_ha, _udp(up.x_client)),) + inner
+            return (Tunnel(up.tunnel_name("x"), coa or "", c.x_ha, _udp(up.x_client)),) + inner
         if mode == "f":  # RFC 5177 3.2: a mobile router's networks use the MR-HA tunnel from its home address
-            return (Tunnel("mip4-i-" + up.iface[:8], c.i_hoa, c.i_ha),)
+            return (Tunnel(up.tunnel_name("i"), c.i_hoa, c.i_ha),)
         if mode == "fvc":
             return inner
         return ()
@@ -715,6 +726,7 @@ class MobileNode:
             c = self.config
             up = Uplink(iface, c.priority(iface), self._client("i-ha", c.i_hoa, c.i_ha, c.i_sa),
                         self._client("x-ha", c.x_hoa, c.x_ha, c.x_sa, may_drop_t=True))
+            up.tag = tunnel_tag(iface, {u.tag for u in self.uplinks.values()})  # R-5.6-b: one stack per uplink
             self.uplinks[iface] = up
         return up
 

@@ -5,6 +5,7 @@ is the specification). Nothing here sends or decides data-plane policy; mobile_n
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from .client import RegistrationClient
@@ -41,6 +42,27 @@ def next_state(state: str, event: str) -> str:
     if event in ANY_STATE:
         return ANY_STATE[event]
     return TRANSITIONS[state].get(event, state)
+
+
+TUNNEL_PREFIX = "mip4-"  # io/kernel.py OUR_TUNNELS: every MN tunnel name starts with it
+IFNAMSIZ = 16  # Linux: an interface name is at most 15 characters
+_SHORT = IFNAMSIZ - 1 - len(TUNNEL_PREFIX + "i-") - 1  # names up to 7 characters appear as they are
+_TAG = _SHORT + 1  # longer ones as 8 hex digits of a hash: the length alone tells the two forms apart
+
+
+def tunnel_tag(iface: str, taken: set[str]) -> str:
+    """The part of this uplink's tunnel names that stands for `iface`: unique among `taken` and within
+    IFNAMSIZ. A name of up to 7 characters stays readable ("mip4-x-wan"); a longer one (OpenWrt's
+    "phy0-sta0", "eth0.100") becomes 8 hex digits of its hash, so two names sharing a prefix never
+    share a tunnel; a hash collision, however unlikely, takes the next salt."""
+    if len(iface) <= _SHORT:
+        return iface
+    salt = 0
+    while True:
+        tag = hashlib.sha1(("%s#%d" % (iface, salt) if salt else iface).encode()).hexdigest()[:_TAG]
+        if tag not in taken:
+            return tag
+        salt += 1
 
 
 @dataclass
@@ -83,6 +105,12 @@ class Uplink:
     waited: float | None = None  # how long it had been usable when it last became the primary
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
+    tag: str = ""  # stands for iface in tunnel names (tunnel_tag); set once, when the uplink is first seen
+    fa_alternative: ForeignAgentInfo | None = None  # another FA heard on this link while ours still is
+
+    def tunnel_name(self, layer: str) -> str:
+        """The name of this uplink's "i" (i-HA) or "x" (x-HA) tunnel: at most 15 characters."""
+        return "%s%s-%s" % (TUNNEL_PREFIX, layer, self.tag or self.iface)
 
     @property
     def using_fa(self) -> bool:

@@ -13,11 +13,13 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mip4.core.actions import SetPath
+from mip4.core.actions import Gate, SetPath
+from mip4.core.config import ForeignAgentConfig
+from mip4.core.foreign_agent import ForeignAgent
 from mip4.core.mobile_node import MobileNode
 
 from .replies import mn_config
-from .world import build
+from .world import I_FA, I_HA, build
 
 WAN, WWAN = "10.2.0.5", "10.3.0.7"  # lan1, lan2: both inside
 
@@ -64,3 +66,42 @@ def test_tunnel_names_are_distinct_and_fit_ifnamsiz_for_any_interface_names(ifac
     assert all(len(n) <= 15 and n.startswith("mip4-") for n in names)
     mn.link_up(ifaces[0], 1.0)
     assert mn.uplinks[ifaces[0]].tunnel_name("x") == names[1]
+
+
+# -- 3: two foreign agents on one link -----------------------------------------------------------------
+
+
+def _second_i_fa(w, address: str = "10.4.0.2"):
+    """A redundant FA beside the i-FA on link ifa (RFC 5944 2.4.2), advertising every 3 s as well."""
+    fa = ForeignAgent(ForeignAgentConfig(links={"acc": address}), random.Random(7))
+    node = w.sim.add_node("i-fa2", fa)
+    w.sim.attach(node, "acc", "ifa", addresses=[address])
+    w.sim.attach(node, "core", "core", addresses=[address])
+    return fa
+
+
+def test_a_second_foreign_agent_on_the_link_is_no_move_while_the_first_is_heard():
+    """RFC 5944 2.4.2, R-3.2.2-d: two FAs advertise on the link; the MR stays with the one it registered
+    through (no status change, gate closure or new detection per advertisement of the other) and switches
+    only once that one is silent for its advertised lifetime."""
+    w = build()
+    _second_i_fa(w)
+    w.connect("wan", "ifa")
+    w.run(10)
+    assert w.mode() == "f" and w.gate("wan") == "plain"
+    fa = w.mn.uplinks["wan"].fa.address
+    start = w.now
+    w.run(60)
+    changes = [a for t, a in w.timed(since=start) if getattr(a, "reason", None) == "state"]
+    closed = [a for t, a in w.timed(Gate, since=start) if a.iface == "wan" and a.path is None]
+    assert not changes and not closed, (len(changes), len(closed))
+    assert len(w.requests(I_HA, since=start)) <= 4  # T_MONITOR re-registrations only (R-3.2.4-a)
+    assert w.mn.uplinks["wan"].fa.address == fa and w.gate("wan") == "plain"
+    assert w.mn.status(w.now)["interfaces"]["wan"]["foreign_agent_alternative"] is not None
+    # the FA we use goes silent: after its advertised lifetime (9 s), the other one carries
+    w.sim.detach("i-fa" if fa == I_FA else "i-fa2", "acc")
+    gone = w.now
+    w.run(20)
+    moved = [t for t, a in w.timed(since=gone) if getattr(a, "reason", None) == "fa-lost"]
+    assert moved and moved[0] - gone <= 9.5
+    assert w.mn.uplinks["wan"].fa.address != fa and w.mode() == "f" and w.gate("wan") == "plain"

@@ -79,7 +79,7 @@ class MobileNode:
         if self.stopped:
             return []
         up = self._uplink(iface)
-        up.address, up.fa = None, None
+        up.address, up.fa, up.fa_alternative = None, None, None
         return self._leave(up, "link-down", "link down", now)
 
     def address_acquired(self, iface: str, address: str, now: float) -> list:
@@ -522,6 +522,15 @@ class MobileNode:
         """R-3.2.2-d: a new FA, an FA reboot, or any change of care-of or of using an FA is a status change."""
         old, before = up.fa, (up.care_of, up.using_fa)
         same_agent = old is not None and (old.address, old.care_of) == (info.address, info.care_of)
+        if old is not None and old.address != info.address and old.expires_at > now:
+            # RFC 5944 2.4.2: another agent on the link while ours is still heard is no move; it is
+            # the one to switch to if ours falls silent for its advertised lifetime (_fa_lost)
+            if not info.busy:
+                up.fa_alternative = info
+            self.counters["fa-alternative"] = self.counters.get("fa-alternative", 0) + 1
+            return []
+        if up.fa_alternative is not None and up.fa_alternative.address == info.address:
+            up.fa_alternative = None  # it is our agent now (ours was gone), or no longer an alternative
         if info.busy and not same_agent:
             # RFC 5944 2.1.1: B means no *additional* mobile nodes; the FA we already use stays usable
             self.counters["fa-busy"] = self.counters.get("fa-busy", 0) + 1
@@ -536,8 +545,17 @@ class MobileNode:
         return self._status_change(up, why, now)
 
     def _fa_lost(self, up: Uplink, now: float) -> list:
-        was_fa = up.using_fa
+        """RFC 5944 2.4.2: no advertisement from our FA within its lifetime. Another agent heard on the
+        link meanwhile (and still within its own lifetime) takes over: a move to its care-of."""
+        was_fa, lost = up.using_fa, up.fa
+        alternative, up.fa_alternative = up.fa_alternative, None
         up.fa = None
+        if alternative is not None and alternative.expires_at > now:
+            self.counters["fa-lost"] = self.counters.get("fa-lost", 0) + 1
+            actions = [log("info", "fa-lost", "%s: foreign agent %s silent for its advertised lifetime; "
+                           "switching to %s (RFC 5944 2.4.2)" % (up.iface, lost.address if lost else "?",
+                                                                  alternative.address))]
+            return actions + self._advertised(up, alternative, now)
         if not was_fa:
             return []
         if up.care_of is None:
@@ -780,6 +798,7 @@ class MobileNode:
         return {
             "state": up.state, "mode": self._mode(up), "care_of": up.care_of, "gate": up.gate,
             "foreign_agent": up.fa.address if up.using_fa and up.fa else None,
+            "foreign_agent_alternative": up.fa_alternative.address if up.fa_alternative else None,
             "hints": dict(up.hints), "priority": up.priority,
             "hold_down_left": None if up.settle_at is None else max(0.0, up.settle_at - now),
             "waited_s": up.waited,  # usable this long before it last took the traffic (hold-down honoured)

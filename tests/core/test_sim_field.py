@@ -17,9 +17,10 @@ from mip4.core.actions import Gate, SetPath
 from mip4.core.config import ForeignAgentConfig
 from mip4.core.foreign_agent import ForeignAgent
 from mip4.core.mobile_node import MobileNode
+from mip4.wire.registration import FLAG_S
 
 from .replies import mn_config
-from .world import I_FA, I_HA, build
+from .world import I_FA, I_HA, I_HOA, X_HA, X_HOA, build
 
 WAN, WWAN = "10.2.0.5", "10.3.0.7"  # lan1, lan2: both inside
 
@@ -105,3 +106,79 @@ def test_a_second_foreign_agent_on_the_link_is_no_move_while_the_first_is_heard(
     moved = [t for t, a in w.timed(since=gone) if getattr(a, "reason", None) == "fa-lost"]
     assert moved and moved[0] - gone <= 9.5
     assert w.mn.uplinks["wan"].fa.address != fa and w.mode() == "f" and w.gate("wan") == "plain"
+
+
+# -- 1: home agents without (enough) simultaneous bindings --------------------------------------------
+
+
+def _first(ha, hoa) -> str | None:
+    bindings = ha.bindings.lookup(hoa)
+    return bindings[0].care_of if bindings else None
+
+
+def _away(w, ha, hoa, care_of: str, seconds: float, step: float = 0.05) -> float:
+    """How long, within the next `seconds`, the HA's first (sending) binding was not `care_of`."""
+    away = 0.0
+    for _ in range(int(seconds / step)):
+        w.run(step)
+        away += step if _first(ha, hoa) != care_of else 0.0
+    return away
+
+
+def test_a_standby_never_keeps_the_only_binding_of_an_i_ha_without_simultaneous_bindings():
+    """RFC 5944 3.4 (issue 28.1): the i-HA (max_bindings 1) answers the standby's S-set request with code 1
+    and moves its only binding there. The router takes it back at once (S clear from the primary), holds
+    the standby from registering there again, and shows it; when the primary goes, the standby takes over."""
+    w = build(uplinks={"wan": 1, "wwan": 2}, hold_down=0.0, i_ha_kw={"max_bindings": 1})
+    w.connect("wan", "lan1", WAN)
+    w.run(5)
+    assert w.mn.primary == "wan" and w.mode() == "c"
+    joined = w.now
+    w.connect("wwan", "lan2", WWAN)
+    assert _away(w, w.i_ha, I_HOA, WAN, 120.0) < 0.2  # a round trip at most, not until wan's next renewal
+    assert w.mn.primary == "wan" and w.mode() == "c" and w.gate("wan") == "plain"
+    status = w.mn.status(w.now)
+    assert status["home_agents"] == {I_HA: {"simultaneous_bindings": 1}}
+    assert status["interfaces"]["wwan"]["held_by"] == I_HA and w.gate("wwan") is None
+    standby = [t for t, r in w.requests(I_HA, since=joined) if r.care_of_address == WWAN]
+    assert len(standby) == 1  # the one answered by code 1; none after it
+    w.disconnect("wan")
+    pulled = w.now
+    w.run(5)
+    assert w.mn.primary == "wwan" and w.mode() == "c" and w.gate("wwan") == "plain"
+    assert _first(w.i_ha, I_HOA) == WWAN
+    assert all(not r.flags & FLAG_S for t, r in w.requests(I_HA, since=pulled) if r.care_of_address == WWAN)
+
+
+def test_a_standby_never_keeps_the_only_binding_of_an_x_ha_without_simultaneous_bindings():
+    """RFC 5944 3.4 (issue 28.1), outside: the x-HA moved its only binding to the standby while IKE and
+    ESP ran over the primary's x-MIP tunnel; the primary takes it back at once and mode cvc holds."""
+    w = build(uplinks={"wan": 1, "wwan": 2}, hold_down=0.0, x_ha_kw={"max_bindings": 1})
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(5)
+    assert w.mn.primary == "wan" and w.mode() == "cvc"
+    w.connect("wwan", "ext2", "198.19.0.9")
+    assert _away(w, w.x_ha, X_HOA, "198.18.0.5", 120.0) < 0.2
+    assert w.mode() == "cvc" and w.gate("wan") == "vpn" and w.mn.ike == "up"
+    assert w.mn.status(w.now)["home_agents"] == {X_HA: {"simultaneous_bindings": 1}}
+    assert w.state("wwan") == "held"
+
+
+def test_too_many_bindings_never_makes_a_standby_replace_the_primary_binding():
+    """RFC 5944 3.4 (issue 28.1): the i-HA keeps two bindings; the third uplink's S-set request gets 135.
+    It must not re-send without S (which would replace every binding, the primary's too): it is held."""
+    w = build(uplinks={"wan": 1, "wwan": 2, "lte": 3}, hold_down=0.0, i_ha_kw={"max_bindings": 2})
+    w.sim.add_link("lan3", "intranet")
+    w.connect("wan", "lan1", WAN)
+    w.run(5)
+    w.connect("wwan", "lan2", WWAN)
+    w.run(5)
+    assert [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [WAN, WWAN]
+    joined = w.now
+    w.connect("lte", "lan3", "10.5.0.9")
+    assert _away(w, w.i_ha, I_HOA, WAN, 60.0) == 0.0
+    assert [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [WAN, WWAN]
+    assert all(r.flags & FLAG_S for t, r in w.requests(I_HA, since=joined) if r.care_of_address == "10.5.0.9")
+    status = w.mn.status(w.now)
+    assert status["home_agents"] == {I_HA: {"simultaneous_bindings": 2}} and w.state("lte") == "held"
+    assert w.gate("wan") == "plain" and w.gate("wwan") == "plain"

@@ -70,10 +70,10 @@ class _Sent:
 
 
 # RFC 5944 3.6.2.2-3.6.2.3 and RFC 3024: what to change before trying again after a denial.
-# Codes not listed: log and retry after the backoff.
+# Codes not listed: log and retry after the backoff. 135 (too many simultaneous bindings) is the
+# owner's: dropping S would replace every binding, the one that carries too (mobile_node.py).
 _ADJUST = {
     codes.FA_LIFETIME_TOO_LONG: "lifetime",
-    codes.HA_TOO_MANY_BINDINGS: "drop-s",
     codes.FA_REVERSE_TUNNEL_UNAVAILABLE: "drop-t",
     codes.HA_REVERSE_TUNNEL_UNAVAILABLE: "drop-t",
     codes.FA_REVERSE_TUNNEL_MANDATORY: "set-t",
@@ -343,8 +343,6 @@ class RegistrationClient:
             return actions
         if change == "lifetime" and 0 < reply.lifetime < self.lifetime:
             self.lifetime = reply.lifetime
-        elif change == "drop-s" and route.flags & FLAG_S:
-            self.route = with_flags(route, route.flags & ~FLAG_S)
         elif change == "drop-t" and route.flags & FLAG_T and self.may_drop_t:
             self.route = with_flags(route, route.flags & ~FLAG_T)
         elif change == "set-t" and not route.flags & FLAG_T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..wire import codec
+from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, AgentAdvertisement, AgentSolicitation, PrefixLengths
 from ..wire.registration import FLAG_S, FLAG_T, RegistrationReply
@@ -22,6 +22,7 @@ from .timers import earliest
 from .uplink import (
     DETECTING,
     DOWN,
+    HELD,
     INSIDE,
     OUTSIDE,
     TENTATIVE_OUTSIDE,
@@ -59,6 +60,8 @@ class MobileNode:
         # RFC 5944 5.7.1: per (home agent, home address), shared by every client registering it
         self.identifications: dict[tuple[str, str], Identifications] = {}
         self.vpn_client = self._client("vpn", config.i_hoa, config.i_ha, config.i_sa)
+        # RFC 5944 3.4: home agents that told us (code 1, 135) how many of our bindings they keep at once
+        self.ha_limits: dict[str, int] = {}
         self.stopped = False  # after shutdown(): only the deregistrations run, every gate stays closed
 
     # -- events from the system --------------------------------------------------------------
@@ -220,6 +223,7 @@ class MobileNode:
                     actions += self._i_ha_result(up, result, resent, now)
                 else:
                     actions += self._x_ha_result(up, result, now)
+                actions += self._binding_limit(up, client, result, now)
                 return actions + self._reconcile(now)
         if message.home_address not in (self.config.i_hoa, self.config.x_hoa):
             return self._ignore(now, "wrong-home-address", "reply for home address %s" % message.home_address)
@@ -306,6 +310,9 @@ class MobileNode:
 
     def _status_change(self, up: Uplink, why: str, now: float) -> list:
         """RFC 5265 3.2.2: stop user data at once (R-3.2.2-a), then detect again (R-3.2.2-b)."""
+        ha = self._held_back(up, (self.config.i_ha, self.config.x_ha), now) if up.care_of is not None else None
+        if ha is not None:  # RFC 5944 3.4: a request of ours with S would take the binding that carries
+            return self._hold(up, ha, now) + self._reconcile(now)
         actions = self._block(up, "status change: %s" % why)
         up.forget_attachment()
         if up.care_of is None:
@@ -442,6 +449,9 @@ class MobileNode:
 
     def _register_i(self, up: Uplink, now: float) -> list:
         c = self.config
+        ha = self._held_back(up, (c.i_ha,), now)
+        if ha is not None:
+            return self._hold(up, ha, now)
         up.i_client.lifetime_cap = self._fa_lifetime(up)
         if up.care_of == c.i_hoa and not up.using_fa:  # RFC 5944 3.6.1.2: at home, deregister (R-2-e)
             return up.i_client.register(Route(up.iface, c.i_hoa, c.i_ha, c.i_hoa, 0), now, lifetime=0)
@@ -449,6 +459,9 @@ class MobileNode:
 
     def _register_x(self, up: Uplink, now: float) -> list:
         c = self.config
+        ha = self._held_back(up, (c.x_ha,), now)
+        if ha is not None:
+            return self._hold(up, ha, now)
         up.x_client.lifetime_cap = self._fa_lifetime(up)
         return up.x_client.register(self._route(up, up.x_client, c.x_ha, c.reverse_tunnel_x), now)
 
@@ -483,8 +496,7 @@ class MobileNode:
         home address to the FA, D clear, T only if the FA offers it (R-2.2-c, R-2.4-b, R-2.4-c).
         S (RFC 5944 3.3) is clear only where this uplink is to take the HA's traffic from every
         other binding: it is, or is becoming, the primary and its binding does not carry yet."""
-        taking = self.primary in (None, up.iface) or self.claiming == up.iface
-        flags = 0 if taking and not client.first else FLAG_S
+        flags = 0 if self._taking(up) and not client.first else FLAG_S
         hoa = client.home_address
         if up.using_fa:
             fa = up.fa
@@ -596,7 +608,7 @@ class MobileNode:
         actions += self._ike(primary, now)
         for up in self.uplinks.values():
             actions += self._gate(up, now)
-        return actions
+        return actions + self._resume_held(now)
 
     def _hold_down(self, usable: list[Uplink], now: float) -> None:
         """An uplink that becomes usable settles after its hold-down; losing usability resets it."""
@@ -641,13 +653,108 @@ class MobileNode:
         actions: list = []
         if winner is not self.vpn_client and winner.home_address == self.vpn_client.home_address:
             self.vpn_client.reset()
-        for up in self.uplinks.values():
+        limit = self.ha_limits.get(winner.home_agent)
+        room = None if limit is None else limit - 1  # RFC 5944 3.4: bindings it keeps beside the winner's
+        for up in list(self.uplinks.values()):
             for client in (up.i_client, up.x_client):
                 if client is winner or client.home_address != winner.home_address:
                     continue
                 client.first = False
                 if client.route is not None and client.registered(now) and client.lifetime:
+                    if room is not None and room <= 0:
+                        actions += self._hold(up, winner.home_agent, now)
+                        break
+                    room = None if room is None else room - 1
                     actions += client.register(with_flags(client.route, client.route.flags | FLAG_S), now)
+        return actions
+
+    # -- home agents that keep fewer simultaneous bindings than we have uplinks (RFC 5944 3.4) ----
+
+    def _taking(self, up: Uplink) -> bool:
+        """Whether `up` is to take the HA's traffic (S clear): it is, or becomes, the primary."""
+        return self.primary in (None, up.iface) or self.claiming == up.iface
+
+    def _bound_at(self, ha: str, now: float, besides: Uplink | None = None) -> list[RegistrationClient]:
+        """Our clients holding a binding at `ha` now (the VPN's too), other than those of `besides`."""
+        ours = (besides.i_client, besides.x_client) if besides is not None else ()
+        return [cl for cl in self.clients() if cl.home_agent == ha and cl not in ours and cl.registered(now)]
+
+    def _held_back(self, up: Uplink, has: tuple[str, ...], now: float) -> str | None:
+        """The HA among `has` where a request of this standby (S set) would replace or exceed the
+        bindings our other uplinks hold: it keeps no more than ha_limits says."""
+        if self._taking(up):
+            return None
+        for ha in has:
+            limit = self.ha_limits.get(ha)
+            if limit is not None and len(self._bound_at(ha, now, besides=up)) >= limit:
+                return ha
+        return None
+
+    def _hold(self, up: Uplink, ha: str, now: float) -> list:
+        """Keep a standby from registering: it waits, unregistered and blocked, until no uplink carries
+        (_resume_held). A standby's registration with S at an HA without simultaneous bindings would move
+        the only binding away from the uplink that carries (RFC 5944 3.4)."""
+        if up.state == HELD:
+            return []
+        actions = self._block(up, "held: %s keeps no binding for a standby" % ha)
+        up.forget_attachment()
+        up.held = ha
+        self.counters["held"] = self.counters.get("held", 0) + 1
+        actions.append(log("warning", "held", "%s: standby held back: home agent %s keeps %d simultaneous "
+                           "binding(s) and the primary needs them (RFC 5944 3.4)" % (up.iface, ha, self.ha_limits[ha])))
+        return actions + self._transition(up, "hold", now)
+
+    def _resume_held(self, now: float) -> list:
+        """No uplink carries: the held standbys detect again, now taking the binding (S clear)."""
+        actions: list = []
+        for up in list(self.uplinks.values()):
+            if self.primary is None and up.held is not None and up.state == HELD:
+                ha, up.held = up.held, None
+                actions += self._status_change(up, "no uplink carries; %s may take the binding at %s" % (up.iface, ha),
+                                               now)
+        return actions
+
+    def _learn_limit(self, ha: str, limit: int, code: int) -> list:
+        if self.ha_limits.get(ha) == limit:
+            return []
+        self.ha_limits[ha] = limit
+        return [log("warning", "ha-binding-limit", "home agent %s keeps %d simultaneous binding(s) of ours "
+                    "(code %d, RFC 5944 3.4): standbys no longer register there while another uplink carries"
+                    % (ha, limit, code))]
+
+    def _binding_limit(self, up: Uplink, client: RegistrationClient, result: Accepted | Denied | None,
+                       now: float) -> list:
+        """RFC 5944 3.4: code 1 (accepted, simultaneous bindings unsupported: ours is now its only binding)
+        or 135 (too many simultaneous bindings). Never answered by dropping S on a standby (that would
+        replace every binding, the primary's too)."""
+        ha = client.home_agent
+        if isinstance(result, Denied) and result.by == "HA" and result.code == codes.HA_TOO_MANY_BINDINGS:
+            actions = self._learn_limit(ha, max(1, len(self._bound_at(ha, now, besides=up))), result.code)
+            if self._taking(up):  # only S-clear would do: claim (RFC 5944 3.6.1.2)
+                client.first = False
+                return actions
+            return actions + self._hold(up, ha, now)
+        if not isinstance(result, Accepted) or result.code != codes.ACCEPTED_NO_SIMULTANEOUS or result.deregistration:
+            return []
+        victims = self._bound_at(ha, now, besides=up)  # their bindings are gone now
+        actions = self._learn_limit(ha, 1, result.code)
+        taking = self._taking(up)
+        if taking:
+            client.first = True  # ours is the only binding: it carries
+        elif victims:
+            actions += self._hold(up, ha, now)  # the binding moves back to the primary (below)
+        primary = self.uplinks.get(self.primary or "")
+        for victim in victims:
+            if victim is self.vpn_client:
+                victim.reset()  # re-registered through the VPN at once, S clear (_ike)
+                continue
+            owner = next(u for u in self.uplinks.values() if victim in (u.i_client, u.x_client))
+            if not taking and owner is primary:
+                victim.first = False  # _reconcile claims it back at once, S clear
+                actions.append(log("warning", "binding-moved", "%s: the %s gave the standby %s its only binding; "
+                                   "%s registers again to take it back" % (owner.iface, ha, up.iface, owner.iface)))
+            elif owner.state != HELD:
+                actions += self._hold(owner, ha, now)
         return actions
 
     def _usable(self, up: Uplink, now: float) -> bool:
@@ -788,6 +895,7 @@ class MobileNode:
             "ike_retry_in": None if self.ike_retry_at is None else max(0.0, self.ike_retry_at - now),
             "vpn_tia": self.vpn_tia,
             "vpn_registrations": _registrations([self.vpn_client], now),
+            "home_agents": {ha: {"simultaneous_bindings": n} for ha, n in sorted(self.ha_limits.items())},
             "t_monitor": c.t_monitor,
             "interfaces": {up.iface: self._uplink_status(up, now) for up in self.uplinks.values()},
             "counters": counters,
@@ -799,7 +907,7 @@ class MobileNode:
             "state": up.state, "mode": self._mode(up), "care_of": up.care_of, "gate": up.gate,
             "foreign_agent": up.fa.address if up.using_fa and up.fa else None,
             "foreign_agent_alternative": up.fa_alternative.address if up.fa_alternative else None,
-            "hints": dict(up.hints), "priority": up.priority,
+            "hints": dict(up.hints), "priority": up.priority, "held_by": up.held,
             "hold_down_left": None if up.settle_at is None else max(0.0, up.settle_at - now),
             "waited_s": up.waited,  # usable this long before it last took the traffic (hold-down honoured)
             "carries": up.state in (INSIDE, OUTSIDE) and self._carries(up),

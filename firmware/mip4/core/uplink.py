@@ -16,11 +16,13 @@ DETECTING = "detecting"  # RFC 5265 3.3: parallel registrations to i-HA and x-HA
 TENTATIVE_OUTSIDE = "tentative-outside"  # x-HA answered; still asking the i-HA (R-3.3-b, R-3.3-c)
 OUTSIDE = "outside"
 INSIDE = "inside"  # only after an authentic, fresh, TNC-bearing i-HA reply here (R-3.2.3-a)
+HELD = "held"  # a standby kept from registering: its HA keeps one binding, which another uplink needs
 
 # RFC 5265 3.3 as data. Events not listed for a state leave it unchanged.
 TRANSITIONS: dict[str, dict[str, str]] = {
     DOWN: {},
     WAITING: {},
+    HELD: {},  # left by a status change only (mobile_node: when no uplink carries any more)
     DETECTING: {"x-ha-accepted": TENTATIVE_OUTSIDE, "i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE},
     TENTATIVE_OUTSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE, "i-ha-denied": OUTSIDE,  # R-3.3-f
                         "detection-period-over": OUTSIDE},
@@ -35,6 +37,7 @@ ANY_STATE: dict[str, str] = {
     "care-of-lost": WAITING,
     "status-change": DETECTING,
     "skip-detection": OUTSIDE,  # RFC 5265 3.5, R-3.5-c: i-HA and x-HA addresses are equal
+    "hold": HELD,  # RFC 5944 3.4: code 1 or 135, the HA keeps no binding beside the one that carries
 }
 
 
@@ -105,6 +108,7 @@ class Uplink:
     waited: float | None = None  # how long it had been usable when it last became the primary
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
+    held: str | None = None  # why it is HELD: the home agent that keeps no binding for it
     tag: str = ""  # stands for iface in tunnel names (tunnel_tag); set once, when the uplink is first seen
     fa_alternative: ForeignAgentInfo | None = None  # another FA heard on this link while ours still is
 

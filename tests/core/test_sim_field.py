@@ -20,7 +20,7 @@ from mip4.core.mobile_node import MobileNode
 from mip4.wire.registration import FLAG_S
 
 from .replies import mn_config
-from .world import I_FA, I_HA, I_HOA, X_HA, X_HOA, build
+from .world import I_FA, I_HA, I_HOA, VPN_TIA, X_HA, X_HOA, build
 
 WAN, WWAN = "10.2.0.5", "10.3.0.7"  # lan1, lan2: both inside
 
@@ -182,3 +182,18 @@ def test_too_many_bindings_never_makes_a_standby_replace_the_primary_binding():
     status = w.mn.status(w.now)
     assert status["home_agents"] == {I_HA: {"simultaneous_bindings": 2}} and w.state("lte") == "held"
     assert w.gate("wan") == "plain" and w.gate("wwan") == "plain"
+
+
+def test_a_new_i_mip_registration_through_the_vpn_does_not_leave_an_inside_standby_believing_in_its_binding():
+    """Same class as issue 28.1, RFC 5944 3.6.1.2: the i-MIP registration through a new IKE SA has S clear and
+    replaces every binding at the i-HA, the inside standby's too. The standby adds its binding again at once
+    (S set), as it does after an uplink's S-clear claim, instead of believing in it until its next T_MONITOR."""
+    w = build(uplinks={"wan": 1, "wwan": 2}, hold_down=0.0)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(8)
+    w.connect("wwan", "lan2", WWAN)
+    w.run(5)
+    assert w.mode() == "cvc" and [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [VPN_TIA, WWAN]
+    w.sim.call("mn", "ike_closed", "dpd")
+    w.run(3)
+    assert [b.care_of for b in w.i_ha.bindings.lookup(I_HOA)] == [VPN_TIA, WWAN]

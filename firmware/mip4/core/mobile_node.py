@@ -510,7 +510,10 @@ class MobileNode:
         """i-MIP through the IPsec tunnel. A TNC here proves nothing about any interface (R-3.2.3-c)."""
         if self.vpn_client.match(reply) is None:
             return self._ignore(now, "unmatched-reply", "VPN reply matches no request in flight")
+        was_first = self.vpn_client.first
         result, actions = self.vpn_client.receive(reply, now)
+        if self.vpn_client.first and not was_first:  # RFC 5944 3.6.1.2: S clear replaced the standbys' bindings
+            actions += self._displaced(self.vpn_client, now)
         if isinstance(result, Accepted) and result.tnc:
             actions.append(log("info", "tnc-via-vpn", "TNC in the i-HA reply through the VPN: expected, and no "
                                "evidence that any interface is inside (R-3.2.3-c)"))

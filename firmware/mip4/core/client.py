@@ -154,6 +154,15 @@ class RegistrationClient:
         self.first = False
         self._no_udp()
 
+    def superseded(self) -> None:
+        """Another registration of ours replaced this binding as the HA's first (RFC 5944 3.6.1.2), or the HA
+        dropped it: the next request must clear S to take the traffic back."""
+        self.first = False
+
+    def only_binding(self) -> None:
+        """The HA said this binding is its only one (RFC 5944 3.4, code 1): it carries the traffic."""
+        self.first = True
+
     def _no_udp(self) -> None:
         self.udp_tunnel = False
         self.keepalive = None
@@ -368,3 +377,13 @@ def with_flags(route: Route, flags: int) -> Route:
 def co_located_flags(reverse_tunnel: bool) -> int:
     """RFC 5944 3.3: D for a co-located care-of address; T for RFC 3024 reverse tunnelling."""
     return FLAG_D | (FLAG_T if reverse_tunnel else 0)
+
+
+def due_timers(clients: list[RegistrationClient], now: float) -> list:
+    """Run the timers of those clients that are due."""
+    actions: list = []
+    for client in clients:
+        timer = client.get_timer()
+        if timer is not None and timer <= now:
+            actions += client.handle_timer(now)
+    return actions

@@ -1,7 +1,8 @@
 """Per-interface detection state (RFC 5265 3.2.1): one Uplink per network interface.
 
 The inside/outside verdict of an interface moves only along TRANSITIONS (h11 style: the table
-is the specification). Nothing here sends or decides data-plane policy; mobile_node.py does.
+is the specification). Nothing here sends or decides data-plane policy: detection.py drives the
+verdict, selection.py picks among uplinks, datapath.py builds the paths.
 """
 from __future__ import annotations
 

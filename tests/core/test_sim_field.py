@@ -17,6 +17,7 @@ from mip4.core.actions import Gate, SetPath
 from mip4.core.config import ForeignAgentConfig
 from mip4.core.foreign_agent import ForeignAgent
 from mip4.core.mobile_node import MobileNode
+from mip4.core.uplink import tunnel_name, tunnel_tags
 from mip4.wire.registration import FLAG_S
 
 from .replies import mn_config
@@ -55,16 +56,20 @@ _IFNAME = st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_c
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_IFNAME, min_size=1, max_size=8, unique=True))
-def test_tunnel_names_are_distinct_and_fit_ifnamsiz_for_any_interface_names(ifaces):
+@given(st.lists(_IFNAME, min_size=1, max_size=8, unique=True), st.integers(0, 8), st.randoms())
+def test_tunnel_names_are_distinct_and_fit_ifnamsiz_for_any_interface_names(ifaces, configured, order):
     """R-5.6-b; Linux IFNAMSIZ: every uplink's i and x tunnels have names of their own, <= 15 characters,
-    starting with "mip4-" (io/kernel.py OUR_TUNNELS), and the same interface keeps its names."""
-    mn = MobileNode(mn_config(), random.Random(1))
-    for iface in ifaces:
+    starting with "mip4-" (io/kernel.py OUR_TUNNELS); a configured uplink's names are those tunnel_tags
+    gives (what labctl tells charon to ignore) whichever link comes up first; names stay the same."""
+    uplinks = {iface: n for n, iface in enumerate(ifaces[:configured])}
+    mn = MobileNode(mn_config(uplinks=uplinks), random.Random(1))
+    for iface in order.sample(ifaces, len(ifaces)):
         mn.link_up(iface, 0.0)
     names = [mn.uplinks[i].tunnel_name(layer) for i in ifaces for layer in ("i", "x")]
     assert len(set(names)) == len(names) and "mip4-vpn" not in names
     assert all(len(n) <= 15 and n.startswith("mip4-") for n in names)
+    tags = tunnel_tags(uplinks)
+    assert all(mn.uplinks[i].tunnel_name("x") == tunnel_name("x", tags[i]) for i in uplinks)
     mn.link_up(ifaces[0], 1.0)
     assert mn.uplinks[ifaces[0]].tunnel_name("x") == names[1]
 

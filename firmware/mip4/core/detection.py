@@ -316,6 +316,8 @@ class Detection:
             return []
         old, up.state = up.state, new
         up.reason, up.changed_at = event, now
+        if new != HELD:
+            up.held = None  # whatever it was held for, it detects (or is down) now
         return [log("info", "state", "%s: %s -> %s (%s)" % (up.iface, old, new, event), iface=up.iface)]
 
     def hold(self, up: Uplink, ha: str, now: float) -> list:

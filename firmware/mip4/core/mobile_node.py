@@ -26,7 +26,7 @@ from .mn_status import status
 from .ratelimit import MAX_REGISTRATION, LogLimiter
 from .selection import DRAIN, Selection
 from .timers import earliest
-from .uplink import DOWN, INSIDE, OUTSIDE, WAITING, Uplink, tunnel_tag
+from .uplink import DOWN, INSIDE, OUTSIDE, WAITING, Uplink, tunnel_tag, tunnel_tags
 from .vpn import VpnLayer
 
 __all__ = ["DRAIN", "MobileNode"]
@@ -45,6 +45,7 @@ class MobileNode:
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
         # RFC 5944 5.7.1: per (home agent, home address), shared by every client registering it
         self.identifications: dict[tuple[str, str], Identifications] = {}
+        self.tags = tunnel_tags(config.uplinks)  # R-5.6-b: each uplink's tunnel names, distinct and stable
         self.vpn = VpnLayer(config, self._client("vpn", config.i_hoa, config.i_ha, config.i_sa))
         self.selection = Selection(config, self)
         self.detection = Detection(config, self)
@@ -315,7 +316,9 @@ class MobileNode:
             c = self.config
             up = Uplink(iface, c.priority(iface), self._client("i-ha", c.i_hoa, c.i_ha, c.i_sa),
                         self._client("x-ha", c.x_hoa, c.x_ha, c.x_sa, may_drop_t=True))
-            up.tag = tunnel_tag(iface, {u.tag for u in self.uplinks.values()})  # R-5.6-b: one stack per uplink
+            if iface not in self.tags:  # not configured: the next name free
+                self.tags[iface] = tunnel_tag(iface, set(self.tags.values()))
+            up.tag = self.tags[iface]
             self.uplinks[iface] = up
         return up
 

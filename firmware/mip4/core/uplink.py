@@ -7,6 +7,7 @@ verdict, selection.py picks among uplinks, datapath.py builds the paths.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .client import RegistrationClient
@@ -69,6 +70,22 @@ def tunnel_tag(iface: str, taken: set[str]) -> str:
         salt += 1
 
 
+def tunnel_tags(ifaces: Iterable[str]) -> dict[str, str]:
+    """tunnel_tag of each of `ifaces`, in order: the mobile node's configured uplinks get theirs at start,
+    so their tunnel names do not depend on which link comes up first (and a charon configuration can
+    list them, board/virtual/labctl.py)."""
+    tags: dict[str, str] = {}
+    for iface in ifaces:
+        if iface not in tags:
+            tags[iface] = tunnel_tag(iface, set(tags.values()))
+    return tags
+
+
+def tunnel_name(layer: str, tag: str) -> str:
+    """An uplink's "i" (i-HA) or "x" (x-HA) tunnel: at most 15 characters for a tag of tunnel_tag."""
+    return "%s%s-%s" % (TUNNEL_PREFIX, layer, tag)
+
+
 @dataclass
 class ForeignAgentInfo:
     """What an agent advertisement told us (RFC 5944 2.1)."""
@@ -115,7 +132,7 @@ class Uplink:
 
     def tunnel_name(self, layer: str) -> str:
         """The name of this uplink's "i" (i-HA) or "x" (x-HA) tunnel: at most 15 characters."""
-        return "%s%s-%s" % (TUNNEL_PREFIX, layer, self.tag or self.iface)
+        return tunnel_name(layer, self.tag or self.iface)
 
     @property
     def using_fa(self) -> bool:

@@ -23,6 +23,7 @@ from pyroute2.netns import setns  # noqa: E402
 
 import mip4.cli  # noqa: E402  (the console, when boot.py asks for the serial line)
 import mip4.io.daemon  # noqa: E402  (the heavy import, once)
+from mip4.core.uplink import tunnel_name, tunnel_tags  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -671,7 +672,8 @@ class Lab:
 def _strongswan_conf(vici: str, log: str, uplinks: dict) -> str:
     """RFC 5265 2.3 on the MR: charon routes nothing itself (mip4 owns the routing), puts the VPN-TIA
     on lo, and ignores mip4's tunnels so it never roams into its own x-MIP tunnel."""
-    ignore = ", ".join(["mip4-%s-%s" % (k, u[:8]) for u in uplinks for k in ("x", "i")] + ["mip4-vpn"])
+    tags = tunnel_tags(uplinks)  # the names the MN gives them (RFC 5265 5.6: one stack per uplink)
+    ignore = ", ".join([tunnel_name(k, tags[u]) for u in uplinks for k in ("x", "i")] + ["mip4-vpn"])
     return """charon {
   load = random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 x509 pubkey kernel-netlink socket-default vici
   install_routes = no

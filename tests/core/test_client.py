@@ -126,8 +126,16 @@ def fa_denial(dgram, code):
     return codec.decode_udp(answer(dgram, None, code=code).payload)
 
 
+def test_too_many_bindings_is_not_answered_by_dropping_s():
+    """RFC 5944 3.4 (issue 28.1): a request without S replaces every binding, the one that carries too;
+    135 goes to the owner (the mobile node decides), the client sends nothing."""
+    c = client()
+    (d, _), = requests(c.register(Route("wan", "10.2.0.5", "10.1.0.1", "10.2.0.5", FLAG_D | FLAG_S), NOW))
+    result, actions = c.receive(codec_reply(d, code=codes.HA_TOO_MANY_BINDINGS), NOW)
+    assert isinstance(result, Denied) and result.code == codes.HA_TOO_MANY_BINDINGS and not requests(actions)
+
+
 @pytest.mark.parametrize("code,flags_before,flag,present", [
-    (codes.HA_TOO_MANY_BINDINGS, FLAG_D | FLAG_S, FLAG_S, False),
     (codes.HA_REVERSE_TUNNEL_MANDATORY, FLAG_D, FLAG_T, True),
     (codes.FA_REVERSE_TUNNEL_MANDATORY, FLAG_D, FLAG_T, True),
 ])

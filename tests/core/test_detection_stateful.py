@@ -16,7 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mip4.core.actions import VPN, Datagram, Gate, Icmp, IkeUp, SendUdp
+from mip4.core.actions import VPN, Datagram, Gate, Icmp, IkeUp, Primary, SendUdp
 from mip4.core.config import HomeAgentConfig, MobileNodeEntry
 from mip4.core.home_agent import HomeAgent
 from mip4.core.mobile_node import MobileNode
@@ -50,6 +50,7 @@ class DetectionMachine(RuleBasedStateMachine):
         self.events = 0  # orders sends and status changes that happen at the same virtual time
         self.replies: list[Datagram] = []
         self.ike_wanted = False
+        self.primary: str | None = None  # as the Primary actions told the adapter
         self.wall = 0.0  # time of day minus the monotonic clock
         # the real i-HA an outsider reaches through his own VPN session (the pool is trusted, R-4.3-h)
         self.i_ha = HomeAgent(HomeAgentConfig(address="10.1.0.1", role="i-ha", trusted_networks=("10.0.0.0/8",),
@@ -81,6 +82,8 @@ class DetectionMachine(RuleBasedStateMachine):
                 self.sent.setdefault(a.datagram.iface, []).append((self.events, self.now, a.datagram))
             elif isinstance(a, IkeUp):
                 self.ike_wanted = True
+            elif isinstance(a, Primary):
+                self.primary = a.iface
 
     def status_change(self, iface: str) -> None:
         self.model[iface].changed = self.events + 1  # the event about to be fed
@@ -236,6 +239,11 @@ class DetectionMachine(RuleBasedStateMachine):
         for iface in IFACES:
             if self.gate[iface] == "vpn":
                 assert self.mn.ike == "up"
+
+    @invariant()
+    def the_adapter_learns_the_primary_from_actions(self):
+        """Issue 22: io/daemon.py points the LAN table at the primary's path from Primary actions alone."""
+        assert self.primary == self.mn.status(self.now)["primary"]
 
     @invariant()
     def inside_status_agrees_with_the_gate(self):

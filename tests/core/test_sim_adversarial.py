@@ -179,6 +179,14 @@ def test_each_status_change_blocks_at_once_and_redetects(event):
         w.sim.attacker.drop_if(lambda p, link: isinstance(p, Icmp))
         w.run(12)
         t = [tt for tt, a in w.timed(Gate) if a.blocked][-1]
+    elif event == "new-fa":  # RFC 5944 2.4.2: another FA is heard, ours falls silent: the move is to the other
+        heard = w.now
+        w.sim.attacker.drop_if(lambda p, link: isinstance(p, Icmp) and p.src == "10.4.0.1")
+        for _ in range(5):
+            calls[event]()
+            w.run(3)
+        t = [tt for tt, a in w.timed(Gate) if a.blocked][-1]
+        assert t >= heard + 6.0  # not while ours was still within its advertised lifetime
     else:
         calls[event]()
     first_after = [a for tt, a in w.timed() if tt >= t]

@@ -78,6 +78,14 @@ class SetPath:
 
 
 @dataclass(frozen=True)
+class Primary:
+    """The MN's primary uplink changed: the mobile networks' traffic (the LAN table) follows its path,
+    and outside the IKE SA runs through its x-MIP tunnel (RFC 5265 5.6, R-2.3-c). None: no uplink carries."""
+
+    iface: str | None
+
+
+@dataclass(frozen=True)
 class Gate:
     """Whether user data may cross `iface`: path "plain" (inside), "vpn" (outside) or None (blocked)."""
 

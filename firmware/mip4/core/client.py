@@ -70,10 +70,10 @@ class _Sent:
 
 
 # RFC 5944 3.6.2.2-3.6.2.3 and RFC 3024: what to change before trying again after a denial.
-# Codes not listed: log and retry after the backoff.
+# Codes not listed: log and retry after the backoff. 135 (too many simultaneous bindings) is the
+# owner's: dropping S would replace every binding, the one that carries too (mobile_node.py).
 _ADJUST = {
     codes.FA_LIFETIME_TOO_LONG: "lifetime",
-    codes.HA_TOO_MANY_BINDINGS: "drop-s",
     codes.FA_REVERSE_TUNNEL_UNAVAILABLE: "drop-t",
     codes.HA_REVERSE_TUNNEL_UNAVAILABLE: "drop-t",
     codes.FA_REVERSE_TUNNEL_MANDATORY: "set-t",
@@ -153,6 +153,15 @@ class RegistrationClient:
         self.route = None
         self.first = False
         self._no_udp()
+
+    def superseded(self) -> None:
+        """Another registration of ours replaced this binding as the HA's first (RFC 5944 3.6.1.2), or the HA
+        dropped it: the next request must clear S to take the traffic back."""
+        self.first = False
+
+    def only_binding(self) -> None:
+        """The HA said this binding is its only one (RFC 5944 3.4, code 1): it carries the traffic."""
+        self.first = True
 
     def _no_udp(self) -> None:
         self.udp_tunnel = False
@@ -343,8 +352,6 @@ class RegistrationClient:
             return actions
         if change == "lifetime" and 0 < reply.lifetime < self.lifetime:
             self.lifetime = reply.lifetime
-        elif change == "drop-s" and route.flags & FLAG_S:
-            self.route = with_flags(route, route.flags & ~FLAG_S)
         elif change == "drop-t" and route.flags & FLAG_T and self.may_drop_t:
             self.route = with_flags(route, route.flags & ~FLAG_T)
         elif change == "set-t" and not route.flags & FLAG_T:
@@ -370,3 +377,13 @@ def with_flags(route: Route, flags: int) -> Route:
 def co_located_flags(reverse_tunnel: bool) -> int:
     """RFC 5944 3.3: D for a co-located care-of address; T for RFC 3024 reverse tunnelling."""
     return FLAG_D | (FLAG_T if reverse_tunnel else 0)
+
+
+def due_timers(clients: list[RegistrationClient], now: float) -> list:
+    """Run the timers of those clients that are due."""
+    actions: list = []
+    for client in clients:
+        timer = client.get_timer()
+        if timer is not None and timer <= now:
+            actions += client.handle_timer(now)
+    return actions

@@ -1,10 +1,13 @@
 """Per-interface detection state (RFC 5265 3.2.1): one Uplink per network interface.
 
 The inside/outside verdict of an interface moves only along TRANSITIONS (h11 style: the table
-is the specification). Nothing here sends or decides data-plane policy; mobile_node.py does.
+is the specification). Nothing here sends or decides data-plane policy: detection.py drives the
+verdict, selection.py picks among uplinks, datapath.py builds the paths.
 """
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .client import RegistrationClient
@@ -15,11 +18,13 @@ DETECTING = "detecting"  # RFC 5265 3.3: parallel registrations to i-HA and x-HA
 TENTATIVE_OUTSIDE = "tentative-outside"  # x-HA answered; still asking the i-HA (R-3.3-b, R-3.3-c)
 OUTSIDE = "outside"
 INSIDE = "inside"  # only after an authentic, fresh, TNC-bearing i-HA reply here (R-3.2.3-a)
+HELD = "held"  # a standby kept from registering: its HA keeps one binding, which another uplink needs
 
 # RFC 5265 3.3 as data. Events not listed for a state leave it unchanged.
 TRANSITIONS: dict[str, dict[str, str]] = {
     DOWN: {},
     WAITING: {},
+    HELD: {},  # left by a status change only (mobile_node: when no uplink carries any more)
     DETECTING: {"x-ha-accepted": TENTATIVE_OUTSIDE, "i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE},
     TENTATIVE_OUTSIDE: {"i-ha-tnc": INSIDE, "i-ha-no-tnc": OUTSIDE, "i-ha-denied": OUTSIDE,  # R-3.3-f
                         "detection-period-over": OUTSIDE},
@@ -34,6 +39,7 @@ ANY_STATE: dict[str, str] = {
     "care-of-lost": WAITING,
     "status-change": DETECTING,
     "skip-detection": OUTSIDE,  # RFC 5265 3.5, R-3.5-c: i-HA and x-HA addresses are equal
+    "hold": HELD,  # RFC 5944 3.4: code 1 or 135, the HA keeps no binding beside the one that carries
 }
 
 
@@ -41,6 +47,43 @@ def next_state(state: str, event: str) -> str:
     if event in ANY_STATE:
         return ANY_STATE[event]
     return TRANSITIONS[state].get(event, state)
+
+
+TUNNEL_PREFIX = "mip4-"  # io/kernel.py OUR_TUNNELS: every MN tunnel name starts with it
+IFNAMSIZ = 16  # Linux: an interface name is at most 15 characters
+_SHORT = IFNAMSIZ - 1 - len(TUNNEL_PREFIX + "i-") - 1  # names up to 7 characters appear as they are
+_TAG = _SHORT + 1  # longer ones as 8 hex digits of a hash: the length alone tells the two forms apart
+
+
+def tunnel_tag(iface: str, taken: set[str]) -> str:
+    """The part of this uplink's tunnel names that stands for `iface`: unique among `taken` and within
+    IFNAMSIZ. A name of up to 7 characters stays readable ("mip4-x-wan"); a longer one (OpenWrt's
+    "phy0-sta0", "eth0.100") becomes 8 hex digits of its hash, so two names sharing a prefix never
+    share a tunnel; a hash collision, however unlikely, takes the next salt."""
+    if len(iface) <= _SHORT:
+        return iface
+    salt = 0
+    while True:
+        tag = hashlib.sha1(("%s#%d" % (iface, salt) if salt else iface).encode()).hexdigest()[:_TAG]
+        if tag not in taken:
+            return tag
+        salt += 1
+
+
+def tunnel_tags(ifaces: Iterable[str]) -> dict[str, str]:
+    """tunnel_tag of each of `ifaces`, in order: the mobile node's configured uplinks get theirs at start,
+    so their tunnel names do not depend on which link comes up first (and a charon configuration can
+    list them, board/virtual/labctl.py)."""
+    tags: dict[str, str] = {}
+    for iface in ifaces:
+        if iface not in tags:
+            tags[iface] = tunnel_tag(iface, set(tags.values()))
+    return tags
+
+
+def tunnel_name(layer: str, tag: str) -> str:
+    """An uplink's "i" (i-HA) or "x" (x-HA) tunnel: at most 15 characters for a tag of tunnel_tag."""
+    return "%s%s-%s" % (TUNNEL_PREFIX, layer, tag)
 
 
 @dataclass
@@ -83,6 +126,13 @@ class Uplink:
     waited: float | None = None  # how long it had been usable when it last became the primary
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
+    held: str | None = None  # why it is HELD: the home agent that keeps no binding for it
+    tag: str = ""  # stands for iface in tunnel names (tunnel_tag); set once, when the uplink is first seen
+    fa_alternative: ForeignAgentInfo | None = None  # another FA heard on this link while ours still is
+
+    def tunnel_name(self, layer: str) -> str:
+        """The name of this uplink's "i" (i-HA) or "x" (x-HA) tunnel: at most 15 characters."""
+        return tunnel_name(layer, self.tag or self.iface)
 
     @property
     def using_fa(self) -> bool:

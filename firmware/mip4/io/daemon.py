@@ -19,7 +19,7 @@ import time
 
 from pyroute2 import AsyncIPRoute
 
-from ..core.actions import VPN, Datagram, Gate, IkeDown, IkeUp, Log, SendIcmp, SendUdp, SetPath
+from ..core.actions import VPN, Datagram, Gate, IkeDown, IkeUp, Log, Primary, SendIcmp, SendUdp, SetPath
 from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
@@ -71,6 +71,7 @@ class Daemon:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.dhcp_want: dict[str, list[bool]] = {}  # uplink -> the DHCP steps (down, up) its queued job does
         self.reselects = 0  # _Reselect markers in the queue
+        self.primary: str | None = None  # the MN's primary uplink, as its Primary actions said
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at: float | None = None  # when self.timer fires
         self.udp: dict[str, UdpEndpoint] = {}
@@ -186,7 +187,7 @@ class Daemon:
         if isinstance(self.machine, MobileNode):
             self.feed(self.machine.shutdown(self.now()))
             deadline = self.now() + DEREGISTRATION_WAIT
-            while self.now() < deadline and any(c.outstanding for c in self.machine.clients()):
+            while self.now() < deadline and self.machine.deregistering():
                 await asyncio.sleep(0.05)
         await self.queue.join()
         if self.ike:
@@ -367,16 +368,18 @@ class Daemon:
             await self.paths.gate(a)
             if self.guard and a.path == "plain":  # R-3.2.3-a: proven inside
                 await self.guard.lift(a.iface)
+        elif isinstance(a, Primary):
+            self.primary = a.iface  # the LAN and IKE tables follow it at the end of the batch (_Reselect)
         elif isinstance(a, SetPath) and self.paths:
             await self.paths.set_path(a)
         elif isinstance(a, IkeUp | IkeDown):
             if isinstance(a, IkeUp) and self.paths and isinstance(self.machine, MobileNode):
-                await self.paths.select(self.machine.primary)  # R-2.3-c: the x-MIP path first
+                await self.paths.select(self.primary)  # R-2.3-c: the x-MIP path first
             self._spawn(self._ike_request(a))  # seconds long: the worker goes on meanwhile
         elif isinstance(a, _Reselect):
             self.reselects -= 1
             if self.paths and isinstance(self.machine, MobileNode):
-                await self.paths.select(self.machine.primary)
+                await self.paths.select(self.primary)
             if not self.reselects:  # the last batch queued: under load, one status file for many batches
                 self._write_status()
         elif isinstance(a, tuple) and a[0] == "dhcp" and self.dhcp:
@@ -429,7 +432,8 @@ class Daemon:
         """The `reregister` method (ubus, console): every uplink registers again (MobileNode.reregister)."""
         assert isinstance(self.machine, MobileNode)
         self.feed(self.machine.reregister(self.now()))
-        return {"reregistered": sorted(i for i, u in self.machine.uplinks.items() if u.care_of)}
+        uplinks = self.machine.status(self.now())["interfaces"]
+        return {"reregistered": sorted(i for i, u in uplinks.items() if u["care_of"])}
 
     def log(self, since: int, limit: int) -> list[dict]:
         return self.model.log(since, limit)

@@ -129,10 +129,18 @@ def check_limits(obj: object, section: str) -> None:
             limit.check(name, value)
 
 
+def is_ifname(value: object) -> bool:
+    """Linux dev_valid_name: 1..15 characters (IFNAMSIZ), not "." or "..", no "/", ":" or white space;
+    printable ASCII here, as UCI and the shell can carry it."""
+    return (isinstance(value, str) and 0 < len(value) < 16 and value not in (".", "..")
+            and all(32 < ord(c) < 127 and c not in "/:" for c in value))
+
+
 def check_ifname(option: str, value: object) -> None:
-    """A Linux interface name (IFNAMSIZ: 15 characters): anything else fails only when the adapter opens it."""
-    if not isinstance(value, str) or not 0 < len(value) < 16 or not all(c.isalnum() or c in "-_.@" for c in value):
-        raise ConfigError("%s: %r is not an interface name (1..15 of letters, digits, - _ . @)" % (option, value))
+    """A Linux interface name: anything else fails only when the adapter opens it."""
+    if not is_ifname(value):
+        raise ConfigError("%s: %r is not an interface name (1..15 printable characters, no / : or space)"
+                          % (option, value))
 
 
 def _check_address(option: str, value: str) -> None:

@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..core.config import LIMITS
+from ..core.config import LIMITS, is_ifname
 
 
 class BadValue(ValueError):
@@ -96,8 +96,8 @@ def path(v: str) -> str:
 
 
 def ifname(v: str) -> str:
-    if not 0 < len(v) < 16 or not all(c.isalnum() or c in "-_." for c in v):
-        raise BadValue("an interface name (1..15 of letters, digits, - _ .)")
+    if not is_ifname(v):
+        raise BadValue("an interface name (1..15 printable characters, no / : or space)")
     return v
 
 

@@ -275,13 +275,13 @@ class Detection:
             # the one to switch to if ours falls silent for its advertised lifetime (_fa_lost)
             if not info.busy:
                 up.fa_alternative = info
-            self.node.counters["fa-alternative"] = self.node.counters.get("fa-alternative", 0) + 1
+            self.node.events.count("fa-alternative")
             return []
         if up.fa_alternative is not None and up.fa_alternative.address == info.address:
             up.fa_alternative = None  # it is our agent now (ours was gone), or no longer an alternative
         if info.busy and not same_agent:
             # RFC 5944 2.1.1: B means no *additional* mobile nodes; the FA we already use stays usable
-            self.node.counters["fa-busy"] = self.node.counters.get("fa-busy", 0) + 1
+            self.node.events.count("fa-busy")
             return []
         up.fa = info
         rebooted = old is not None and info.sequence < old.sequence and info.sequence < 256  # RFC 5944 2.4.2
@@ -299,7 +299,7 @@ class Detection:
         alternative, up.fa_alternative = up.fa_alternative, None
         up.fa = None
         if alternative is not None and alternative.expires_at > now:
-            self.node.counters["fa-lost"] = self.node.counters.get("fa-lost", 0) + 1
+            self.node.events.count("fa-lost")
             actions = [log("info", "fa-lost", "%s: foreign agent %s silent for its advertised lifetime; "
                            "switching to %s (RFC 5944 2.4.2)" % (up.iface, lost.address if lost else "?",
                                                                   alternative.address))]
@@ -329,7 +329,7 @@ class Detection:
         actions = block(up, "held: %s keeps no binding for a standby" % ha)
         up.forget_attachment()
         up.held = ha
-        self.node.counters["held"] = self.node.counters.get("held", 0) + 1
+        self.node.events.count("held")
         limit = self.node.selection.ha_limits[ha]
         actions.append(log("warning", "held", "%s: standby held back: home agent %s keeps %d simultaneous "
                            "binding(s) and the primary needs them (RFC 5944 3.4)" % (up.iface, ha, limit)))

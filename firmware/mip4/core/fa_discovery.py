@@ -9,7 +9,7 @@ from ..wire import AgentAdvertisement, MobilityAgentAdvertisement
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, ADV_U, CODE_MOBILITY_ONLY, CODE_ROUTES
 from .actions import Icmp, SendIcmp
 from .config import ForeignAgentConfig
-from .fa_events import Events
+from .events import Events
 from .fa_messages import UNSPECIFIED, unicast
 from .solicitations import MULTICAST_INTERVAL, UNICAST_RATE, SolicitedAnswers
 from .timers import earliest

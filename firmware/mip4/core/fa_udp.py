@@ -8,8 +8,8 @@ from collections.abc import Callable
 from ..wire.extensions import UdpTunnelReply
 from .actions import Datagram, SendUdp
 from .config import ForeignAgentConfig
+from .events import Events
 from .fa_discovery import Advertiser
-from .fa_events import Events
 from .fa_messages import PORT
 from .keepalive import Keepalive, interval
 from .visitors import VisitorList

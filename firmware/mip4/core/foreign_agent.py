@@ -6,7 +6,7 @@ R-5.1-a): no TNC logic, and skippable extensions it does not know pass through u
 
 This module relays and keeps the tables; its helpers each do one job: fa_discovery (advertisements,
 solicitations), fa_denials (the RFC 5944 3.7.2.1 denial table), fa_messages (the FA's part of the
-messages), fa_plane (routes and tunnels), fa_udp (RFC 3519 keepalives), fa_events (counters, log).
+messages), fa_plane (routes and tunnels), fa_udp (RFC 3519 keepalives), events (counters, log).
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from ..wire.icmp import AgentSolicitation
 from ..wire.registration import FLAG_D, FLAG_T, LIFETIME_INFINITE, request_header
 from .actions import Datagram, Icmp, Log, SendUdp
 from .config import ForeignAgentConfig
+from .events import Events
 from .fa_denials import Arrival, denial
 from .fa_discovery import Advertiser
-from .fa_events import Events
 from .fa_messages import PORT, fa_part_start, ha_authentic, relayed_reply, relayed_request, udp_reply, unicast
 from .fa_plane import VisitorPlane, describe
 from .fa_udp import UdpKeepalives

@@ -24,11 +24,12 @@ from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, req
 from .actions import Datagram, log
 from .bindings import Binding, BindingTable
 from .config import HomeAgentConfig
+from .events import Events
 from .ha_denials import CHECKS, Incoming
 from .ha_plane import HomePlane, mobile_router_tunnel_name, tunnel_name
 from .ha_replies import reply as build_reply
 from .ha_replies import resync_identification
-from .ratelimit import MAX_REGISTRATION, LogLimiter, SourceLimiter
+from .ratelimit import MAX_REGISTRATION, SourceLimiter
 
 __all__ = ["COUNTERS", "HomeAgent", "mobile_router_tunnel_name", "tunnel_name"]
 
@@ -50,12 +51,12 @@ class HomeAgent:
         self.rng = rng  # nothing random yet: nonce identifications (RFC 5944 5.7.2) would draw from it
         self.bindings = BindingTable(config.max_bindings)
         self.plane = HomePlane(config, self.bindings)  # tunnels and routes for the bindings
-        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.events = Events(dict.fromkeys(COUNTERS, 0))
+        self.counters = self.events.counters
         self.wall_offset = 0.0  # time of day minus `now` (`now` is monotonic in the daemon)
         self.ident_offset = 0.0  # the identification clock minus `now`: never goes back (set_wall_clock)
         self.wall_set = False  # until set_wall_clock (the daemon calls it at start-up), `now` is the time of day
         self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)
-        self.log_limiter = LogLimiter()
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -287,15 +288,10 @@ class HomeAgent:
     def _drop(self, reason: str, counter: str, message: str, now: float, level: str = "warning", **fields) -> list:
         """Count; log too, unless this reason has filled its share of the log lately (an attacker's
         packets are counted one by one but do not fill the log)."""
-        self._count(counter)
-        text = self.log_limiter.admit(reason, message, now)
-        if text is None:
-            self._count("log-suppressed")
-            return []
-        return [log(level, reason, text, **fields)]
+        return self.events.limited(now, level, reason, message, counter, **fields)
 
     def _count(self, what: str) -> None:
-        self.counters[what] = self.counters.get(what, 0) + 1
+        self.events.count(what)
 
     def _binding_status(self, b: Binding, now: float | None) -> dict:
         finite = b.expires_at != math.inf

@@ -21,9 +21,10 @@ from .client import RegistrationClient, due_timers
 from .config import MobileNodeConfig
 from .datapath import assemble, block
 from .detection import Detection
+from .events import Events
 from .identification import Identifications
 from .mn_status import status
-from .ratelimit import MAX_REGISTRATION, LogLimiter
+from .ratelimit import MAX_REGISTRATION
 from .selection import DRAIN, Selection
 from .timers import earliest
 from .uplink import DOWN, INSIDE, OUTSIDE, WAITING, Uplink, tunnel_tag, tunnel_tags
@@ -39,8 +40,8 @@ class MobileNode:
         self.config = config
         self.rng = rng
         self.uplinks: dict[str, Uplink] = {}
-        self.counters: dict[str, int] = {}
-        self.log_limiter = LogLimiter()
+        self.events = Events()
+        self.counters = self.events.counters
         self.wall_offset = 0.0  # time of day minus `now`: `now` is monotonic, so T_MONITOR ignores clock steps
         self.taken: set[int] = set()  # identifications in flight, unique across all clients (RFC 5944 3.6.2.1)
         # RFC 5944 5.7.1: per (home agent, home address), shared by every client registering it
@@ -341,12 +342,7 @@ class MobileNode:
     def _ignore(self, now: float, reason: str, message: str) -> list:
         """Count what we drop; log it unless `reason` has filled its share of the log lately (anyone on
         an uplink can send us datagrams and ICMP)."""
-        self.counters[reason] = self.counters.get(reason, 0) + 1
-        text = self.log_limiter.admit(reason, message, now)
-        if text is None:
-            self.counters["log-suppressed"] = self.counters.get("log-suppressed", 0) + 1
-            return []
-        return [log("warning", reason, text)]
+        return self.events.limited(now, "warning", reason, message)
 
     def status(self, now: float) -> dict:
         return status(self, now)

@@ -1,8 +1,8 @@
 """Bytes per packet and path MTU per mode, as the product computes them, next to RFC 5265 5.2.
 
 The tunnel stack of each mode comes from the real MobileNode in the simulator's RFC 5265 world
-(tests/core/world.py: SetPath actions); the MTUs from the real RouterPaths and KernelDataPlane
-setting them on a 1500-octet uplink (netlink_standin.py instead of a kernel). Baseline: the direct
+(tests/core/world.py: SetPath actions); the MTUs from the real RouterPaths
+setting them on a 1500-octet uplink (netlink_standin.py's data plane instead of a kernel). Baseline: the direct
 path (MTU 1500), and RFC 5265 5.2's figures for the octets the MN adds on its own link.
 """
 from __future__ import annotations
@@ -11,13 +11,13 @@ import asyncio
 import dataclasses
 
 from mip4.core.actions import SetPath
-from mip4.io.kernel import IPIP_HEADER, KernelDataPlane
+from mip4.io.kernel import IPIP_HEADER
 from mip4.io.paths import ESP_OVERHEAD, FA_MODES, RouterPaths
 from mip4.io.settings import RouterOptions
 from mip4.wire.tunnel import TunnelData
 from tests.core.world import VPN_TIA, WITH_POOL, X_HOA, build
 
-from .netlink_standin import StandinIPRoute, StandinTun
+from .netlink_standin import StandinPlane
 from .report import Column, Figure
 
 UPLINK_MTU = 1500
@@ -62,14 +62,13 @@ def scenarios() -> dict[str, SetPath]:
 
 async def product_mtu(path: SetPath) -> int:
     """The MTU RouterPaths gives the innermost tunnel (the LAN's device) on a 1500-octet uplink."""
-    ipr = StandinIPRoute({"wan": UPLINK_MTU})
-    paths = RouterPaths(KernelDataPlane(ipr, StandinTun(ipr)), RouterOptions(networks=("192.168.77.0/24",)),  # type: ignore[arg-type]
-                        ["wan"])
+    plane = StandinPlane({"wan": UPLINK_MTU})
+    paths = RouterPaths(plane, RouterOptions(networks=("192.168.77.0/24",)), ["wan"])
     await paths.start(X_HOA)
     if path.mode in ("cvc", "fvc"):
         await paths.vpn_source(VPN_TIA)
     await paths.set_path(path)
-    return ipr.mtu(path.tunnels[-1].name)
+    return plane.mtus[path.tunnels[-1].name]
 
 
 def _layers(path: SetPath) -> str:

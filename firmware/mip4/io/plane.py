@@ -1,14 +1,14 @@
-"""Core data plane actions (HA and FA) onto a backend; today the kernel one (kernel.py).
-
-A userspace backend (TUN, RFC 3519 UDP) implements the same KernelDataPlane primitives.
-"""
+"""Core data plane actions (HA and FA) onto a backend (backend.DataPlane): the kernel's, with the
+userspace RFC 3519 UDP tunnels composed over it (udp_tunnels.UdpTunnelPlane)."""
 from __future__ import annotations
 
 import logging
 
 from ..core.actions import GratuitousArp, ProxyArp, RouteDown, RouteUp, SourceRoute, TunnelDown, TunnelUp
+from ..core.paths import IPIP_HEADER
 from .arp import gratuitous_arp
-from .kernel import IPIP_HEADER, OUR_METRIC, KernelDataPlane
+from .backend import DataPlane
+from .kernel import OUR_METRIC
 
 log = logging.getLogger("mip4.plane")
 
@@ -22,7 +22,7 @@ SOURCE_BLACKHOLE_PRIORITY = SOURCE_RULE_PRIORITY + 1
 class AgentPlane:
     """Applies the data plane actions of a home agent or foreign agent."""
 
-    def __init__(self, kernel: KernelDataPlane, home_iface: str | None = None) -> None:
+    def __init__(self, kernel: DataPlane, home_iface: str | None = None) -> None:
         self.kernel = kernel
         self.home_iface = home_iface  # HA: where proxy ARP answers for away home addresses
         self.source_tables: dict[str, int] = {}  # reverse tunnel -> its table

@@ -18,7 +18,7 @@ from ..wire import (
     RegistrationRequest,
     codes,
     decode_icmp,
-    decode_udp,
+    decode_registration,
 )
 from ..wire.extensions import (
     ENCAP_IP_IN_IP,
@@ -46,7 +46,7 @@ from .actions import (
 )
 from .config import ForeignAgentConfig, SecurityAssociation
 from .keepalive import Keepalive, interval
-from .ratelimit import MAX_REGISTRATION, LogLimiter, SourceLimiter
+from .ratelimit import LogLimiter, SourceLimiter
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
@@ -196,12 +196,8 @@ class ForeignAgent:
                                 "than %g a second from that source" % (dgram.src, dgram.iface, self.config.rate_limit),
                                 src=dgram.src, hoa=header.home_address)
         # RFC 5944 3.7.2.1, 3.7.2.3: the fixed part is a request, the rest is not (or too long to try): 70
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._deny_request(dgram, header, codes.FA_POORLY_FORMED_REQUEST, "poorly-formed-request",
-                                      "%d octets, more than the %d we decode" % (len(dgram.payload),
-                                                                                  MAX_REGISTRATION), now)
         try:
-            msg = decode_udp(dgram.payload)
+            msg = decode_registration(dgram.payload)
         except CodecError as e:
             return self._deny_request(dgram, header, codes.FA_POORLY_FORMED_REQUEST, "poorly-formed-request",
                                       str(e), now)
@@ -221,11 +217,8 @@ class ForeignAgent:
 
     def _decode(self, dgram: Datagram, now: float) -> object:
         """The message, or (undecodable: RFC 5944 1.9, discarded) the log actions of dropping it."""
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._events(now, "warning", "malformed", "%d octets from %s on %s dropped: more than the %d we"
-                                " decode" % (len(dgram.payload), dgram.src, dgram.iface, MAX_REGISTRATION))
         try:
-            return decode_udp(dgram.payload)
+            return decode_registration(dgram.payload)
         except CodecError as e:
             return self._events(now, "warning", "malformed", "bad message from %s on %s dropped: %s"
                                 % (dgram.src, dgram.iface, e))

@@ -17,7 +17,7 @@ from .actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, SendIcmp, SendUd
 from .client import PORT, Accepted, Denied, RegistrationClient, Route, co_located_flags, with_flags
 from .config import MobileNodeConfig
 from .identification import Identifications
-from .ratelimit import MAX_REGISTRATION, LogLimiter
+from .ratelimit import LogLimiter
 from .timers import earliest
 from .uplink import DETECTING, DOWN, INSIDE, OUTSIDE, TENTATIVE_OUTSIDE, WAITING, ForeignAgentInfo, Uplink, next_state
 
@@ -182,11 +182,8 @@ class MobileNode:
     # -- packets -----------------------------------------------------------------------------
 
     def receive_udp(self, dgram: Datagram, now: float) -> list:
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._ignore(now, "malformed", "%d octets from %s: more than the %d we decode"
-                                % (len(dgram.payload), dgram.src, MAX_REGISTRATION))
         try:
-            message = codec.decode_udp(dgram.payload)
+            message = codec.decode_registration(dgram.payload)
         except CodecError as e:
             return self._ignore(now, "malformed", "undecodable datagram from %s: %s" % (dgram.src, e))
         if not isinstance(message, RegistrationReply):

@@ -29,7 +29,7 @@ from ..wire.extensions import (
     UdpTunnelRequest,
 )
 from ..wire.icmp import ADV_B, ADV_F, ADV_R, ADV_T, ADV_U, CODE_MOBILITY_ONLY, CODE_ROUTES
-from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE, request_header
+from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_T, LIFETIME_INFINITE, PORT, request_header
 from .actions import (
     Datagram,
     Icmp,
@@ -50,7 +50,6 @@ from .ratelimit import LogLimiter, SourceLimiter
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
-PORT = 434  # RFC 5944 3.1
 ALL_SYSTEMS = "224.0.0.1"  # RFC 5944 2.3.1: where advertisements go
 UNSPECIFIED = "0.0.0.0"
 SEQUENCE_MAX = 0xFFFF

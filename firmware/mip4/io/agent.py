@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from ..core.actions import GratuitousArp, ProxyArp, RouteDown, RouteUp, SourceRoute, TunnelDown, TunnelUp
 from ..core.config import ForeignAgentConfig, HomeAgentConfig
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
@@ -15,7 +14,6 @@ from .role import Role
 from .settings import Settings
 
 ALL_ROUTERS = "224.0.0.2"
-PLANE_ACTIONS = (TunnelUp, TunnelDown, RouteUp, RouteDown, SourceRoute, ProxyArp, GratuitousArp)
 log = logging.getLogger("mip4d")
 
 
@@ -25,10 +23,7 @@ class AgentRole(Role):
     def __init__(self, settings: Settings, machine: HomeAgent | ForeignAgent, home_iface: str | None = None) -> None:
         super().__init__(settings, machine)
         self.plane = AgentPlane(self.backend, home_iface=home_iface)
-        self.handlers.update(dict.fromkeys(PLANE_ACTIONS, self._apply))
-
-    async def _apply(self, a: object) -> None:
-        await self.plane.apply(a)
+        self.handlers.update(self.plane.handlers)
 
 
 class HomeAgentRole(AgentRole):

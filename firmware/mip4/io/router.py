@@ -55,7 +55,8 @@ class RouterRole(Role):
         self.ike: IkeClient | None = None
         self.ike_ready = asyncio.Event()
         self.vpn_endpoint: UdpEndpoint | None = None
-        self.handlers.update({Gate: self._gate, SetPath: self._set_path, IkeUp: self._ike, IkeDown: self._ike,
+        self.handlers.update({Gate: self._gate, SetPath: self._set_path, IkeUp: self._ike_up_action,
+                              IkeDown: self._ike_down_action,
                               DhcpJob: self._dhcp_job, VpnUp: self._vpn_up, VpnDown: self._vpn_down})
 
     def _primary(self) -> str | None:
@@ -166,17 +167,17 @@ class RouterRole(Role):
     def _ike_failed(self, reason: str) -> None:
         self.feed(self.machine.ike_failed(reason, self.now()))
 
-    async def _ike_request(self, a: IkeUp | IkeDown) -> None:
+    async def _ike_up_request(self) -> None:
         if self.ike is None:
-            if isinstance(a, IkeUp):
-                log.warning("outside, but no vpn section is configured: no IKE, user data stays blocked")
-                self._ike_failed("no vpn section in the config")
+            log.warning("outside, but no vpn section is configured: no IKE, user data stays blocked")
+            self._ike_failed("no vpn section in the config")
             return
-        if isinstance(a, IkeUp):
-            await self.ike_ready.wait()
-            await self.ike.up()
-        else:
-            await self.ike.down(a.reason)
+        await self.ike_ready.wait()
+        await self.ike.up()
+
+    async def _ike_down_request(self, reason: str) -> None:
+        if self.ike is not None:
+            await self.ike.down(reason)
             self.driver.put(VpnDown())
 
     # -- actions out -----------------------------------------------------------------------------
@@ -194,10 +195,13 @@ class RouterRole(Role):
         if self.paths:
             await self.paths.set_path(a)
 
-    async def _ike(self, a: IkeUp | IkeDown) -> None:
-        if isinstance(a, IkeUp) and self.paths:
+    async def _ike_up_action(self, _: IkeUp) -> None:
+        if self.paths:
             await self.paths.select(self._primary())  # R-2.3-c: the x-MIP path first
-        self.driver.spawn(self._ike_request(a))  # seconds long: the worker goes on meanwhile
+        self.driver.spawn(self._ike_up_request())  # seconds long: the worker goes on meanwhile
+
+    async def _ike_down_action(self, a: IkeDown) -> None:
+        self.driver.spawn(self._ike_down_request(a.reason))
 
     async def after_batch(self) -> None:
         if self.paths:

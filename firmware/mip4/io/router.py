@@ -86,6 +86,9 @@ class RouterRole(Role):
             self.dhcp = DhcpClients(self.paths.tables)
         self.links = LinkMonitor(uplinks, self._link, self._address)
         await self.links.start()
+        if o.netifd and not self.link_sources:
+            log.warning("netifd interfaces %s configured, but this entry point wires in no netifd events: only"
+                        " rtnetlink's (the package's mip4d, mip4.cli.mip4d, has both)", ", ".join(sorted(o.netifd)))
         for make in self.link_sources:  # OpenWrt: netifd's ifup/ifdown too
             source = make(o, self._link, self._address)
             if source is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable
 
 from pyroute2 import AsyncIPRoute
@@ -198,6 +199,13 @@ class KernelDataPlane:
             if e.code not in (17, 2):
                 raise
         (self.proxies.add if enable else self.proxies.discard)(key)
+
+    async def flush_addresses(self, iface: str) -> None:
+        """Every IPv4 address off `iface`, whoever put it there (udhcpc's lease of a network left behind)."""
+        try:
+            await self.ipr.flush_addr(index=await self.index(iface), family=socket.AF_INET)
+        except (NetlinkError, LookupError) as e:
+            log.warning("%s: addresses not flushed: %s", iface, e)
 
     async def address(self, address: str, prefixlen: int, iface: str) -> None:
         key = (address, prefixlen, iface)

@@ -83,7 +83,7 @@ class RouterRole(Role):
                                  self._ike_down, self._ike_failed)
             self.driver.spawn(self._start_ike())
         if o.dhcp:
-            self.dhcp = DhcpClients(self.paths.tables)
+            self.dhcp = DhcpClients(self.paths.tables, self.backend.kernel.flush_addresses)
         self.links = LinkMonitor(uplinks, self._link, self._address)
         await self.links.start()
         if o.netifd and not self.link_sources:

@@ -1,9 +1,9 @@
 """Bytes per packet and path MTU per mode, as the product computes them, next to RFC 5265 5.2.
 
 The tunnel stack of each mode comes from the real MobileNode in the simulator's RFC 5265 world
-(tests/core/world.py: SetPath actions); the MTUs from the real RouterPaths and KernelDataPlane
-setting them on a 1500-octet uplink (netlink_standin.py instead of a kernel). Baseline: the direct
-path (MTU 1500), and RFC 5265 5.2's figures for the octets the MN adds on its own link.
+(tests/core/world.py: SetPath actions); the MTUs from the real RouterPaths (core/paths.py's rules)
+setting them on a 1500-octet uplink (netlink_standin.py's data plane instead of a kernel). Baseline:
+the direct path (MTU 1500), and RFC 5265 5.2's figures for the octets the MN adds on its own link.
 """
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import asyncio
 import dataclasses
 
 from mip4.core.actions import SetPath
-from mip4.io.kernel import IPIP_HEADER, KernelDataPlane
-from mip4.io.paths import ESP_OVERHEAD, FA_MODES, RouterPaths
+from mip4.core.paths import ESP_OVERHEAD, FA_MODES, IPIP_HEADER
+from mip4.io.paths import RouterPaths
 from mip4.io.settings import RouterOptions
 from mip4.wire.tunnel import TunnelData
 from tests.core.world import VPN_TIA, WITH_POOL, X_HOA, build
 
-from .netlink_standin import StandinIPRoute, StandinTun
+from .netlink_standin import StandinPlane
 from .report import Column, Figure
 
 UPLINK_MTU = 1500
@@ -62,14 +62,13 @@ def scenarios() -> dict[str, SetPath]:
 
 async def product_mtu(path: SetPath) -> int:
     """The MTU RouterPaths gives the innermost tunnel (the LAN's device) on a 1500-octet uplink."""
-    ipr = StandinIPRoute({"wan": UPLINK_MTU})
-    paths = RouterPaths(KernelDataPlane(ipr, StandinTun(ipr)), RouterOptions(networks=("192.168.77.0/24",)),  # type: ignore[arg-type]
-                        ["wan"])
+    plane = StandinPlane({"wan": UPLINK_MTU})
+    paths = RouterPaths(plane, RouterOptions(networks=("192.168.77.0/24",)), ["wan"])
     await paths.start(X_HOA)
     if path.mode in ("cvc", "fvc"):
         await paths.vpn_source(VPN_TIA)
     await paths.set_path(path)
-    return ipr.mtu(path.tunnels[-1].name)
+    return plane.mtus[path.tunnels[-1].name]
 
 
 def _layers(path: SetPath) -> str:
@@ -103,7 +102,7 @@ def run(quick: bool) -> list[Figure]:
         "path MTU: what mip4's RouterPaths sets on the LAN's tunnel device (io/paths.py), for the stack the "
         "MobileNode core builds in each mode (simulator); octets/packet = 1500 - path MTU",
         "on MN link: without the FA's own tunnel to the HA (modes f, fvc), which is what RFC 5265 5.2 counts",
-        "ESP: mip4 reserves %d octets (io/paths.py ESP_OVERHEAD); the RFC's example cipher needs 57, as does the "
+        "ESP: mip4 reserves %d octets (core/paths.py ESP_OVERHEAD); the RFC's example cipher needs 57, as does the "
         "lab's aes128gcm16 at worst (R-5.2-c); AES-CBC with HMAC-SHA2-256-128 needs up to 77" % ESP_OVERHEAD,
         "f: RFC 5265 counts a mobile node (0); a mobile router's networks ride the MR-HA tunnel (RFC 5177 3.2)",
         "RFC 3519 layer from the codec: tunnel data header %d + UDP %d = %d octets over IP-in-IP's 20"

@@ -1,62 +1,64 @@
-"""A stand-in for pyroute2's AsyncIPRoute and the RFC 3519 TUN backend, enough for RouterPaths and
-KernelDataPlane to compute and set tunnel MTUs without a kernel (the bench's overhead figure).
+"""A data plane backend without a kernel (the third io/backend.py DataPlane, next to the kernel's and
+the userspace UDP tunnels'), enough for RouterPaths to compute and set tunnel MTUs (the bench's
+overhead figure).
 
-It keeps links and their MTUs and ignores routes and rules. A new ipip device gets the MTU Linux
-gives it: the underlying device's MTU (1500 without one) less the 20-octet outer header
-(net/ipv4/ip_tunnel.c, ip_tunnel_bind_dev); a TUN device starts at 1500.
+It keeps links and their MTUs and ignores routes and rules. A new tunnel device gets the MTU Linux
+gives it: the underlying device's MTU (1500 without one) less the layer's header, as an ipip device
+(net/ipv4/ip_tunnel.c, ip_tunnel_bind_dev) and as the userspace backend sets a TUN device.
 """
 from __future__ import annotations
 
 from mip4.core.actions import Tunnel
+from mip4.io.backend import MAIN
 
-IPIP_HLEN = 20
+UNDERLAY_DEFAULT = 1500
 
 
-class StandinIPRoute:
+class StandinPlane:
     def __init__(self, links: dict[str, int]) -> None:
-        self.mtus: dict[int, int] = {}
-        self.names: dict[str, int] = {}
-        for name, mtu in links.items():
-            self.add(name, mtu)
+        self.mtus = dict(links)
+        self.tunnels: dict[str, Tunnel] = {}
 
-    def add(self, name: str, mtu: int) -> int:
-        index = self.names[name] = len(self.names) + 1
-        self.mtus[index] = mtu
-        return index
+    async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
+        self.mtus[t.name] = (self.mtus[link] if link else UNDERLAY_DEFAULT) - t.overhead
+        self.tunnels[t.name] = t
 
-    def mtu(self, name: str) -> int:
-        return self.mtus[self.names[name]]
+    async def tunnel_down(self, name: str) -> None:
+        self.tunnels.pop(name, None)
+        self.mtus.pop(name, None)
 
-    async def link_lookup(self, ifname: str) -> list[int]:
-        return [self.names[ifname]] if ifname in self.names else []
+    async def mtu(self, iface: str) -> int:
+        if iface not in self.mtus:
+            raise LookupError("no interface %r" % iface)
+        return self.mtus[iface]
 
-    async def link(self, cmd: str, **kw) -> list[dict]:  # noqa: ANN003
-        if cmd == "get":
-            return [{"mtu": self.mtus[kw["index"]]}]
-        if cmd == "add" and kw.get("kind") == "ipip":
-            under = self.mtus[kw["ipip_link"]] if "ipip_link" in kw else 1500
-            self.add(kw["ifname"], under - IPIP_HLEN)
-        elif cmd == "set" and "mtu" in kw:
-            self.mtus[kw["index"]] = kw["mtu"]
-        elif cmd == "del":
-            self.names = {n: i for n, i in self.names.items() if i != kw["index"]}
-        return []
+    async def set_mtu(self, iface: str, mtu: int) -> None:
+        self.mtus[iface] = mtu
 
-    async def route(self, *args, **kw) -> list:  # noqa: ANN002, ANN003
-        return []
+    async def route(self, prefix: str, *, table: int = MAIN, device: str | None = None,
+                    gateway: str | None = None, kind: str = "unicast", onlink: bool = False,
+                    metric: int | None = None) -> None:
+        if device is not None and device not in self.mtus:
+            raise LookupError("no interface %r" % device)
 
-    async def rule(self, *args, **kw) -> list:  # noqa: ANN002, ANN003
-        return []
+    async def route_down(self, prefix: str, table: int = MAIN) -> None:
+        pass
 
+    async def table_route(self, table: int, prefix: str = "0.0.0.0/0") -> dict | None:
+        return None
 
-class StandinTun:
-    """The userspace UDP tunnel backend (io/udp_tunnels.py): opening one makes a TUN device."""
+    async def rule(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None,
+                   blackhole: bool = False) -> None:
+        pass
 
-    def __init__(self, ipr: StandinIPRoute) -> None:
-        self.ipr = ipr
+    async def rule_down(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None) -> None:
+        pass
 
-    def open(self, t: Tunnel, link: str | None) -> None:
-        self.ipr.add(t.name, 1500)
+    async def visitors_only(self, iface: str, enable: bool) -> None:
+        pass
 
-    def close(self, name: str) -> bool:
-        return False
+    async def proxy_arp(self, address: str, iface: str, enable: bool) -> None:
+        pass
+
+    async def address(self, address: str, prefixlen: int, iface: str) -> None:
+        pass

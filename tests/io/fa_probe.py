@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 from mip4.core.actions import Datagram
-from mip4.io.daemon import Daemon
+from mip4.io.daemon import create
 from mip4.io.settings import parse
 from mip4.wire import RegistrationReply, RegistrationRequest
 from mip4.wire.extensions import MOBILE_HOME_AUTH, UdpTunnelReply
@@ -43,7 +43,7 @@ async def probe(mode: str) -> dict:
                                            "nat_traversal": nat}})
     before = ip("rule"), ip("-4 route show table all")
     ip("rule add from 10.1.0.99 blackhole priority 501")  # a killed predecessor's, for a visitor long gone
-    daemon = Daemon(settings)
+    daemon = create(settings)
     got: dict = {"at_reply": []}
     send = daemon._send
 
@@ -57,7 +57,7 @@ async def probe(mode: str) -> dict:
     if not nat:
         async def refuse(*args: object, **kw: object) -> None:
             raise OSError("the kernel refused the tunnel (test)")
-        daemon.kernel.tunnel_up = refuse  # type: ignore[method-assign]
+        daemon.backend.tunnel_up = refuse  # type: ignore[method-assign]
     await daemon.start()
     try:
         got["before_registration"] = forwarding()

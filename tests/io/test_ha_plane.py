@@ -46,7 +46,7 @@ def apply(ap: AgentPlane, actions: list) -> None:
     async def run() -> None:
         for a in actions:
             if not isinstance(a, (SendUdp, Log)):
-                assert await ap.apply(a)
+                await ap.handlers[type(a)](a)  # every data plane action has its handler
     asyncio.run(run())
 
 

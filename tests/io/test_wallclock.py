@@ -6,7 +6,7 @@ import logging
 
 from mip4.core.config import HomeAgentConfig, MobileNodeEntry
 from mip4.core.home_agent import HomeAgent
-from mip4.io.daemon import Daemon
+from mip4.io.daemon import create
 from mip4.io.settings import Settings
 from mip4.io.wallclock import WallClockWatch
 from tests.core.replies import I_SA, NOW
@@ -38,12 +38,12 @@ def test_a_step_is_reported_once_and_slewing_only_when_it_adds_up_to_one():
 
 
 def test_mip4d_tells_the_home_agent_core_when_the_time_of_day_steps(caplog):
-    """The seam the timer and the once-a-second loop use: Daemon.check_wall_clock."""
+    """The seam the timer and the once-a-second loop use: Role.check_wall_clock."""
     settings = Settings("ha", HomeAgentConfig(address="10.1.0.1", role="i-ha", trusted_networks=("10.0.0.0/8",),
                                               mobile_nodes={"10.1.0.10": MobileNodeEntry(I_SA)}), seed=1)
 
     async def scenario() -> tuple[HomeAgent, list[float], list]:
-        daemon = Daemon(settings)
+        daemon = create(settings)
         try:
             c = Clocks()
             c.mono = daemon.now()

@@ -1,5 +1,5 @@
 """Runs inside a namespace of test_udp_tunnels.py: one end of an RFC 3519 UDP tunnel through the
-userspace backend (UdpTunnels behind KernelDataPlane), on the host's real kernel and TUN driver.
+userspace backend (UdpTunnels composed over KernelDataPlane), on the host's real kernel and TUN driver.
 
   probe.py ha  -- learns the MN's address and port (after the NAT) from its first datagram, as the HA
                   learns it from a registration, then tunnels 10.77.0.1 <-> 10.77.0.2 to there
@@ -24,7 +24,7 @@ from pyroute2 import AsyncIPRoute
 from mip4.core.actions import Datagram, Tunnel
 from mip4.io.endpoints import UdpEndpoint
 from mip4.io.kernel import KernelDataPlane
-from mip4.io.udp_tunnels import UdpTunnels
+from mip4.io.udp_tunnels import UdpTunnelPlane, UdpTunnels
 from mip4.wire.tunnel import TunnelData, keepalive
 
 HA, MN_COA, HA_INNER, MN_INNER = "192.0.2.2", "192.168.1.20", "10.77.0.1", "10.77.0.2"
@@ -37,7 +37,7 @@ async def main(role: str) -> None:
     eps: dict[str, UdpEndpoint] = {}
     tunnels = UdpTunnels(loop, lambda d: eps["ep"].send(d))
     ipr = AsyncIPRoute()
-    kernel = KernelDataPlane(ipr, tunnels)
+    kernel = UdpTunnelPlane(KernelDataPlane(ipr), tunnels)
     hello: asyncio.Future = loop.create_future()
 
     def datagram(d: Datagram) -> None:

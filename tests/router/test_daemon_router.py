@@ -66,7 +66,7 @@ def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
     (tmp_path / "wan.json").write_text(json.dumps({"up": True, "ipv4-address": [{"address": "10.2.0.5", "mask": 24}]}))
     env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS=STANDIN, UBUS_STANDIN_DIR=str(tmp_path))
     log = (tmp_path / "mip4d.log").open("w+")
-    d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.io.daemon", "--config", str(conf)],
+    d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.cli.mip4d", "--config", str(conf)],
                          env=env, stderr=log, stdout=log)
     sock = str(tmp_path / "control.sock")
     c = ControlClient(sock)
@@ -109,7 +109,7 @@ def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
 def test_bad_uci_file_never_starts(netns, tmp_path):
     conf = tmp_path / "mip4"
     conf.write_text(config(tmp_path, home_agent="10.1.0"))
-    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.io.daemon", "--config", str(conf)],
+    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.cli.mip4d", "--config", str(conf)],
                        env=dict(os.environ, PYTHONPATH=str(ROOT / "firmware")), capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 2

@@ -94,7 +94,7 @@ def test_mip4_installs_every_path_and_nothing_else(built):
     assert got["etc/config/mip4"].mode == 0o644
     assert data.extractfile("./etc/config/mip4").read() == (ROOT / "build/package/mip4/files/etc/config/mip4"
                                                              ).read_bytes()
-    assert b"exec /usr/bin/python3 -m mip4.io.daemon" in data.extractfile("./usr/bin/mip4d").read()
+    assert b"exec /usr/bin/python3 -m mip4.cli.mip4d" in data.extractfile("./usr/bin/mip4d").read()
 
 
 def test_installed_tree_runs(built, tmp_path):

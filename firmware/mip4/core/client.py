@@ -20,14 +20,12 @@ from ..wire.extensions import (
     UdpTunnelReply,
     UdpTunnelRequest,
 )
-from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationReply, RegistrationRequest
+from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, PORT, RegistrationReply, RegistrationRequest
 from .actions import Datagram, SendUdp, log
 from .config import SecurityAssociation, Timing
 from .identification import Identifications
 from .keepalive import Keepalive, interval
 from .timers import earliest
-
-PORT = 434
 
 
 def _same(now: float) -> float:

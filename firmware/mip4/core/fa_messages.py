@@ -12,7 +12,6 @@ from ..wire import RegistrationReply, RegistrationRequest
 from ..wire.extensions import ENCAP_IP_IN_IP, FOREIGN_HOME_AUTH, MOBILE_HOME_AUTH, UdpTunnelReply, UdpTunnelRequest
 from .config import SecurityAssociation
 
-PORT = 434  # RFC 5944 3.1: registrations, and RFC 3519 4.5 UDP tunnels, from and to port 434
 UNSPECIFIED = "0.0.0.0"
 
 _Message = RegistrationRequest | RegistrationReply

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 
+from ..wire.registration import PORT
 from .actions import RouteDown, RouteUp, SourceRoute, Tunnel, TunnelDown, TunnelUp
 from .config import ForeignAgentConfig
-from .fa_messages import PORT
 from .visitors import Visitor, VisitorList
 
 _TunnelKey = tuple[str, str]  # (care-of, home agent); ("", home agent) for the UDP tunnel to it

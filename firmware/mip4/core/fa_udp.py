@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..wire.extensions import UdpTunnelReply
+from ..wire.registration import PORT
 from .actions import Datagram, SendUdp
 from .config import ForeignAgentConfig
 from .events import Events
 from .fa_discovery import Advertiser
-from .fa_messages import PORT
 from .keepalive import Keepalive, interval
 from .visitors import VisitorList
 

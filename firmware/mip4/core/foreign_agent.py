@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import random
 
-from ..wire import CodecError, RegistrationReply, RegistrationRequest, codes, decode_icmp, decode_udp
+from ..wire import CodecError, RegistrationReply, RegistrationRequest, codes, decode_icmp, decode_registration
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED
 from ..wire.icmp import AgentSolicitation
-from ..wire.registration import FLAG_D, FLAG_T, LIFETIME_INFINITE, request_header
+from ..wire.registration import FLAG_D, FLAG_T, LIFETIME_INFINITE, PORT, request_header
 from .actions import Datagram, Icmp, Log, SendUdp
 from .config import ForeignAgentConfig
 from .events import Events
 from .fa_denials import Arrival, denial
 from .fa_discovery import Advertiser
-from .fa_messages import PORT, fa_part_start, ha_authentic, relayed_reply, relayed_request, udp_reply, unicast
+from .fa_messages import fa_part_start, ha_authentic, relayed_reply, relayed_request, udp_reply, unicast
 from .fa_plane import VisitorPlane, describe
 from .fa_udp import UdpKeepalives
 from .keepalive import Keepalive
-from .ratelimit import MAX_REGISTRATION, SourceLimiter
+from .ratelimit import SourceLimiter
 from .timers import earliest
 from .visitors import Pending, PendingList, Visitor, VisitorList, pending_key
 
@@ -121,12 +121,8 @@ class ForeignAgent:
                                 "than %g a second from that source" % (dgram.src, dgram.iface, self.config.rate_limit),
                                 src=dgram.src, hoa=header.home_address)
         # RFC 5944 3.7.2.1, 3.7.2.3: the fixed part is a request, the rest is not (or too long to try): 70
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._deny_request(dgram, header, codes.FA_POORLY_FORMED_REQUEST, "poorly-formed-request",
-                                      "%d octets, more than the %d we decode" % (len(dgram.payload),
-                                                                                  MAX_REGISTRATION), now)
         try:
-            msg = decode_udp(dgram.payload)
+            msg = decode_registration(dgram.payload)
         except CodecError as e:
             return self._deny_request(dgram, header, codes.FA_POORLY_FORMED_REQUEST, "poorly-formed-request",
                                       str(e), now)
@@ -146,11 +142,8 @@ class ForeignAgent:
 
     def _decode(self, dgram: Datagram, now: float) -> object:
         """The message, or (undecodable: RFC 5944 1.9, discarded) the log actions of dropping it."""
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._events(now, "warning", "malformed", "%d octets from %s on %s dropped: more than the %d we"
-                                " decode" % (len(dgram.payload), dgram.src, dgram.iface, MAX_REGISTRATION))
         try:
-            return decode_udp(dgram.payload)
+            return decode_registration(dgram.payload)
         except CodecError as e:
             return self._events(now, "warning", "malformed", "bad message from %s on %s dropped: %s"
                                 % (dgram.src, dgram.iface, e))

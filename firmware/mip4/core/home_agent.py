@@ -29,7 +29,7 @@ from .ha_denials import CHECKS, Incoming
 from .ha_plane import HomePlane, mobile_router_tunnel_name, tunnel_name
 from .ha_replies import reply as build_reply
 from .ha_replies import resync_identification
-from .ratelimit import MAX_REGISTRATION, SourceLimiter
+from .ratelimit import SourceLimiter
 
 __all__ = ["COUNTERS", "HomeAgent", "mobile_router_tunnel_name", "tunnel_name"]
 
@@ -72,11 +72,8 @@ class HomeAgent:
             return self._drop("rate-limited", "rate-limited", "registration request from %s for %s dropped: more than"
                               " %g a second from that source" % (dgram.src, header.home_address,
                                                                  self.config.rate_limit), now=now, src=dgram.src)
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._poorly_formed(dgram, header, "%d octets, more than the %d we decode"
-                                       % (len(dgram.payload), MAX_REGISTRATION), now)
         try:
-            message = codec.decode_udp(dgram.payload)
+            message = codec.decode_registration(dgram.payload)
         except CodecError as e:
             return self._poorly_formed(dgram, header, str(e), now)
         entry = self.config.mobile_nodes.get(message.home_address)
@@ -90,11 +87,8 @@ class HomeAgent:
 
     def _not_a_request(self, dgram: Datagram, now: float) -> list:
         """Shorter than a request's fixed part, or another message: dropped, counted, no reply."""
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._drop("malformed", "malformed", "%d octets from %s: more than the %d we decode"
-                              % (len(dgram.payload), dgram.src, MAX_REGISTRATION), now=now, src=dgram.src)
         try:
-            message = codec.decode_udp(dgram.payload)
+            message = codec.decode_registration(dgram.payload)
         except CodecError as e:  # RFC 5944 1.9: no field of it can be trusted, so no reply either
             return self._drop("malformed", "malformed", "undecodable datagram from %s: %s" % (dgram.src, e),
                               now=now, src=dgram.src)

@@ -24,7 +24,6 @@ from .detection import Detection
 from .events import Events
 from .identification import Identifications
 from .mn_status import status
-from .ratelimit import MAX_REGISTRATION
 from .selection import DRAIN, Selection
 from .timers import earliest
 from .uplink import DOWN, INSIDE, OUTSIDE, WAITING, Uplink, tunnel_tag, tunnel_tags
@@ -189,11 +188,8 @@ class MobileNode:
     # -- packets -----------------------------------------------------------------------------
 
     def receive_udp(self, dgram: Datagram, now: float) -> list:
-        if len(dgram.payload) > MAX_REGISTRATION:
-            return self._ignore(now, "malformed", "%d octets from %s: more than the %d we decode"
-                                % (len(dgram.payload), dgram.src, MAX_REGISTRATION))
         try:
-            message = codec.decode_udp(dgram.payload)
+            message = codec.decode_registration(dgram.payload)
         except CodecError as e:
             return self._ignore(now, "malformed", "undecodable datagram from %s: %s" % (dgram.src, e))
         if not isinstance(message, RegistrationReply):

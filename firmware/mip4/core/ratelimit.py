@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Decision: the largest registration message decoded. Decoding costs time with the number of extensions
-# (a 64 KiB request of 2-octet extensions takes a tenth of a second); the largest request RFC 5944, 3519
-# and 5265 describe (NAI, MN-HA, MN-FA and FA-HA authenticators, UDP Tunnel Requests) is under 400
-# octets, so one Ethernet frame's UDP payload leaves room for any other extension.
-MAX_REGISTRATION = 1472
+from ..wire.codec import MAX_REGISTRATION  # the codec's limit (wire.codec.decode_registration)
+
+__all__ = ["MAX_REGISTRATION", "LogLimiter", "SourceLimiter", "TokenBucket"]
 MAX_SOURCES = 4096  # sources whose buckets are kept; the least recently seen goes first
 LOG_BURST = 5  # log lines per reason per window
 LOG_WINDOW = 10.0  # seconds

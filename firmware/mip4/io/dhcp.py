@@ -1,8 +1,9 @@
 """DHCP for co-located care-of addresses: one udhcpc per uplink while it has carrier.
 
 udhcpc puts the address on the interface (udhcpc.script); the daemon learns it from rtnetlink
-like any other address. A link that goes down loses its lease state and its addresses at once:
-a vehicle that left a network must not keep using that network's address.
+like any other address. A link that goes down loses its lease state and its addresses at once
+(`flush`, the kernel backend's, over rtnetlink): a vehicle that left a network must not keep
+using that network's address.
 """
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("mip4.dhcp")
 SCRIPT = os.path.join(os.path.dirname(__file__), "udhcpc.script")
 
 
 class DhcpClients:
-    def __init__(self, tables: dict[str, int], binary: str = "udhcpc") -> None:
-        self.tables = tables
+    def __init__(self, tables: dict[str, int], flush: Callable[[str], Awaitable[None]], binary: str = "udhcpc") -> None:
+        self.tables, self.flush = tables, flush
         self.binary = shutil.which(binary) or binary
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.readers: dict[str, asyncio.Task] = {}
@@ -29,7 +30,7 @@ class DhcpClients:
         if up:
             await self.start(iface)
         else:
-            subprocess.run(["ip", "-4", "addr", "flush", "dev", iface], check=False)
+            await self.flush(iface)
 
     async def start(self, iface: str) -> None:
         for pid in strays(iface):  # a killed mip4d's udhcpc would go on renewing beside ours

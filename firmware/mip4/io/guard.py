@@ -7,29 +7,19 @@ priority, `block` policies (RFC 5265 1.1, 3.2.2: outside, user data only through
 - for the VPN-TIA as source, on every device: packets from it leave only through the CHILD_SA,
   whose policies charon installs at a higher priority, so while IKE is down or re-keying they drop.
 The registration sockets bypass IPsec per socket (endpoints.py), as charon's IKE sockets do.
-`ip xfrm` is the interface (pyroute2 has no XFRM); every change is one `ip -batch`.
+XFRM policies go through xfrm.py (`ip xfrm`: pyroute2 has no XFRM); every change is one `ip -batch`.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
+
+from .xfrm import batch as _ip
 
 GUARD_PRIORITY = 0x7FFFFFF0  # lower number wins in XFRM; charon's own policies stay far below this
 # Two halves rather than 0.0.0.0/0: XFRM keys policies by selector, and charon's CHILD_SA policy for a
 # full-tunnel VPN (remote_ts 0.0.0.0/0) must never replace, or be replaced by, a guard.
 GUARD_DST = ("0.0.0.0/1", "128.0.0.0/1")
 log = logging.getLogger("mip4.guard")
-
-
-async def _ip(lines: list[str]) -> str:
-    if not lines:
-        return ""
-    proc = await asyncio.create_subprocess_exec("ip", "-batch", "-", stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(("\n".join(lines) + "\n").encode())
-    if proc.returncode != 0:
-        raise RuntimeError("ip xfrm: %s" % err.decode().strip())
-    return out.decode()
 
 
 def _policy(verb: str, src: str, dev: str | None) -> list[str]:
@@ -45,6 +35,8 @@ def _policies(verb: str, keys: list[tuple[str, str | None]]) -> list[str]:
 
 
 class LeakGuard:
+    """backend.Guard on XFRM."""
+
     def __init__(self, sources: tuple[str, ...], uplinks: list[str]) -> None:
         self.sources = sources  # prefixes that may leave an uplink only when it is inside
         self.uplinks = uplinks

@@ -10,18 +10,20 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import socket
+from collections.abc import Awaitable, Callable
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.ndmsg import NTF_PROXY
 
 from ..core.actions import Tunnel
-from .udp_tunnels import UdpTunnels
+from ..core.paths import IPIP_HEADER
+from .backend import MAIN
 
 log = logging.getLogger("mip4.kernel")
 
-MAIN = 254
-IPIP_HEADER = 20  # octets an IP-in-IP layer adds
+__all__ = ["IPIP_HEADER", "MAIN", "OUR_METRIC", "OUR_TUNNELS", "KernelDataPlane"]
 VISITORS_ONLY_PRIORITY = 400  # FA: rules for what its tunnels decapsulate (RFC 5944 4.2.2)
 FR_ACT_BLACKHOLE = 6  # linux/fib_rules.h: a rule that drops
 OUR_METRIC = 10  # below static routes an operator may keep for "at home" (e.g. a LAN via the home address)
@@ -35,11 +37,11 @@ def _net(prefix: str) -> tuple[str, int]:
 
 
 class KernelDataPlane:
-    """One network namespace's forwarding state as mip4 wants it."""
+    """One network namespace's forwarding state as mip4 wants it (backend.DataPlane): IP-in-IP
+    tunnels in the kernel; RFC 3519 UDP tunnels are udp_tunnels.UdpTunnelPlane's, composed over this."""
 
-    def __init__(self, ipr: AsyncIPRoute, userspace: UdpTunnels | None = None) -> None:
+    def __init__(self, ipr: AsyncIPRoute) -> None:
         self.ipr = ipr
-        self.userspace = userspace  # RFC 3519 UDP tunnels: the userspace backend (udp_tunnels.py)
         self.tunnels: dict[str, Tunnel] = {}
         self.routes: dict[tuple[int, str], dict] = {}  # (table, prefix) -> the route as installed
         self.rules: dict[tuple, dict] = {}  # key -> rule kwargs
@@ -50,20 +52,12 @@ class KernelDataPlane:
     # -- tunnels ---------------------------------------------------------------------------------
 
     async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
-        """A device `t.name` from t.local to t.remote (outer packets leave by `link` if given): ipip in
-        the kernel, or a TUN device of the userspace backend for RFC 3519 UDP tunnelling."""
+        """An ipip device `t.name` from t.local to t.remote (outer packets leave by `link` if given)."""
         if t.name in self.tunnels and self.tunnels[t.name] == t:
             return
         await self.tunnel_down(t.name)
-        if t.udp_port:
-            if self.userspace is None:
-                raise LookupError("tunnel %s: UDP tunnelling needs the userspace backend" % t.name)
-            self.userspace.open(t, link)
-            index = await self.index(t.name)
-            mtu = (await self.mtu(link) if link else 1500) - t.overhead
-            await self.ipr.link("set", index=index, state="up", mtu=mtu)
-            self.tunnels[t.name] = t
-            return
+        if t.udp_port:  # fail closed: never an ipip device where the HA expects RFC 3519 UDP
+            raise LookupError("tunnel %s: UDP tunnelling needs the userspace backend" % t.name)
         spec = dict(ifname=t.name, kind="ipip", ipip_local=t.local, ipip_remote=t.remote, ipip_ttl=64)
         if link:
             spec["ipip_link"] = await self.index(link)
@@ -71,6 +65,17 @@ class KernelDataPlane:
         await self.ipr.link("set", index=await self.index(t.name), state="up")
         self.tunnels[t.name] = t
         log.info("tunnel %s up: %s -> %s%s", t.name, t.local, t.remote, " via %s" % link if link else "")
+
+    async def adopt(self, t: Tunnel, mtu: int) -> None:
+        """A device another backend made for `t` (a TUN device): up with `mtu`, journalled as a tunnel."""
+        await self.ipr.link("set", index=await self.index(t.name), state="up", mtu=mtu)
+        self.tunnels[t.name] = t
+
+    def forget(self, name: str) -> Tunnel | None:
+        """The device `name` is gone or going: so are the routes into it (the kernel removes them)."""
+        for key in [k for k, r in self.routes.items() if r.get("device") == name]:
+            self.routes.pop(key)
+        return self.tunnels.pop(name, None)
 
     async def mtu(self, iface: str) -> int:
         (link,) = await self.ipr.link("get", index=await self.index(iface))
@@ -81,11 +86,7 @@ class KernelDataPlane:
         log.info("%s: mtu %d", iface, mtu)
 
     async def tunnel_down(self, name: str) -> None:
-        known = self.tunnels.pop(name, None)
-        for key in [k for k, r in self.routes.items() if r.get("device") == name]:
-            self.routes.pop(key)  # the kernel removes them with the device
-        if self.userspace is not None and self.userspace.close(name):
-            return  # closing the TUN device removed it
+        known = self.forget(name)
         try:
             await self.ipr.link("del", index=await self.index(name))
         except (NetlinkError, LookupError):
@@ -199,6 +200,13 @@ class KernelDataPlane:
                 raise
         (self.proxies.add if enable else self.proxies.discard)(key)
 
+    async def flush_addresses(self, iface: str) -> None:
+        """Every IPv4 address off `iface`, whoever put it there (udhcpc's lease of a network left behind)."""
+        try:
+            await self.ipr.flush_addr(index=await self.index(iface), family=socket.AF_INET)
+        except (NetlinkError, LookupError) as e:
+            log.warning("%s: addresses not flushed: %s", iface, e)
+
     async def address(self, address: str, prefixlen: int, iface: str) -> None:
         key = (address, prefixlen, iface)
         if key in self.addresses:
@@ -253,8 +261,9 @@ class KernelDataPlane:
         except NetlinkError:
             pass
 
-    async def close(self) -> None:
-        """Remove everything we installed, newest kind first."""
+    async def close(self, tunnel_down: Callable[[str], Awaitable[None]] | None = None) -> None:
+        """Remove everything we installed, newest kind first; tunnels by `tunnel_down` (a composing
+        backend's, for the devices it made)."""
         for (table, prefix) in list(self.routes):
             await self._quietly(self.route_down(prefix, table))
         for key in list(self.rules):
@@ -262,7 +271,7 @@ class KernelDataPlane:
         for iface in list(self.visitors_only_on):
             await self._quietly(self.visitors_only(iface, False))
         for name in list(self.tunnels):
-            await self._quietly(self.tunnel_down(name))
+            await self._quietly((tunnel_down or self.tunnel_down)(name))
         for address, iface in list(self.proxies):
             await self._quietly(self.proxy_arp(address, iface, False))
         for address, plen, iface in list(self.addresses):

@@ -3,11 +3,15 @@ gateway stay in the kernel with nobody to re-key or remove them (a restarted cha
 of them). mip4d removes them before it brings IKE up again: its guards keep user data blocked
 meanwhile, and a stale CHILD_SA must not carry anything (issue 10: no stale SA after a crash).
 
-`ip xfrm` is the interface, as for the guards (pyroute2 has no XFRM)."""
+XFRM through xfrm.py (`ip xfrm`: pyroute2 has no XFRM), the VPN-TIA's address through rtnetlink."""
 from __future__ import annotations
 
 import logging
-import subprocess
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from . import xfrm
 
 log = logging.getLogger("mip4.ike")
 
@@ -44,17 +48,23 @@ def _blocks(text: str) -> list[list[str]]:
 
 def remove(local: str, remote: str, vip: str | None) -> int:
     """Delete a dead charon's SAs and policies (and its VPN-TIA on lo); how many entries went."""
-    ip = ["ip", "xfrm"]
-    policies = subprocess.run(ip + ["policy"], capture_output=True, text=True).stdout
-    states = subprocess.run(ip + ["state"], capture_output=True, text=True).stdout
-    lines = stale_xfrm(policies, states, local, remote)
-    if vip:
-        lines.append("addr del %s/32 dev lo" % vip)
+    lines = stale_xfrm(xfrm.show("policy"), xfrm.show("state"), local, remote)
     if lines:
-        r = subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(lines) + "\n", capture_output=True,
-                           text=True)
-        if r.returncode:
-            log.debug("removing a dead charon's leftovers: %s", r.stderr.strip())
-        log.warning("charon restarted: removed %d SAs/policies it left behind%s", len(lines) - bool(vip),
+        errors = xfrm.force_batch(lines)
+        if errors:
+            log.debug("removing a dead charon's leftovers: %s", errors)
+    if vip:
+        _address_del(vip, "lo")
+    if lines or vip:
+        log.warning("charon restarted: removed %d SAs/policies it left behind%s", len(lines),
                     " and its VPN-TIA %s" % vip if vip else "")
-    return len(lines) - bool(vip)
+    return len(lines)
+
+
+def _address_del(address: str, iface: str) -> None:
+    """rtnetlink: `address`/32 off `iface`, if it is there."""
+    with IPRoute() as ipr:
+        try:
+            ipr.addr("del", index=ipr.link_lookup(ifname=iface)[0], address=address, prefixlen=32)
+        except (NetlinkError, IndexError) as e:
+            log.debug("VPN-TIA %s on %s: %s", address, iface, e)

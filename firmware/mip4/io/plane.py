@@ -1,14 +1,16 @@
-"""Core data plane actions (HA and FA) onto a backend; today the kernel one (kernel.py).
-
-A userspace backend (TUN, RFC 3519 UDP) implements the same KernelDataPlane primitives.
-"""
+"""Core data plane actions (HA and FA) onto a backend (backend.DataPlane): the kernel's, with the
+userspace RFC 3519 UDP tunnels composed over it (udp_tunnels.UdpTunnelPlane)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..core.actions import GratuitousArp, ProxyArp, RouteDown, RouteUp, SourceRoute, TunnelDown, TunnelUp
+from ..core.paths import IPIP_HEADER
 from .arp import gratuitous_arp
-from .kernel import IPIP_HEADER, OUR_METRIC, KernelDataPlane
+from .backend import DataPlane
+from .kernel import OUR_METRIC
 
 log = logging.getLogger("mip4.plane")
 
@@ -20,51 +22,54 @@ SOURCE_BLACKHOLE_PRIORITY = SOURCE_RULE_PRIORITY + 1
 
 
 class AgentPlane:
-    """Applies the data plane actions of a home agent or foreign agent."""
+    """Applies the data plane actions of a home agent or foreign agent: `handlers`, one per action type."""
 
-    def __init__(self, kernel: KernelDataPlane, home_iface: str | None = None) -> None:
+    def __init__(self, kernel: DataPlane, home_iface: str | None = None) -> None:
         self.kernel = kernel
         self.home_iface = home_iface  # HA: where proxy ARP answers for away home addresses
         self.source_tables: dict[str, int] = {}  # reverse tunnel -> its table
         self.sources: dict[str, str] = {}  # source address -> reverse tunnel
         self.proxied: set[str] = set()  # HA: home addresses away, whose ARP we answer (RFC 5944 4.6)
+        self.handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
+            TunnelUp: self.tunnel_up, TunnelDown: self.tunnel_down, RouteUp: self.route_up, RouteDown: self.route_down,
+            SourceRoute: self.source_route, ProxyArp: self.proxy_arp, GratuitousArp: self.gratuitous_arp}
 
-    async def apply(self, action: object) -> bool:
-        """True if `action` was a data plane action (done), False if it is not ours."""
-        k = self.kernel
-        if isinstance(action, TunnelUp):
-            await k.tunnel_up(action.tunnel)
-            if action.tunnel.visitors_only:
-                await k.visitors_only(action.tunnel.name, True)
-        elif isinstance(action, TunnelDown):
-            await k.visitors_only(action.tunnel.name, False)
-            for source in [s for s, dev in self.sources.items() if dev == action.tunnel.name]:
-                await self._source_route(source, None)
-            await k.tunnel_down(action.tunnel.name)
-            self.source_tables.pop(action.tunnel.name, None)
-        elif isinstance(action, RouteUp):
-            # several devices are simultaneous bindings; the first (oldest) carries the traffic
-            await k.route(action.prefix, device=action.devices[0], metric=OUR_METRIC)
-            await self._nested_mtu(action.prefix, action.devices[0])
-        elif isinstance(action, RouteDown):
-            await k.route_down(action.prefix)
-        elif isinstance(action, SourceRoute):
-            await self._source_route(action.source, action.device)
-        elif isinstance(action, ProxyArp):
-            if self.home_iface:
-                await k.proxy_arp(action.address, self.home_iface, action.enable)
-            (self.proxied.add if action.enable else self.proxied.discard)(action.address)
-        elif isinstance(action, GratuitousArp):
-            if action.address not in self.proxied:  # RFC 5944 4.6: our MAC only while we proxy for it
-                log.warning("gratuitous ARP for %s not sent: not proxied (the node is home)", action.address)
-                return True
-            try:
-                gratuitous_arp(action.address, action.iface, count=2)
-            except OSError as e:
-                log.warning("gratuitous ARP for %s on %s: %s", action.address, action.iface, e)
-        else:
-            return False
-        return True
+    async def tunnel_up(self, a: TunnelUp) -> None:
+        await self.kernel.tunnel_up(a.tunnel)
+        if a.tunnel.visitors_only:
+            await self.kernel.visitors_only(a.tunnel.name, True)
+
+    async def tunnel_down(self, a: TunnelDown) -> None:
+        await self.kernel.visitors_only(a.tunnel.name, False)
+        for source in [s for s, dev in self.sources.items() if dev == a.tunnel.name]:
+            await self._source_route(source, None)
+        await self.kernel.tunnel_down(a.tunnel.name)
+        self.source_tables.pop(a.tunnel.name, None)
+
+    async def route_up(self, a: RouteUp) -> None:
+        # several devices are simultaneous bindings; the first (oldest) carries the traffic
+        await self.kernel.route(a.prefix, device=a.devices[0], metric=OUR_METRIC)
+        await self._nested_mtu(a.prefix, a.devices[0])
+
+    async def route_down(self, a: RouteDown) -> None:
+        await self.kernel.route_down(a.prefix)
+
+    async def source_route(self, a: SourceRoute) -> None:
+        await self._source_route(a.source, a.device)
+
+    async def proxy_arp(self, a: ProxyArp) -> None:
+        if self.home_iface:
+            await self.kernel.proxy_arp(a.address, self.home_iface, a.enable)
+        (self.proxied.add if a.enable else self.proxied.discard)(a.address)
+
+    async def gratuitous_arp(self, a: GratuitousArp) -> None:
+        if a.address not in self.proxied:  # RFC 5944 4.6: our MAC only while we proxy for it
+            log.warning("gratuitous ARP for %s not sent: not proxied (the node is home)", a.address)
+            return
+        try:
+            gratuitous_arp(a.address, a.iface, count=2)
+        except OSError as e:
+            log.warning("gratuitous ARP for %s on %s: %s", a.address, a.iface, e)
 
     async def _nested_mtu(self, prefix: str, device: str) -> None:
         """A tunnel whose far end is reached through another tunnel (the MR-HA tunnel inside the

@@ -1,7 +1,8 @@
 """The userspace data plane for RFC 3519 UDP tunnelling: one TUN device per tunnel.
 
-It sits behind the same two calls as the kernel's IP-in-IP tunnels (kernel.py hands it every Tunnel
-with a udp_port), so routes, MTUs and policy rules treat both alike. What the kernel routes into a
+UdpTunnelPlane composes it over the kernel backend (backend.DataPlane): a Tunnel with a udp_port is
+a TUN device here, every other call goes to the kernel, so routes, MTUs and policy rules treat both
+alike. What the kernel routes into a
 TUN device leaves as MIP tunnel data (RFC 3519 3.3) from our UDP port 434, the port the registration
 used, so it shares the registration's NAT mapping. Tunnel data arriving on port 434 is written to
 the device of the tunnel whose peer address and port, and our address, it came with; anything else
@@ -20,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.actions import Datagram, Tunnel
-from ..core.client import PORT
+from ..wire.registration import PORT
 from ..wire.tunnel import NEXT_IP, TunnelData, echo_reply
+from .backend import MAIN
+from .kernel import KernelDataPlane
 
 log = logging.getLogger("mip4.udp")
 
@@ -128,3 +131,69 @@ class UdpTunnels:
     def tunnels(self) -> list[dict]:
         return [{"device": n, "local": d.tunnel.local, "remote": d.tunnel.remote, "port": d.tunnel.udp_port}
                 for n, d in sorted(self.devices.items())]
+
+
+class UdpTunnelPlane:
+    """backend.DataPlane: RFC 3519 tunnels (a udp_port) are TUN devices of `udp`, the rest is `kernel`'s.
+    A TUN device starts at the uplink's MTU less the layer, as an ipip device does in the kernel."""
+
+    def __init__(self, kernel: KernelDataPlane, udp: UdpTunnels) -> None:
+        self.kernel, self.udp = kernel, udp
+
+    @property
+    def tunnels(self) -> dict[str, Tunnel]:
+        return self.kernel.tunnels
+
+    async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
+        if self.kernel.tunnels.get(t.name) == t:
+            return
+        await self.tunnel_down(t.name)  # the same name may change kind
+        if not t.udp_port:
+            await self.kernel.tunnel_up(t, link)
+            return
+        self.udp.open(t, link)
+        await self.kernel.adopt(t, (await self.kernel.mtu(link) if link else 1500) - t.overhead)
+
+    async def tunnel_down(self, name: str) -> None:
+        if self.udp.close(name):  # closing the TUN device removed it
+            self.kernel.forget(name)
+        else:
+            await self.kernel.tunnel_down(name)
+
+    async def close(self) -> None:
+        await self.kernel.close(self.tunnel_down)
+        self.udp.close_all()
+
+    async def mtu(self, iface: str) -> int:
+        return await self.kernel.mtu(iface)
+
+    async def set_mtu(self, iface: str, mtu: int) -> None:
+        await self.kernel.set_mtu(iface, mtu)
+
+    async def route(self, prefix: str, *, table: int = MAIN, device: str | None = None,
+                    gateway: str | None = None, kind: str = "unicast", onlink: bool = False,
+                    metric: int | None = None) -> None:
+        await self.kernel.route(prefix, table=table, device=device, gateway=gateway, kind=kind, onlink=onlink,
+                                metric=metric)
+
+    async def route_down(self, prefix: str, table: int = MAIN) -> None:
+        await self.kernel.route_down(prefix, table)
+
+    async def table_route(self, table: int, prefix: str = "0.0.0.0/0") -> dict | None:
+        return await self.kernel.table_route(table, prefix)
+
+    async def rule(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None,
+                   blackhole: bool = False) -> None:
+        await self.kernel.rule(priority, table, src=src, oif=oif, blackhole=blackhole)
+
+    async def rule_down(self, priority: int, table: int, *, src: str | None = None, oif: str | None = None) -> None:
+        await self.kernel.rule_down(priority, table, src=src, oif=oif)
+
+    async def visitors_only(self, iface: str, enable: bool) -> None:
+        await self.kernel.visitors_only(iface, enable)
+
+    async def proxy_arp(self, address: str, iface: str, enable: bool) -> None:
+        await self.kernel.proxy_arp(address, iface, enable)
+
+    async def address(self, address: str, prefixlen: int, iface: str) -> None:
+        await self.kernel.address(address, prefixlen, iface)

@@ -1,5 +1,5 @@
 """mip4 wire codec: Mobile IPv4 messages for RFC 5265, pure and MicroPython-clean."""
-from .codec import decode, decode_icmp, decode_udp  # noqa: F401
+from .codec import MAX_REGISTRATION, decode, decode_icmp, decode_registration, decode_udp  # noqa: F401
 from .errors import CodecError  # noqa: F401
 from .extensions import (  # noqa: F401
     Authentication, Nai, Padding, RawExtension, TrustedNetworksConfigured, UdpTunnelReply, UdpTunnelRequest,

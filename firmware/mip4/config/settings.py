@@ -11,8 +11,9 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.config import (
     RESERVED_TABLES,
@@ -29,6 +30,8 @@ from ..core.config import (
 
 ROLES = ("mn", "ha", "fa")
 FA_TABLE_OFFSET = 50  # io/paths.py: an uplink's FA table is its own table + 50
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -116,20 +119,31 @@ class Settings:
     control_socket: str | None = None  # unix socket (JSON lines): status, reregister, log (io/control.py)
 
 
-def load(path: str) -> Settings:
+def read_file(path: str, parse_text: Callable[[str], T], not_text: str = "not a text file") -> T:
+    """`parse_text` of the file's text; every error a ConfigError that names the file (JSON and UCI)."""
     try:
-        with open(path) as f:
-            raw = json.load(f)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as e:
         raise ConfigError("%s: cannot read: %s" % (path, e.strerror)) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError("%s: not JSON: %s (line %d)" % (path, e.msg, e.lineno)) from None
     except UnicodeDecodeError:
-        raise ConfigError("%s: not a text file (not UTF-8)" % path) from None
+        raise ConfigError("%s: %s" % (path, not_text)) from None
     try:
-        return parse(raw)
+        return parse_text(text)
     except ConfigError as e:
         raise ConfigError("%s: %s" % (path, e)) from None
+
+
+def load(path: str) -> Settings:
+    return read_file(path, parse_json, "not a text file (not UTF-8)")
+
+
+def parse_json(text: str) -> Settings:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError("not JSON: %s (line %d)" % (e.msg, e.lineno)) from None
+    return parse(raw)
 
 
 def parse(raw: Any) -> Settings:

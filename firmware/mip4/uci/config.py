@@ -26,17 +26,7 @@ class UciConfig:
 
 
 def load(path: str) -> UciConfig:
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError("%s: cannot read: %s" % (path, e.strerror)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("%s: not a text file" % path) from None
-    try:
-        return from_text(text)
-    except ConfigError as e:
-        raise ConfigError("%s: %s" % (path, e)) from None
+    return json_settings.read_file(path, from_text)
 
 
 def from_text(text: str) -> UciConfig:

@@ -109,7 +109,13 @@ def test_fvc_behind_the_nat_the_fa_runs_the_udp_tunnel(tour):
     sent = tshark(cap, "udp.dstport == 434 && icmp.type == 8 && ip.src == %s" % NAT_FA, "frame.time_epoch")
     answered = tshark(cap, "udp.srcport == 434 && icmp.type == 0 && ip.dst == %s" % NAT_FA, "frame.time_epoch")
     print("FA keepalives: %d sent, %d answered" % (len(sent), len(answered)))
-    assert len(sent) >= 3 and len(answered) >= len(sent) // 2
+    # The first ones, while the x-HA holds the FA's tunnel, are each answered within a second. Later ones
+    # may not be, by design: after the NAT drops its mapping the x-HA ignores the new port until the FA
+    # registers again, and after the MR leaves the FA keeps its visitor (and keepalives) till expiry.
+    replies = sorted(float(a[0]) for a in answered)
+    assert len(sent) >= 3
+    for (at,) in sent[:3]:
+        assert any(0 <= r - float(at) < 1.0 for r in replies), "keepalive at %s unanswered" % at
     access = lab.path("captures", "nfa-acc.pcapng")
     mr_requests = tshark(access, "mip.type == 1 && mip.coa == %s" % NAT_FA_COA, "frame.number",
                          "mip.ext.utrq.encaptype")

@@ -254,3 +254,19 @@ class DetectionMachine(RuleBasedStateMachine):
 
 DetectionMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
 TestDetection = DetectionMachine.TestCase
+
+
+def test_switching_to_an_alternative_fa_that_is_not_used_is_still_a_move():
+    """R-3.2.2-d, RFC 5944 2.4.2: a counterexample the machine above found. Through FA 10.4.0.1, a
+    second agent (R clear) is heard; ours falls silent and the node switches, but with an address of
+    its own it does not use the alternative: the care-of goes back to the co-located address. That is
+    a move: the requests still outstanding through the lost FA prove nothing about the new attachment,
+    so an authentic TNC reply to one of them must not open the gate in clear."""
+    m = DetectionMachine()
+    m.address(iface="wan", address="10.2.0.5")
+    m.advertisement(iface="wan", care_of="10.4.0.1", r_bit=True, sequence=0, lifetime=3)
+    m.advertisement(iface="wan", care_of="10.4.0.2", r_bit=False, sequence=0, lifetime=9)
+    m.advance(seconds=26.0)
+    m.i_ha_accepts(iface="wan")
+    m.plain_only_with_fresh_authentic_tnc()
+    m.inside_status_agrees_with_the_gate()

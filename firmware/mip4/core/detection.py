@@ -297,13 +297,15 @@ class Detection:
         link meanwhile (and still within its own lifetime) takes over: a move to its care-of."""
         was_fa, lost = up.using_fa, up.fa
         alternative, up.fa_alternative = up.fa_alternative, None
-        up.fa = None
         if alternative is not None and alternative.expires_at > now:
             self.node.events.count("fa-lost")
             actions = [log("info", "fa-lost", "%s: foreign agent %s silent for its advertised lifetime; "
                            "switching to %s (RFC 5944 2.4.2)" % (up.iface, lost.address if lost else "?",
                                                                   alternative.address))]
+            # advertised() judges the move against the lost agent's attachment (R-3.2.2-d): the
+            # alternative may not be used at all (R clear, an address of our own), a move all the same
             return actions + self.advertised(up, alternative, now)
+        up.fa = None
         if not was_fa:
             return []
         if up.care_of is None:

@@ -913,7 +913,7 @@ def test_binding_expiries_come_from_a_heap_that_skips_renewed_and_removed_bindin
 def test_a_request_too_long_to_decode_is_answered_134_without_decoding_it():
     """A 64 KiB request of 2-octet extensions would take a tenth of a second to decode: past
     MAX_REGISTRATION octets the fixed part is answered 134 and the rest is never looked at."""
-    from mip4.core.ratelimit import MAX_REGISTRATION
+    from mip4.wire.codec import MAX_REGISTRATION
 
     agent = i_ha()
     payload = request().encode()[:24] + b"\x83\x00" * 32000

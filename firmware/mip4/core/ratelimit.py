@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..wire.codec import MAX_REGISTRATION  # the codec's limit (wire.codec.decode_registration)
-
-__all__ = ["MAX_REGISTRATION", "LogLimiter", "SourceLimiter", "TokenBucket"]
 MAX_SOURCES = 4096  # sources whose buckets are kept; the least recently seen goes first
 LOG_BURST = 5  # log lines per reason per window
 LOG_WINDOW = 10.0  # seconds

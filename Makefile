@@ -1,5 +1,5 @@
 # mip4: `make test` sets up a fresh Debian machine (build/setup-host) and runs every test.
-.PHONY: test check lint fuzz clean lab package bench soak
+.PHONY: test check lint fuzz clean lab package bench soak owrt
 
 PY := .venv/bin/python
 STAMP := .deps/setup.stamp
@@ -41,9 +41,14 @@ soak: $(STAMP)
 package:
 	python3 build/mkipk.py --out $(PKG_OUT)
 
-$(STAMP): pyproject.toml build/setup-host
+$(STAMP): pyproject.toml build/setup-host build/owrt/build.sh build/owrt/SOURCES.txt
 	build/setup-host
+	build/owrt/userland
 	@mkdir -p $(dir $@) && touch $@
+
+# OpenWrt's real userland for the router tests (.deps/owrt/root), built from source; cached (build/owrt/).
+owrt:
+	build/owrt/userland
 
 clean:
 	rm -rf .venv .deps .pytest_cache .ruff_cache .hypothesis

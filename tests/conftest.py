@@ -47,10 +47,15 @@ def _matches(nodeid: str, entry: str) -> bool:
     return nodeid == entry or nodeid.startswith(entry + "[")
 
 
+# Fixtures that run OpenWrt's userland in its own namespaces (tests/router/owrt.py): a test using one is
+# `netns` without an entry above.
+OWRT_FIXTURES = {"owrt_root"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         nodeid = item.path.relative_to(ROOT).as_posix() + item.nodeid[len(item.nodeid.split("::", 1)[0]):]
-        if any(_matches(nodeid, e) for e in NETNS):
+        if any(_matches(nodeid, e) for e in NETNS) or OWRT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.netns)
         if any(_matches(nodeid, e) for e in SLOW):
             item.add_marker(pytest.mark.slow)

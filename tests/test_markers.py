@@ -13,7 +13,9 @@ from tests.conftest import NETNS, SLOW
 
 ROOT = Path(__file__).resolve().parents[1]
 # what a test module that makes namespaces on the host says (tests/bench/netns.py does it for the hardening tests)
-NETNS_SIGNS = re.compile(r"ip netns add|netns add %s|netns\.namespace\(|\"unshare\"")
+# (tests/router/owrt.py does it for every test that uses its sandbox: the fixture `ow`, or owrt itself)
+NETNS_SIGNS = re.compile(r"ip netns add|netns add %s|netns\.namespace\(|\"unshare\""
+                         r"|\(ow[,:)]|tests\.router\.owrt|owrt_root")
 
 PROBE = r"""
 import json, sys

@@ -37,9 +37,10 @@ soak: $(STAMP)
 	MIP4_SOAK_ROUNDS=$(SOAK_ROUNDS) PYTHONPATH=$(CURDIR)/firmware:$(CURDIR) $(PY) -m pytest -s -p no:cacheprovider \
 		tests/lab/test_lab_faults.py
 
-# The OpenWrt packages (mip4, luci-app-mip4) as .ipk files, without the SDK (layout of OpenWrt's ipkg-build).
-package:
-	python3 build/mkipk.py --out $(PKG_OUT)
+# The OpenWrt packages of build/feed (mip4, mip4-src, python3-vici, python3-vici-src, luci-app-mip4) as .ipk
+# files, as the SDK builds them, without the SDK (build/mkipk.py).
+package: $(STAMP)
+	$(PY) build/mkipk.py --out $(PKG_OUT)
 
 $(STAMP): pyproject.toml build/setup-host build/owrt/build.sh build/owrt/SOURCES.txt
 	build/setup-host

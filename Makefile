@@ -39,7 +39,7 @@ soak: $(STAMP)
 
 # The OpenWrt packages of build/feed (mip4, mip4-src, python3-vici, python3-vici-src, luci-app-mip4) as .ipk
 # files, as the SDK builds them, without the SDK (build/mkipk.py).
-package: $(STAMP)
+package:
 	$(PY) build/mkipk.py --out $(PKG_OUT)
 
 $(STAMP): pyproject.toml build/setup-host build/owrt/build.sh build/owrt/SOURCES.txt

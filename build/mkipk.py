@@ -73,7 +73,8 @@ let ok = true;
 for (const [i, dir] of dirs.entries()) {
   py.FS.mkdirTree("/mnt/" + i);
   py.FS.mount(py.FS.filesystems.NODEFS, { root: dir }, "/mnt/" + i);
-  ok = py.runPython(`import compileall; compileall.compile_dir("/mnt/${i}", maxlevels=20, ddir="/", legacy=True, quiet=1)`) && ok;
+  ok = py.runPython(`import compileall
+compileall.compile_dir("/mnt/${i}", maxlevels=20, ddir="/", legacy=True, quiet=1)`) && ok;
 }
 console.log(py.runPython("import sys; '%%d.%%d' %% sys.version_info[:2]"));
 process.exit(ok ? 0 : 1);
@@ -286,6 +287,12 @@ class Ipk:
         deps = ["+libc"] + [d for d in self.fields.get("DEPENDS", "").split() if d != "+libc"]
         return ", ".join(d.lstrip("+") for d in deps if not d.startswith("@"))
 
+    @property
+    def arch(self) -> str:
+        if self.fields.get("PKGARCH") != "all":  # else the SDK's target architecture, which is not known here
+            raise BuildError("%s: %s has no PKGARCH:=all" % (self.mk.path, self.name))
+        return "all"
+
     def control(self, installed_size: int, epoch: int) -> str:
         mk = self.mk
         rows = [("Package", self.name), ("Version", self.version), ("Depends", self.depends()),
@@ -294,7 +301,7 @@ class Ipk:
                 ("LicenseFiles", mk.vars.get("PKG_LICENSE_FILES", "")), ("Section", self.fields.get("SECTION", "opt")),
                 ("SourceDateEpoch", str(epoch)), ("URL", self.fields.get("URL", "")),
                 ("Maintainer", mk.vars.get("PKG_MAINTAINER", "")),
-                ("Architecture", self.fields.get("PKGARCH", "all")), ("Installed-Size", str(installed_size))]
+                ("Architecture", self.arch), ("Installed-Size", str(installed_size))]
         text = "".join("%s: %s\n" % kv for kv in rows if kv[1])
         # printf "Description: "; echo "$DESCRIPTION" | sed -e 's,^[[:space:]]*, ,g'
         return text + "Description: " + "".join(" " + line.lstrip() + "\n" for line in self.description.split("\n"))
@@ -320,12 +327,13 @@ class Ipk:
             if p.name not in scripts:
                 p.chmod(0o644)
         ctl.chmod(0o755)
-        outer = {"debian-binary": b"2.0\n", "data.tar.gz": gz(data, epoch), "control.tar.gz": gz(tar(ctl, epoch), epoch)}
+        outer = {"debian-binary": b"2.0\n", "data.tar.gz": gz(data, epoch),
+                 "control.tar.gz": gz(tar(ctl, epoch), epoch)}
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as t:
             for name in ("debian-binary", "data.tar.gz", "control.tar.gz"):
                 t.addfile(info("./" + name, 0o644, tarfile.REGTYPE, epoch, len(outer[name])), io.BytesIO(outer[name]))
-        path = out / ("%s_%s_%s.ipk" % (self.name, self.version, self.fields.get("PKGARCH", "all")))
+        path = out / ("%s_%s_%s.ipk" % (self.name, self.version, self.arch))
         path.write_bytes(gz(raw.getvalue(), epoch))
         return path
 

@@ -15,19 +15,27 @@ from board.virtual.boot import topology
 from mip4.core.config import ConfigError, MobileNodeConfig
 from mip4.io.settings import parse as parse_json
 from mip4.uci.config import from_text
-from mip4.uci.syntax import dump, parse, tokens
+from mip4.uci.syntax import dump, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "build/package/mip4/files/etc/config/mip4"
 
 
-def test_tokens_follow_uci_quoting():
-    assert tokens("option key 'a b'  # comment", 1) == ["option", "key", "a b"]
-    assert tokens('option k "x\\"y"', 1) == ["option", "k", 'x"y']
-    assert tokens("option k 'it'\\''s'", 1) == ["option", "k", "it's"]
-    assert tokens("option k plain\\ word", 1) == ["option", "k", "plain word"]
-    assert tokens("   # only a comment", 1) == []
-    assert tokens("option k ''", 1) == ["option", "k", ""]
+def _value(line: str) -> str | list[str] | None:
+    return parse("config s 'x'\n" + line + "\n")[0].options.get("k")
+
+
+def test_values_follow_uci_quoting():
+    assert _value("option k 'a b'  # comment") == "a b"
+    assert _value('option k "x\\"y"') == 'x"y'
+    assert _value("option k 'it'\\''s'") == "it's"
+    assert _value("option k plain\\ word") == "plain word"
+    assert _value("option k 'a\nb'") == "a\nb"  # a quoted value may span lines
+    assert _value("option k con\\\ntinued") == "continued"  # a backslash at the end joins the next line
+    assert _value("option k ''") is None and _value("option k") is None  # uci_set of "": nothing
+    assert _value("option k 1 ; list k 2") == ["1", "2"]  # ; separates commands; list after option: both
+    assert _value("option k 1; list k 2") == "1"  # libuci ends the value on ; and drops the rest of the line
+    assert _value("o k a#b") == "a"  # # ends a word and the line
 
 
 def test_sections_options_lists_and_anonymous_names():
@@ -41,13 +49,15 @@ def test_sections_options_lists_and_anonymous_names():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("option a 'b'\n", "line 1: option outside of a config section"),
-    ("config mip4 'g'\n\toption role 'mn\n", "line 2: unterminated ' quote"),
-    ("config mip4 'g'\n\toption role\n", "line 2: expected option NAME 'VALUE', got 1 words"),
-    ("config mip4 'a-b'\n", "line 1: section name 'a-b': only letters, digits and _"),
-    ("config mip4 'g'\n\tset role 'mn'\n", "line 2: unknown keyword 'set'"),
-    ("config mip4 'g'\nconfig mip4 'g'\n", "line 2: section 'g' defined twice"),
-    ("config mip4 'g'\n\toption rôle 'mn'\n", "line 2: option name 'rôle'"),
+    ("option a 'b'\n", "line 1: option/list command found before the first section"),
+    ("config mip4 'g'\n\toption role 'mn\n", "line 2: EOF with unterminated '"),
+    ("config mip4 'a-b'\n", "line 1: invalid character in name field 'a-b'"),
+    ("config mip4 'g'\n\tset role 'mn'\n", "line 2: invalid command 'set'"),
+    ("config mip4 'g'\nconfig other 'g'\n", "line 2: section of different type overwrites prior section with same "
+     "name 'g'"),
+    ("config mip4 'g'\n\toption rôle 'mn'\n", "line 2: invalid character in name field 'rôle'"),
+    ("config mip4 'g' 'h'\n", "line 1: too many arguments"),
+    ("config\n", r"line 1: invalid command 'config\n'"),  # strtok splits at blanks only: the word is config\n
 ])
 def test_syntax_errors_name_the_line(text, message):
     with pytest.raises(ConfigError, match="^" + _re(message)):
@@ -158,7 +168,7 @@ def test_every_bad_value_names_section_option_value_and_what_is_allowed(option, 
 
 
 @pytest.mark.parametrize("extra, message", [
-    ("config mobile_node 'node'\n", "line 55: section 'node' defined twice"),
+    ("config uplink 'node'\n", "line 55: section of different type overwrites prior section with same name"),
     ("config uplink 'lte'\n\toption priority 'high'\n", "section mip4.lte, option priority (line 56): 'high' is "
      "not an integer 0..1000"),
     ("config uplink 'lte'\n", "section mip4.lte: option priority is required"),
@@ -209,9 +219,9 @@ def test_config_check_and_show_from_the_shell(tmp_path):
 @pytest.mark.parametrize("octets, message", [
     (b"{\"role\": \"ha\xff\"}", "not a text file (not UTF-8)"),  # JSON by its first octet
     (b"config mip4 'g'\n\toption role '\xff'\n", "not a text file"),
-    (b"\x00\x01\x02", "line 1: unknown keyword"),
+    (b"\x00\x01\x02", "line 1: a NUL character"),
     (b'{"role": ', "not JSON: Expecting value (line 1)"),
-    (b"[1, 2]\n", "line 1: unknown keyword '[1,'"),
+    (b"[1, 2]\n", "line 1: invalid command '[1,'"),
 ])
 def test_a_file_that_is_not_a_config_gets_one_error_line_never_a_traceback(tmp_path, octets, message):
     bad = tmp_path / "mip4"
@@ -276,3 +286,202 @@ def test_timing_that_storms_is_refused_in_uci(option, value, message):
         text = text.replace(line, line + "\toption %s '%s'\n" % (option, value))
     with pytest.raises(ConfigError, match=_re(message)):
         from_text(text)
+
+
+# -- the same as the real `uci` ------------------------------------------------------------------------------
+# OpenWrt's uci (build/owrt/userland builds it from the pinned sources into .deps/owrt/root) exports the file
+# as it loaded it: `uci -c DIR -t EMPTY export mip4` (strict, as rpcd and LuCI load it). Our reader must give
+# the same sections, types, names and values (option or list), or refuse the file where uci refuses it.
+
+OWRT = ROOT / ".deps/owrt/root"
+
+
+@pytest.fixture(scope="module")
+def uci(tmp_path_factory):
+    subprocess.run([str(ROOT / "build/owrt/userland")], check=True, capture_output=True)
+    work = tmp_path_factory.mktemp("uci")
+    (work / "conf").mkdir()
+    (work / "save").mkdir()
+
+    def export(text: str):
+        (work / "conf/mip4").write_bytes(text.encode())
+        p = subprocess.run([str(OWRT / "usr/bin/uci"), "-c", str(work / "conf"), "-t", str(work / "save"), "export",
+                            "mip4"], capture_output=True, env={"LD_LIBRARY_PATH": str(OWRT / "usr/lib")}, timeout=10)
+        return read_export(p.stdout.decode()) if p.returncode == 0 else None
+
+    return export
+
+
+def read_export(out: str) -> list[tuple[str, str | None, dict]]:
+    """uci_export_package's output: config TYPE ['NAME'], option/list NAME 'VALUE' (' written as '\\'')."""
+    sections: list[tuple[str, str | None, dict]] = []
+    i = 0
+    while i < len(out):
+        end = out.find("\n", i)
+        if out.startswith("package ", i) or out[i] == "\n":
+            i = end + 1
+        elif out.startswith("config ", i):
+            kind, _, name = out[i + 7:end].partition(" '")
+            sections.append((kind.replace("'\\''", "'"), name[:-1] if name else None, {}))
+            i = end + 1
+        else:
+            m = re.match(r"\t(option|list) (\w+) '", out[i:])
+            assert m, out[i:i + 80]
+            i += m.end()
+            value = []
+            while True:
+                k = out.index("'", i)
+                value.append(out[i:k])
+                if out.startswith("'\\''", k):
+                    value.append("'")
+                    i = k + 4
+                    continue
+                i = k + 2  # the quote and the newline
+                break
+            opts = sections[-1][2]
+            if m.group(1) == "list":
+                opts.setdefault(m.group(2), []).append("".join(value))
+            else:
+                opts[m.group(2)] = "".join(value)
+    return sections
+
+
+def ours(text: str) -> list[tuple[str, str | None, dict]] | None:
+    try:
+        return [(s.type, None if s.anonymous else s.name, s.options) for s in parse(text)]
+    except ConfigError:
+        return None
+
+
+def same_as_uci(uci, text: str) -> None:
+    want = uci(text)
+    assert ours(text) == want, "%r: uci gives %r" % (text, want)
+    if want is not None:  # anonymous sections are named as `uci show` names them
+        counts: dict[str, int] = {}
+        for s in parse(text):
+            assert s.anonymous == (s.name.startswith("@")) and (not s.anonymous or s.name == "@%s[%d]" % (
+                s.type, counts.get(s.type, 0)))
+            counts[s.type] = counts.get(s.type, 0) + 1
+
+
+EDGE_CASES = [
+    "",
+    "\n\n# only a comment\n",
+    "package mip4\nconfig mip4 'global'\n\toption role 'mn'\n",
+    "package 'mip4'\nconfig a b\n",
+    "package other-name\nconfig a b\n",
+    "package bad.name\nconfig a b\n",
+    "config a 'x'\n\toption b 'c d'\n\tlist l 1\n\tlist l '2 3'\nconfig a\n\toption q \"e\\\"f\"\n",
+    # quoting: single, double, backslash escapes, mixed words
+    "config a x\n\toption k 'it'\\''s'\n",
+    'config a x\n\toption k "a \\\\ b \\n c \\$ d"\n',
+    "config a x\n\toption k a\\ b\\'c\n",
+    "config a x\n\toption k 'single \\ stays'\n",
+    "config a x\n\toption k ab'cd'\"ef\"gh\n",
+    "config a x\n\toption k \"\"\n\toption j ''\n",
+    "config a x\n\toption k \"unterminated\n",
+    "config a x\n\toption k 'unterminated\n",
+    "config a x\n\toption k 'multi\nline\nvalue'\n",
+    'config a x\n\toption k "multi\nline"\n',
+    # line continuations
+    "config a x\n\toption k con\\\ntinued\n",
+    "config a x\n\toption \\\nk v\n",
+    'config a x\n\toption k "a\\\nb"\n',
+    "config a x\n\toption k v\\",
+    "config a x\r\n\toption k v\\\r\nw\r\n",
+    # lists and options mixed
+    "config a x\n\tlist k 1\n\tlist k 1\n\toption k 2\n",
+    "config a x\n\toption k 1\n\tlist k 2\n\tlist k 3\n",
+    "config a x\n\toption k 1\n\toption k\n\toption j\n",
+    "config a x\n\tlist k\n\tlist k ''\n",
+    "config a x\n\toption k 1\n\toption k ''\n",
+    # comments
+    "config a x # a comment\n\toption k v#not a comment start?\n\toption j 'v#in quotes'\n",
+    "config a x\n#\toption k v\n\t# option j w\n",
+    "config a x\n\toption k v # trailing\n",
+    "# c\nconfig a x\n\toption k \"#\"\n",
+    # anonymous and duplicate sections
+    "config a\nconfig a\nconfig b\nconfig a 'n'\nconfig a\n",
+    "config a ''\n\toption k v\n",
+    "config a 'n'\n\toption k 1\nconfig b\nconfig a 'n'\n\toption j 2\n\toption k 3\n",
+    "config a 'n'\nconfig b 'n'\n",
+    # option without value, commands abbreviated, separators
+    "c a x\n\to k v\n\tl m w\np mip4\n",
+    "config a x; option k v\n",
+    "config a x ; option k v ; list l w\n",
+    "config a x\n\toption k v;\n",
+    "config a x\n;\n",
+    "config a x\n\toption k v ;; option j w\n",
+    # tabs and other blanks
+    "config\ta\tx\n\toption\tk\t'v\tw'\n",
+    "config a x\n\v\toption k v\n",
+    "config a x\n\toption k v\f\n",
+    "\tconfig a x\n  \toption k v\n",
+    "config a x\r\n\toption k v\r\n",
+    # weird names and types
+    "config a.b x\n",
+    "config a-b x\n",
+    "config 'a b' x\n",
+    "config a'b x\n",
+    "config a x-y\n",
+    "config a 'x.y'\n",
+    "config a x\n\toption k-j v\n",
+    "config a x\n\toption 'k' v\n",
+    "config a x\n\toption K_9 v\n",
+    "config é x\n",
+    "config a x\n\toption k 'ünïcödé ✓'\n",
+    "config _ _\n\toption _ _\n",
+    # bad syntax
+    "option k v\n",
+    "config\n",
+    "config \n",
+    "config a x y\n",
+    "config a x\n\toption\n",
+    "config a x\n\toption k v w\n",
+    "config a x\n\tset k v\n",
+    "config a x\n\toptions k v\n",
+    "config a x\n\tpackage\n",
+    "config a x\n\tlist\n",
+    "config a x\n[section]\n",
+    "config a x\n\toption k v\n}\n",
+    "config a x\n\toption k 'v'w'\n",
+    "config a x\n\toption k \"v\\\"\n",
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_edge_cases_read_as_uci_reads_them(uci, text):
+    same_as_uci(uci, text)
+
+
+def test_the_example_config_reads_as_uci_reads_it(uci):
+    same_as_uci(uci, EXAMPLE.read_text())
+
+
+_CHARS = st.sampled_from(list("abk_-.0 \t'\"\\#;é\n") + ["x", "v", "\r"])
+_WORD = st.one_of(
+    st.from_regex(r"[a-z_][a-z0-9_]{0,5}", fullmatch=True),
+    st.text(_CHARS, max_size=8),
+    st.text(_CHARS, max_size=8).map(lambda w: "'%s'" % w.replace("'", "'\\''")),
+    st.text(_CHARS, max_size=8).map(lambda w: '"%s"' % w.replace("\\", "\\\\").replace('"', '\\"')),
+)
+_LINE = st.tuples(
+    st.sampled_from(["config", "option", "list", "option", "list", "package", "c", "o", "l", "#", "", "set"]),
+    st.lists(_WORD, max_size=3),
+    st.sampled_from([" ", "\t", "  ", " ; "]),
+    st.sampled_from(["", "", " # note", "\\", " ;"]),
+).map(lambda t: ("\t" if t[0] in ("option", "list", "o", "l") else "") + t[2].join([t[0], *t[1]]) + t[3])
+
+
+_NAME = st.from_regex(r"[a-z_][a-z0-9_]{0,4}", fullmatch=True)
+_GOOD_LINE = st.one_of(  # mostly what uci accepts: the values are what is compared
+    st.tuples(_NAME, st.one_of(st.just(""), _NAME)).map(lambda t: "config %s %s" % t),
+    st.tuples(st.sampled_from(["option", "list"]), _NAME, _WORD).map(lambda t: "\t%s %s %s" % t),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(st.one_of(_GOOD_LINE, _GOOD_LINE, _GOOD_LINE, _LINE), max_size=10),
+       end=st.sampled_from(["\n", "", "\r\n"]))
+def test_generated_files_read_as_uci_reads_them(uci, lines, end):
+    same_as_uci(uci, "config a 'first'\n" + end.join(lines) + end)

@@ -26,7 +26,6 @@ NETNS = (
     "tests/io/test_udhcpc_script.py",
     "tests/io/test_udp_tunnels.py",
     "tests/router/test_daemon_router.py",
-    "tests/router/test_package.py::test_postinst_and_prerm_on_a_router_start_and_stop_the_service",
     "tests/test_bench.py::test_quick_bench_writes_every_figure",  # mip4d as i-HA in a namespace (tests/bench/netns.py)
 )
 

@@ -184,9 +184,13 @@ def py3build(src: Path, install_dir: Path, version: str) -> None:
     p = subprocess.run([sys.executable, "-c", code, str(wheels)], cwd=src, capture_output=True, text=True)
     if p.returncode:
         raise BuildError("building the wheel in %s: %s" % (src, p.stderr.strip()[-2000:]))
-    from installer import install
-    from installer.destinations import SchemeDictionaryDestination
-    from installer.sources import WheelFile
+    try:
+        from installer import install
+        from installer.destinations import SchemeDictionaryDestination
+        from installer.sources import WheelFile
+    except ImportError:
+        raise BuildError("no Python package `installer` in %s: build/setup-host installs it (pyproject.toml, "
+                         "extra `test`); make package runs .venv/bin/python" % sys.executable) from None
 
     site = "/usr/lib/python%s/site-packages" % version
     scheme = {"purelib": site, "platlib": site, "headers": "/usr/include/python%s" % version,

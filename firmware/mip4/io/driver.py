@@ -28,6 +28,20 @@ class BatchDone:
 
 
 @dataclass(frozen=True)
+class Attach:
+    """The uplink `iface` was missing or down: set it up (guard, route, sockets) now that it has a link."""
+
+    iface: str
+
+
+@dataclass(frozen=True)
+class Detach:
+    """The uplink `iface`'s device went away."""
+
+    iface: str
+
+
+@dataclass(frozen=True)
 class DhcpJob:
     """The DHCP client steps queued for `iface` (a flapping carrier queues one job, not a backlog)."""
 

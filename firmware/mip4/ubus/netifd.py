@@ -1,31 +1,41 @@
-"""Link triggers from netifd: `ubus listen network.interface` events (ifup/ifdown of wan, wwan, wlan)
-become the same link and address events the rtnetlink monitor (io/netlink.py) gives the daemon.
+"""Link triggers from netifd over ubus, through OpenWrt's python3-ubus binding (PyPI `ubus`): the
+`network.interface` events (ifup, ifupdate, ifdown of wan, wwan, wlan) and each interface's status
+(`network.interface.NAME status`) become the same link and address events the rtnetlink monitor
+(io/netlink.py) gives the daemon. netifd owns the uplinks on OpenWrt and runs their DHCP: the address
+comes from its status, and mip4d starts no udhcpc of its own (`owns_addresses`).
 
-A thin adapter around the `ubus` command line tool; the event parsing is pure and tested alone.
+Event loop: the binding has one connection per process and a blocking `ubus.loop()`; its
+`ubus.loop(0)` though handles what is waiting on the connection and returns (ubus_handle_event,
+without uloop). The binding does not expose the connection's socket, so the one descriptor
+`ubus.connect` opens is found (/proc/self/fd before and after) and watched with add_reader: on the
+loop's thread, woken only when ubusd sent something, no busy polling. An interface's status is a
+short synchronous `ubus.call` (bounded by CALL_TIMEOUT) made from a loop callback, never from inside
+the binding's event handler.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import os
+import stat
 from collections.abc import Callable
+
+from .libubus import DEFAULT_SOCKET
 
 log = logging.getLogger("mip4d.netifd")
 
 LinkCallback = Callable[[str, bool], None]
 AddressCallback = Callable[[str, str | None], None]
+CALL_TIMEOUT = 2000  # ms: netifd answers a status call at once; a hung netifd must not stall mip4d long
 
 
-def parse_event(line: str) -> tuple[str, str] | None:
-    """One `ubus listen` line -> (netifd interface, action), or None for anything else."""
-    try:
-        msg = json.loads(line)
-    except json.JSONDecodeError:
+def parse_event(event: str, data: object) -> tuple[str, str] | None:
+    """A `network.interface` event -> (netifd interface, action), or None for anything else."""
+    if event != "network.interface" or not isinstance(data, dict):
         return None
-    ev = msg.get("network.interface") if isinstance(msg, dict) else None
-    if not isinstance(ev, dict) or not isinstance(ev.get("interface"), str) or not isinstance(ev.get("action"), str):
+    if not isinstance(data.get("interface"), str) or not isinstance(data.get("action"), str):
         return None
-    return ev["interface"], ev["action"]
+    return data["interface"], data["action"]
 
 
 def first_address(status: dict) -> str | None:
@@ -36,67 +46,98 @@ def first_address(status: dict) -> str | None:
     return None
 
 
+def _sockets() -> set[int]:
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISSOCK(os.stat("/proc/self/fd/" + name).st_mode):
+                found.add(int(name))
+        except OSError:
+            continue
+    return found
+
+
 class NetifdEvents:
-    """Runs `ubus listen network.interface`; for the uplinks in `netifd` (interface -> device) calls
-    on_link(device, up) and on_address(device, address or None), as LinkMonitor does."""
+    """For the uplinks in `netifd` (interface -> device): on_link(device, up) and on_address(device,
+    address or None) from netifd's events and status, as LinkMonitor reports them from rtnetlink."""
+
+    owns_addresses = True  # netifd runs the uplinks' DHCP
 
     def __init__(self, netifd: dict[str, str], on_link: LinkCallback, on_address: AddressCallback,
-                 ubus: str = "ubus") -> None:
+                 socket_path: str = DEFAULT_SOCKET) -> None:
         self.netifd = dict(netifd)
-        self.on_link = on_link
-        self.on_address = on_address
-        self.ubus = ubus
-        self.proc: asyncio.subprocess.Process | None = None
-        self.task: asyncio.Task | None = None
+        self.on_link, self.on_address = on_link, on_address
+        self.socket_path = socket_path
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.fd = -1
+        self.up: dict[str, bool] = {}
 
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(self.ubus, "listen", "network.interface",
-                                                         stdout=asyncio.subprocess.PIPE)
-        for name in self.netifd:  # the state before the first event
-            status = await self.interface_status(name)
-            if status.get("up"):
-                await self._apply(name, "ifup", status)
-        self.task = asyncio.get_running_loop().create_task(self._read())
+        import ubus  # python3-ubus: only where there is a ubusd
 
-    async def interface_status(self, name: str) -> dict:
-        proc = await asyncio.create_subprocess_exec(self.ubus, "call", "network.interface.%s" % name, "status",
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await proc.communicate()
-        if proc.returncode != 0:
-            log.warning("ubus call network.interface.%s status: exit %d %s", name, proc.returncode,
-                        err.decode(errors="replace").strip())
-            return {}
+        self.loop = asyncio.get_running_loop()
+        before = _sockets()
+        ubus.connect(socket_path=self.socket_path)
+        new = _sockets() - before
+        if len(new) != 1:
+            ubus.disconnect()
+            raise RuntimeError("ubus: cannot tell the binding's connection among descriptors %s" % sorted(new))
+        self.fd = new.pop()
+        ubus.listen(("network.interface", self._event))
+        self.loop.add_reader(self.fd, self._readable)
+        log.info("netifd: following %s over ubus", ", ".join("%s (%s)" % kv for kv in sorted(self.netifd.items())))
+        for name in sorted(self.netifd):  # the state before the first event
+            self._update(name, "ifup")
+
+    def _readable(self) -> None:
+        import ubus
+
+        ubus.loop(0)
+
+    def _event(self, event: str, data: object) -> None:
+        ev = parse_event(event, data)
+        if ev is None or ev[0] not in self.netifd or self.loop is None:
+            return
+        self.loop.call_soon(self._update, *ev)  # the status call outside the binding's handler
+
+    def interface_status(self, name: str) -> dict:
+        import ubus
+
         try:
-            status = json.loads(out)
-        except json.JSONDecodeError:
-            log.warning("ubus call network.interface.%s status: not JSON", name)
+            replies = ubus.call("network.interface.%s" % name, "status", {}, timeout=CALL_TIMEOUT)
+        except RuntimeError as e:  # no such interface object (netifd knows no `name`), a timeout
+            log.warning("ubus call network.interface.%s status: %s", name, e)
             return {}
-        return status if isinstance(status, dict) else {}
+        return replies[0] if replies and isinstance(replies[0], dict) else {}
 
-    async def _read(self) -> None:
-        assert self.proc and self.proc.stdout
-        while line := await self.proc.stdout.readline():
-            ev = parse_event(line.decode(errors="replace"))
-            if ev is None or ev[0] not in self.netifd:
-                continue
-            name, action = ev
-            status = await self.interface_status(name) if action in ("ifup", "ifupdate") else {}
-            await self._apply(name, action, status)
-        log.warning("ubus listen ended; netifd link triggers stopped (rtnetlink still reports links)")
-
-    async def _apply(self, name: str, action: str, status: dict) -> None:
+    def _update(self, name: str, action: str) -> None:
         device = self.netifd[name]
-        address = first_address(status)
-        if action == "ifup":
-            self.on_link(device, True)
-        if action in ("ifup", "ifupdate") and address:
-            self.on_address(device, address)
+        if action in ("ifup", "ifupdate"):
+            status = self.interface_status(name)
+            up = bool(status.get("up"))
+            if action == "ifup" and not up and not status:
+                return  # no answer: nothing known (rtnetlink still reports the device)
+            self._set(name, device, up, first_address(status) if up else None)
         elif action == "ifdown":
-            self.on_link(device, False)
+            self._set(name, device, False, None)
+
+    def _set(self, name: str, device: str, up: bool, address: str | None) -> None:
+        if up != self.up.get(name):
+            self.up[name] = up
+            log.info("netifd: %s (%s) %s%s", name, device, "up" if up else "down",
+                     ", address %s" % address if address else "")
+            self.on_link(device, up)
+        if up and address:
+            self.on_address(device, address)
+        elif not up:
+            self.on_address(device, None)
 
     async def close(self) -> None:
-        if self.task:
-            self.task.cancel()
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
+        if self.fd < 0:
+            return
+        import ubus
+
+        if self.loop is not None:
+            self.loop.remove_reader(self.fd)
+        ubus.disconnect()
+        self.fd = -1

@@ -1,0 +1,97 @@
+"""The `mip4` ubus object (status, interfaces, bindings, reregister, log), served from a status source
+(status/methods.py's Source: mip4d's role, or a test's live node) on a ubusd socket.
+
+    obj = Mip4Object(source, "/var/run/ubus/ubus.sock")   # connects, registers `mip4`
+    obj.attach(asyncio.get_running_loop())                 # mip4d: answered on its event loop
+    ThreadedMip4Object(source, path)                        # a test process: answered on a thread
+    obj.close()
+
+Calls go to status/methods.py's table; an error is the call's ubus status (UBUS_STATUS_*: 2 invalid
+argument, 3 no such method, 8 not supported, 9 our bug), logged here with its message, since a ubus
+status carries none. rpcd applies the ACL (acl.d/luci-app-mip4.json) before uhttpd's call reaches us;
+the `ubus_rpc_session` argument uhttpd adds is accepted (methods.py ignores it).
+
+Event loop: libubus is non-blocking here (libubus.py): the connection's socket is watched with the
+loop's add_reader and each readable wake-up handles what arrived (ubus_handle_event), on the loop's
+thread, between other callbacks: nothing blocks the loop and nothing polls.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import select
+import threading
+
+from ..status.methods import SIGNATURE, MethodError, Source, call
+from .libubus import DEFAULT_SOCKET, STATUS_OK, ObjectServer
+
+log = logging.getLogger("mip4.ubus")
+NAME = "mip4"
+
+
+class Mip4Object:
+    def __init__(self, source: Source, socket_path: str = DEFAULT_SOCKET, name: str = NAME) -> None:
+        self.source = source
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.server = ObjectServer(socket_path, name, {m: (sig, self._handler(m)) for m, sig in SIGNATURE.items()})
+        log.info("ubus object %s registered on %s", name, socket_path)
+
+    def _handler(self, method: str):  # noqa: ANN202
+        def handle(args: dict) -> tuple[int, dict | None]:
+            try:
+                return STATUS_OK, call(self.source, method, args)
+            except MethodError as e:
+                log.info("ubus %s %s: status %d: %s", NAME, method, e.code, e)
+                return e.code, None
+        return handle
+
+    def fileno(self) -> int:
+        return self.server.fileno()
+
+    def dispatch(self) -> None:
+        self.server.dispatch()
+        if self.server.lost and self.loop is not None:
+            log.error("ubusd closed the connection: the ubus object %s is gone until mip4d restarts", NAME)
+            self.detach()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        loop.add_reader(self.fileno(), self.dispatch)
+
+    def detach(self) -> None:
+        if self.loop is not None:
+            self.loop.remove_reader(self.fileno())
+            self.loop = None
+
+    def close(self) -> None:
+        self.detach()
+        self.server.close()
+
+
+class ThreadedMip4Object:
+    """Mip4Object answered on its own thread (select on the connection and a wake-up pipe), for a
+    process without an asyncio loop of its own, e.g. a test publishing a live node's status."""
+
+    def __init__(self, source: Source, socket_path: str = DEFAULT_SOCKET, name: str = NAME) -> None:
+        self.obj = Mip4Object(source, socket_path, name)
+        self.wake_r, self.wake_w = os.pipe()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="ubus-" + name)
+        self.thread.start()
+
+    def _run(self) -> None:
+        fd = self.obj.fileno()
+        while True:
+            ready, _, _ = select.select([fd, self.wake_r], [], [])
+            if self.wake_r in ready:
+                return
+            self.obj.server.dispatch()
+            if self.obj.server.lost:
+                return
+
+    def close(self) -> None:
+        os.write(self.wake_w, b"x")
+        self.thread.join(10)
+        self.obj.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)

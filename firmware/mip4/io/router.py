@@ -315,6 +315,8 @@ class RouterRole(Role):
             out["guard"] = self.guard.status()
         if self.links:
             out["networks"] = {i: self.links.network(i) for i in sorted(self.links.ifaces)}
+        if self.waiting:  # uplinks not attached yet: "device" (missing) or "link" (down)
+            out["waiting"] = dict(sorted(self.waiting.items()))
         return out
 
     async def every_second(self) -> None:

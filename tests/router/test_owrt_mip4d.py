@@ -1,0 +1,142 @@
+"""mip4d on OpenWrt's real userland (tests/router/owrt.py): procd starts it through the package's init
+script, it registers the ubus object `mip4` on ubusd itself, rpcd applies the ACL to uhttpd's calls,
+netifd's events (the real `ubus send`) and interface status (an object this test publishes) drive the
+uplinks, and it waits for uplinks that are missing or down instead of exiting."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.router.owrt import OpenWrt, login, rpc
+
+NO_DHCP = "ps | grep -v grep | grep -c udhcpc"
+
+
+def service(ow: OpenWrt) -> dict:
+    return json.loads(ow.sh("ubus call service list '{\"name\": \"mip4\", \"verbose\": true}'").stdout).get("mip4", {})
+
+
+def instance(ow: OpenWrt) -> dict:
+    return service(ow).get("instances", {}).get("instance1", {})
+
+
+def status(ow: OpenWrt) -> dict:
+    p = ow.sh("ubus call mip4 status", check=False)
+    return json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else {}
+
+
+def uplinks(ow: OpenWrt, names: tuple[str, ...] = ("wan", "wwan", "wlan"), up: bool = True) -> None:
+    """Uplinks as veth pairs inside the sandbox's netns (the host kernel has no dummy links)."""
+    for d in names:
+        ow.sh("ip link add %s type veth peer name %s-p" % (d, d))
+        if up:
+            ow.sh("ip link set %s up && ip link set %s-p up" % (d, d))
+
+
+def start(ow: OpenWrt) -> int:
+    ow.sh("/etc/init.d/mip4 start")
+    got = ow.wait_for(lambda: status(ow).get("pid"), "mip4d's ubus object", 30)
+    assert instance(ow)["pid"] == got  # the daemon procd runs answers, no plugin in between
+    return got
+
+
+@pytest.fixture
+def mip4d(ow: OpenWrt):
+    yield ow
+    ow.sh("/etc/init.d/mip4 stop", check=False)
+    ow.wait_for(lambda: not service(ow).get("instances"), "mip4 stopped", 20)
+
+
+def test_mip4d_under_procd_registers_mip4_and_answers_through_uhttpd(mip4d: OpenWrt) -> None:
+    ow = mip4d
+    uplinks(ow)
+    pid = start(ow)
+    assert ow.sh("ubus list mip4").stdout.strip() == "mip4"
+    listed = ow.sh("ubus -v list mip4").stdout
+    assert '"log":{"limit":"Integer","since":"Integer"}' in listed.replace(" ", "").replace("\n", ""), listed
+    s = status(ow)
+    assert s["role"] == "mn" and set(s["status"]["interfaces"]) == {"wan", "wwan", "wlan"}
+    # LuCI's way: uhttpd's JSON-RPC with the rpcd session (it adds ubus_rpc_session), the viewer login
+    viewer = login(ow, "viewer")
+    r = rpc(ow, viewer, "mip4", "status")["result"]
+    assert r[0] == 0 and r[1]["pid"] == pid and r[1]["status"]["interfaces"]["wan"]["priority"] == 1, r
+    r = rpc(ow, viewer, "mip4", "log", {"limit": 2})["result"]
+    assert r[0] == 0 and 0 < len(r[1]["lines"]) <= 2, r
+    assert rpc(ow, viewer, "mip4", "reregister")["error"]["code"] == -32002  # the ACL grants no write
+    # errors are ubus status codes: UBUS_STATUS_NOT_SUPPORTED 8, INVALID_ARGUMENT 2
+    assert rpc(ow, viewer, "mip4", "bindings")["result"] == [8]
+    assert rpc(ow, viewer, "mip4", "log", {"since": -1})["result"] == [2]
+    root = login(ow, "root")
+    r = rpc(ow, root, "mip4", "reregister")["result"]
+    assert r[0] == 0 and r[1] == {"reregistered": []}, r
+    # and the shell's: `ubus call` exits with the status
+    assert ow.sh("ubus call mip4 log '{\"lines\": 3}'", check=False).returncode == 256 - 2
+    assert ow.sh("ubus call mip4 bindings", check=False).returncode == 256 - 8
+    assert int(ow.sh(NO_DHCP, check=False).stdout or 0) == 0  # the netifd uplinks: no udhcpc of mip4d's
+
+
+def test_config_change_reloads_the_running_mip4d(mip4d: OpenWrt) -> None:
+    ow = mip4d
+    uplinks(ow)
+    pid = start(ow)
+    # what LuCI's apply does: uci commit, then rpcd sends config.change; procd runs `mip4 reload` (SIGHUP)
+    ow.sh("uci set mip4.node.t_monitor=61 && uci commit mip4")
+    ow.sh("ubus call service event '{\"type\": \"config.change\", \"data\": {\"package\": \"mip4\"}}'")
+    ow.wait_for(lambda: status(ow).get("status", {}).get("t_monitor") == 61, "mip4d with t_monitor 61", 20)
+    assert status(ow)["pid"] == pid == instance(ow)["pid"]  # reloaded, not restarted
+
+
+PUBLISH = """
+import json, sys, ubus
+ubus.connect(sys.argv[1])
+state = {"up": False}
+def answer(h, _):
+    h.reply({"up": state["up"], "l3_device": "wan",
+             "ipv4-address": [{"address": "10.2.0.5", "mask": 24}] if state["up"] else []})
+ubus.add("network.interface.wan", {"status": {"method": answer, "signature": {}}})
+print("ready", flush=True)
+while True:
+    ubus.loop(100)
+    import select
+    if select.select([sys.stdin], [], [], 0)[0]:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        state["up"] = line.strip() == "up"
+        print("ok", flush=True)
+"""
+
+
+def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip4d: OpenWrt) -> None:
+    ow = mip4d
+    netifd = subprocess.Popen([sys.executable, "-c", PUBLISH, ow.ubus_socket], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert netifd.stdout.readline().strip() == "ready"
+        uplinks(ow, ("wan",), up=False)  # wan down, wwan and wlan missing (LTE not there yet at boot)
+        pid = start(ow)
+        time.sleep(7)  # longer than procd's respawn timeout (5 s): had it died, the pid would differ
+        assert instance(ow)["running"] and instance(ow)["pid"] == pid == status(ow)["pid"]
+        assert status(ow)["waiting"] == {"wan": "link", "wlan": "device", "wwan": "device"}
+        # netifd brings wan up: the link, then ifup; the address is netifd's (its status), not the device's
+        ow.sh("ip link set wan up && ip link set wan-p up")
+        wan = lambda: status(ow)["status"]["interfaces"]["wan"]  # noqa: E731
+        ow.wait_for(lambda: "wan" not in status(ow)["waiting"], "wan attached", 15)
+        assert wan()["care_of"] is None
+        netifd.stdin.write("up\n")
+        netifd.stdin.flush()
+        assert netifd.stdout.readline().strip() == "ok"
+        ow.sh("ubus send network.interface '{\"action\": \"ifup\", \"interface\": \"wan\"}'")
+        ow.wait_for(lambda: wan()["care_of"] == "10.2.0.5", "wan's address from netifd", 15)
+        assert status(ow)["waiting"] == {"wlan": "device", "wwan": "device"}
+        # wwan appears later (a USB modem plugged in): attached too, still the same daemon
+        uplinks(ow, ("wwan",))
+        ow.wait_for(lambda: status(ow)["waiting"] == {"wlan": "device"}, "wwan attached", 15)
+        assert status(ow)["pid"] == pid == instance(ow)["pid"]
+        assert int(ow.sh(NO_DHCP, check=False).stdout or 0) == 0
+    finally:
+        netifd.kill()

@@ -29,3 +29,14 @@ def ow(owrt_root: Path, ipk_layers: list[Path], tmp_path: Path) -> Iterator[owrt
         sandbox.boot()
         owrt.start_web(sandbox)
         yield sandbox
+
+
+@pytest.fixture
+def ubusd(owrt_root: Path, ipk_layers: list[Path], tmp_path: Path) -> Iterator[owrt.OpenWrt]:
+    """A booted OpenWrt userland (ubusd, procd) with mip4's packages, without rpcd and uhttpd."""
+    py = "/usr/lib/python%d.%d/site-packages" % __import__("sys").version_info[:2]
+    with owrt.OpenWrt(owrt_root, tmp_path / "ow", layers=ipk_layers,
+                      binds={owrt.site_packages(): "/usr/local/lib/python3.11/dist-packages"},
+                      env={"PYTHONPATH": py}) as sandbox:
+        sandbox.boot()
+        yield sandbox

@@ -5,12 +5,11 @@ uplinks, and it waits for uplinks that are missing or down instead of exiting.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.router.netifd_objects import Interfaces
 from tests.router.owrt import OpenWrt, login, rpc
 
 NO_DHCP = "ps | grep -v grep | grep -c udhcpc"
@@ -90,33 +89,10 @@ def test_config_change_reloads_the_running_mip4d(mip4d: OpenWrt) -> None:
     assert status(ow)["pid"] == pid == instance(ow)["pid"]  # reloaded, not restarted
 
 
-PUBLISH = """
-import json, sys, ubus
-ubus.connect(sys.argv[1])
-state = {"up": False}
-def answer(h, _):
-    h.reply({"up": state["up"], "l3_device": "wan",
-             "ipv4-address": [{"address": "10.2.0.5", "mask": 24}] if state["up"] else []})
-ubus.add("network.interface.wan", {"status": {"method": answer, "signature": {}}})
-print("ready", flush=True)
-while True:
-    ubus.loop(100)
-    import select
-    if select.select([sys.stdin], [], [], 0)[0]:
-        line = sys.stdin.readline()
-        if not line:
-            break
-        state["up"] = line.strip() == "up"
-        print("ok", flush=True)
-"""
-
-
 def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip4d: OpenWrt) -> None:
     ow = mip4d
-    netifd = subprocess.Popen([sys.executable, "-c", PUBLISH, ow.ubus_socket], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    netifd = Interfaces(ow.ubus_socket, "wan")  # netifd's network.interface.wan (not up yet)
     try:
-        assert netifd.stdout.readline().strip() == "ready"
         uplinks(ow, ("wan",), up=False)  # wan down, wwan and wlan missing (LTE not there yet at boot)
         pid = start(ow)
         time.sleep(7)  # longer than procd's respawn timeout (5 s): had it died, the pid would differ
@@ -127,9 +103,7 @@ def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip
         wan = lambda: status(ow)["status"]["interfaces"]["wan"]  # noqa: E731
         ow.wait_for(lambda: "wan" not in status(ow)["waiting"], "wan attached", 15)
         assert wan()["care_of"] is None
-        netifd.stdin.write("up\n")
-        netifd.stdin.flush()
-        assert netifd.stdout.readline().strip() == "ok"
+        netifd.set("wan", {"up": True, "l3_device": "wan", "ipv4-address": [{"address": "10.2.0.5", "mask": 24}]})
         ow.sh("ubus send network.interface '{\"action\": \"ifup\", \"interface\": \"wan\"}'")
         ow.wait_for(lambda: wan()["care_of"] == "10.2.0.5", "wan's address from netifd", 15)
         assert status(ow)["waiting"] == {"wlan": "device", "wwan": "device"}
@@ -139,4 +113,4 @@ def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip
         assert status(ow)["pid"] == pid == instance(ow)["pid"]
         assert int(ow.sh(NO_DHCP, check=False).stdout or 0) == 0
     finally:
-        netifd.kill()
+        netifd.close()

@@ -20,6 +20,9 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import os
+import select
+import threading
 from collections.abc import Callable
 from ctypes import (
     CFUNCTYPE,
@@ -103,6 +106,10 @@ class _BlobBuf(Structure):
 
 class _Libs:
     def __init__(self) -> None:
+        try:  # python3-ubus links these three: once it is loaded, dlopen by name finds its copies
+            import ubus  # noqa: F401  (where they are not on the library path, as in the host tests)
+        except ImportError:
+            pass
         self.ubus = ctypes.CDLL("libubus.so")
         self.ubox = ctypes.CDLL("libubox.so")
         self.json = ctypes.CDLL("libblobmsg_json.so")
@@ -236,3 +243,28 @@ def _reply(ctx: int, req: int, reply: dict) -> None:
         lib.ubus.ubus_send_reply(ctx, req, buf.head)
     finally:
         lib.ubox.blob_buf_free(byref(buf))
+
+
+class DispatchThread:
+    """An ObjectServer answered on a thread of its own (select on its connection and a wake-up pipe)
+    until close(), for a process without an event loop for it."""
+
+    def __init__(self, server: ObjectServer) -> None:
+        self.server = server
+        self.wake_r, self.wake_w = os.pipe()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="ubus-" + server.name)
+        self.thread.start()
+
+    def _run(self) -> None:
+        fd = self.server.fileno()
+        while not self.server.lost:
+            ready, _, _ = select.select([fd, self.wake_r], [], [])
+            if self.wake_r in ready:
+                return
+            self.server.dispatch()
+
+    def close(self) -> None:
+        os.write(self.wake_w, b"x")
+        self.thread.join(10)
+        os.close(self.wake_r)
+        os.close(self.wake_w)

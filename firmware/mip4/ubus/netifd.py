@@ -10,7 +10,7 @@ without uloop). The binding does not expose the connection's socket, so the one 
 `ubus.connect` opens is found (/proc/self/fd before and after) and watched with add_reader: on the
 loop's thread, woken only when ubusd sent something, no busy polling. An interface's status is a
 short synchronous `ubus.call` (bounded by CALL_TIMEOUT) made from a loop callback, never from inside
-the binding's event handler.
+the binding's event handler; it holds the GIL while it waits (fine in mip4d, which has one thread).
 """
 from __future__ import annotations
 
@@ -114,10 +114,8 @@ class NetifdEvents:
         device = self.netifd[name]
         if action in ("ifup", "ifupdate"):
             status = self.interface_status(name)
-            up = bool(status.get("up"))
-            if action == "ifup" and not up and not status:
-                return  # no answer: nothing known (rtnetlink still reports the device)
-            self._set(name, device, up, first_address(status) if up else None)
+            if status.get("up"):  # else: not up (yet), or no answer; its ifdown says when it goes down
+                self._set(name, device, True, first_address(status))
         elif action == "ifdown":
             self._set(name, device, False, None)
 

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import select
-import threading
 
 from ..status.methods import SIGNATURE, MethodError, Source, call
-from .libubus import DEFAULT_SOCKET, STATUS_OK, ObjectServer
+from .libubus import DEFAULT_SOCKET, STATUS_OK, DispatchThread, ObjectServer
 
 log = logging.getLogger("mip4.ubus")
 NAME = "mip4"
@@ -70,28 +67,13 @@ class Mip4Object:
 
 
 class ThreadedMip4Object:
-    """Mip4Object answered on its own thread (select on the connection and a wake-up pipe), for a
-    process without an asyncio loop of its own, e.g. a test publishing a live node's status."""
+    """Mip4Object answered on its own thread, for a process without an asyncio loop of its own
+    (a test publishing a live node's status): calls reach `source` on that thread."""
 
     def __init__(self, source: Source, socket_path: str = DEFAULT_SOCKET, name: str = NAME) -> None:
         self.obj = Mip4Object(source, socket_path, name)
-        self.wake_r, self.wake_w = os.pipe()
-        self.thread = threading.Thread(target=self._run, daemon=True, name="ubus-" + name)
-        self.thread.start()
-
-    def _run(self) -> None:
-        fd = self.obj.fileno()
-        while True:
-            ready, _, _ = select.select([fd, self.wake_r], [], [])
-            if self.wake_r in ready:
-                return
-            self.obj.server.dispatch()
-            if self.obj.server.lost:
-                return
+        self.thread = DispatchThread(self.obj.server)
 
     def close(self) -> None:
-        os.write(self.wake_w, b"x")
-        self.thread.join(10)
+        self.thread.close()
         self.obj.close()
-        os.close(self.wake_r)
-        os.close(self.wake_w)

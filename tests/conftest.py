@@ -26,6 +26,14 @@ NETNS = (
     "tests/io/test_udhcpc_script.py",
     "tests/io/test_udp_tunnels.py",
     "tests/router/test_daemon_router.py",
+    "tests/router/test_initscript.py::test_start_registers_one_respawning_instance_and_the_triggers",  # OpenWrt sandbox
+    "tests/router/test_initscript.py::test_disabled_or_bad_config_starts_no_instance",
+    "tests/router/test_initscript.py::test_reload_keeps_the_running_daemon_on_a_bad_file",
+    "tests/router/test_initscript.py::test_enable_disable_links",
+    "tests/router/test_netifd.py::test_ifup_ifdown_become_the_daemons_link_and_address_events",
+    "tests/router/test_owrt_chain.py",
+    "tests/router/test_owrt_mip4d.py",
+    "tests/router/test_ubus_object.py",
     "tests/router/test_package.py::test_postinst_and_prerm_on_a_router_start_and_stop_the_service",
     "tests/test_bench.py::test_quick_bench_writes_every_figure",  # mip4d as i-HA in a namespace (tests/bench/netns.py)
 )
@@ -35,6 +43,7 @@ NETNS = (
 SLOW = (
     "tests/test_bench.py::test_quick_bench_writes_every_figure",  # 23 s: make bench QUICK=1
     "tests/router/test_luci.py::test_status_page_live_and_config_form",  # 14 s: headless Chromium
+    "tests/router/test_owrt_mip4d.py::test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd",  # 12 s
     "tests/hardening/test_bad_input.py",  # 9 to 11 s each: 100,000 bad datagrams at a real mip4d per role
     "tests/io/test_udp_tunnels.py::test_udp_tunnel_through_a_nat_carries_data_and_keepalives_and_drops_strangers",
 )

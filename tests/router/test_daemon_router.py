@@ -1,8 +1,8 @@
-"""mip4d as the router package runs it: /etc/config/mip4 (UCI), the control socket, netifd link triggers
-(ubus stand-in), SIGHUP reloads (a bad file keeps the running config), SIGTERM. In a namespace of its own."""
+"""mip4d as the router package runs it where no ubusd runs (the UML lab, a bare Linux box): /etc/config/mip4
+(UCI), the control socket, rtnetlink link and address events, SIGHUP reloads (a bad file keeps the running
+config), SIGTERM. In a namespace of its own. On OpenWrt's userland (ubusd, netifd's events): test_owrt_mip4d.py."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +16,6 @@ from mip4.io.control import ControlClient, ControlError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "build/package/mip4/files/etc/config/mip4").read_text()
-STANDIN = str(Path(__file__).with_name("standin") / "ubus")
 
 
 def sh(cmd: str) -> None:
@@ -60,11 +59,11 @@ def wait(fn, what: str, limit: float = 20.0):  # noqa: ANN001, ANN201
         time.sleep(0.1)
 
 
-def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
+def test_uci_control_links_reload_and_stop(netns, tmp_path):
     conf = tmp_path / "mip4"
     conf.write_text(config(tmp_path))
-    (tmp_path / "wan.json").write_text(json.dumps({"up": True, "ipv4-address": [{"address": "10.2.0.5", "mask": 24}]}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS=STANDIN, UBUS_STANDIN_DIR=str(tmp_path))
+    sh("ip -n %s link set eth1p up && ip -n %s addr add 10.2.0.5/24 dev eth1" % (netns, netns))  # carrier, an address
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS_SOCKET=str(tmp_path / "no-ubusd.sock"))
     log = (tmp_path / "mip4d.log").open("w+")
     d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.cli.mip4d", "--config", str(conf)],
                          env=env, stderr=log, stdout=log)
@@ -73,12 +72,12 @@ def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
     try:
         s = wait(lambda: c.call("status"), "the control socket")
         assert s["role"] == "mn" and s["status"]["t_monitor"] == 60
-        # netifd said wan is up with 10.2.0.5 (the kernel's eth1 is down): the MN registers from it
-        wan = wait(lambda: c.call("interfaces")["interfaces"].get("eth1"), "eth1 from netifd")
+        # rtnetlink: eth1 has carrier and 10.2.0.5: the MN registers from it
+        wan = wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["care_of"] and
+                   c.call("interfaces")["interfaces"]["eth1"], "eth1's address")
         assert wan["care_of"] == "10.2.0.5" and wan["state"] == "detecting"
-        with (tmp_path / "events").open("a") as f:
-            f.write('{"action": "ifdown", "interface": "wan"}\n')
-        wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["state"] == "down", "ifdown to take the link down")
+        sh("ip -n %s link set eth1p down" % netns)  # carrier lost
+        wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["state"] == "down", "the carrier loss")
         assert c.call("reregister") == {"reregistered": []}
         assert any(line["reason"] == "reregister" for line in c.call("log", {"limit": 50})["lines"])
 

@@ -61,7 +61,8 @@ def test_reload_keeps_the_running_daemon_on_a_bad_file(ubusd: OpenWrt):
     cfg.write_text(cfg.read_text().replace("option spi '1000'", "option spi '7'"))
     p = ow.sh("/etc/init.d/mip4 reload", check=False)
     assert "does not check; mip4d keeps running as it is" in p.stderr and "option spi" in p.stderr
-    assert service(ow)["instances"]["instance1"]["pid"] == pid == json.loads(ow.sh("ubus call mip4 status").stdout)["pid"]
+    answering = json.loads(ow.sh("ubus call mip4 status").stdout)["pid"]
+    assert service(ow)["instances"]["instance1"]["pid"] == pid == answering
     ow.sh("/etc/init.d/mip4 stop")
     ow.wait_for(lambda: not service(ow).get("instances"), "mip4 stopped", 15)
 

@@ -54,9 +54,9 @@ def test_the_daemon_entry_point_wires_netifd_in(monkeypatch, tmp_path):
 
     sock = tmp_path / "ubus.sock"
     monkeypatch.setenv("MIP4_UBUS_SOCKET", str(sock))
-    assert mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print) is None  # no ubusd
+    assert mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print, print) is None  # no ubusd
     assert mip4d.ubus_object(None) is None  # type: ignore[arg-type]
     sock.touch()
-    assert mip4d.netifd(RouterOptions(), print, print) is None  # no netifd uplinks configured: none
-    made = mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print)
+    assert mip4d.netifd(RouterOptions(), print, print, print) is None  # no netifd uplinks configured: none
+    made = mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print, print)
     assert isinstance(made, NetifdEvents) and made.netifd == {"wan": "eth1"} and made.socket_path == str(sock)

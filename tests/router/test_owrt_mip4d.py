@@ -104,9 +104,13 @@ def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip
         wan = lambda: status(ow)["status"]["interfaces"]["wan"]  # noqa: E731
         ow.wait_for(lambda: "wan" not in status(ow)["waiting"], "wan attached", 15)
         assert wan()["care_of"] is None
-        netifd.set("wan", {"up": True, "l3_device": "wan", "ipv4-address": [{"address": "10.2.0.5", "mask": 24}]})
+        netifd.set("wan", {"up": True, "l3_device": "wan", "ipv4-address": [{"address": "10.2.0.5", "mask": 24}],
+                           "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "10.2.0.1", "source": "10.2.0.5/32"}]})
         ow.sh("ubus send network.interface '{\"action\": \"ifup\", \"interface\": \"wan\"}'")
         ow.wait_for(lambda: wan()["care_of"] == "10.2.0.5", "wan's address from netifd", 15)
+        # and its DHCP router: wan's own table routes through it (udhcpc.script's job where mip4d runs DHCP)
+        ow.wait_for(lambda: "default via 10.2.0.1 dev wan" in ow.sh("ip route show table 100").stdout,
+                    "wan's table through netifd's router", 10)
         assert status(ow)["waiting"] == {"wlan": "device", "wwan": "device"}
         # wwan appears later (a USB modem plugged in): attached too, still the same daemon
         uplinks(ow, ("wwan",))

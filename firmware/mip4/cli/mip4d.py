@@ -27,13 +27,13 @@ def ubus_socket() -> str | None:
     return path if os.path.exists(path) else None
 
 
-def netifd(options: RouterOptions, on_link: Callable[[str, bool], None],
-           on_address: Callable[[str, str | None], None]) -> NetifdEvents | None:
-    """OpenWrt: netifd's ifup/ifdown and addresses for the uplinks the config names."""
+def netifd(options: RouterOptions, on_link: Callable[[str, bool], None], on_address: Callable[[str, str | None], None],
+           on_gateway: Callable[[str, str | None], None]) -> NetifdEvents | None:
+    """OpenWrt: netifd's ifup/ifdown, addresses and routers for the uplinks the config names."""
     path = ubus_socket()
     if not options.netifd or path is None:
         return None
-    return NetifdEvents(options.netifd, on_link, on_address, path)
+    return NetifdEvents(options.netifd, on_link, on_address, on_gateway, path)
 
 
 def ubus_object(source: Source) -> Mip4Object | None:

@@ -35,6 +35,14 @@ class Attach:
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """The uplink `iface`'s default router, as netifd's DHCP learnt it (None: none known)."""
+
+    iface: str
+    gateway: str | None
+
+
+@dataclass(frozen=True)
 class Detach:
     """The uplink `iface`'s device went away."""
 

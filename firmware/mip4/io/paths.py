@@ -74,6 +74,14 @@ class RouterPaths:
             return False
         return True
 
+    async def uplink_gateway(self, iface: str, gateway: str | None) -> None:
+        """The uplink's table through `gateway` (netifd's DHCP router), or on-link without one."""
+        if gateway:
+            await self.kernel.route("0.0.0.0/0", table=self.tables[iface], device=iface, gateway=gateway, onlink=True)
+            log.info("uplink %s: default router %s", iface, gateway)
+        else:
+            await self.kernel.route("0.0.0.0/0", table=self.tables[iface], device=iface)
+
     async def gate(self, g: Gate) -> None:
         self.gates[g.iface] = g.path
         log.info("gate %s: %s (%s)", g.iface, g.path or "blocked", g.reason)

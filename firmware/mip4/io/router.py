@@ -16,7 +16,7 @@ from typing import Protocol
 from ..core.actions import VPN, Datagram, Gate, IkeDown, IkeUp, Primary, SetPath
 from ..core.mobile_node import MobileNode
 from .dhcp import DhcpClients
-from .driver import Attach, Detach, DhcpJob, VpnDown, VpnUp
+from .driver import Attach, Detach, DhcpJob, Gateway, VpnDown, VpnUp
 from .endpoints import IcmpEndpoint, UdpEndpoint
 from .guard import LeakGuard, device_exists
 from .ike import IkeClient
@@ -41,9 +41,11 @@ class LinkSource(Protocol):
     async def close(self) -> None: ...
 
 
-# (options, on_link(device, up), on_address(device, address or None)) -> a source, or None (not wanted here)
-LinkSourceFactory = Callable[[RouterOptions, Callable[[str, bool], None], Callable[[str, str | None], None]],
-                             LinkSource | None]
+# (options, on_link(device, up), on_address(device, address or None), on_gateway(device, router or None))
+# -> a source, or None (not wanted here). on_gateway: the uplink's default router, where the source's system
+# (netifd's DHCP) knows it and mip4d's udhcpc does not run to put it in the uplink's table.
+LinkSourceFactory = Callable[[RouterOptions, Callable[[str, bool], None], Callable[[str, str | None], None],
+                              Callable[[str, str | None], None]], LinkSource | None]
 
 
 class RouterRole(Role):
@@ -68,6 +70,7 @@ class RouterRole(Role):
         self.handlers.update({Gate: self._gate, SetPath: self._set_path, IkeUp: self._ike_up_action,
                               IkeDown: self._ike_down_action, Primary: self._set_primary,
                               DhcpJob: self._dhcp_job, Attach: self._attach, Detach: self._detach,
+                              Gateway: self._set_gateway,
                               VpnUp: self._vpn_up, VpnDown: self._vpn_down})
 
     def _primary(self) -> str | None:
@@ -95,7 +98,8 @@ class RouterRole(Role):
             self.ike = IkeClient(self.loop, self.settings.vpn, m.x_hoa, m.vpn_gateway, self._ike_up,
                                  self._ike_down, self._ike_failed)
             self.driver.spawn(self._start_ike())
-        sources = [s for s in (make(o, self._link, self._address) for make in self.link_sources) if s is not None]
+        sources = [s for s in (make(o, self._link, self._address, self._gateway) for make in self.link_sources)
+                   if s is not None]
         owner = next((s for s in sources if s.owns_addresses), None)
         if o.dhcp and owner is not None:  # OpenWrt: netifd runs DHCP on the uplinks; two clients would fight
             log.info("%s configures the uplinks' addresses: no udhcpc of mip4d's", type(owner).__name__)
@@ -180,6 +184,9 @@ class RouterRole(Role):
         else:
             self.feed(self.machine.address_acquired(iface, address, now))
 
+    def _gateway(self, iface: str, gateway: str | None) -> None:
+        self.driver.put(Gateway(iface, gateway))
+
     # IKE (ike.py calls these on the loop)
 
     def _ike_up(self, vpn_tia: str) -> None:
@@ -256,6 +263,13 @@ class RouterRole(Role):
             return
         if self.waiting.pop(iface, None):
             log.info("uplink %s: attached", iface)
+
+    async def _set_gateway(self, a: Gateway) -> None:
+        """netifd's default router for the uplink: its table routes through it (as udhcpc.script does where
+        mip4d runs DHCP itself); the LAN follows if it goes plain through that uplink (at home)."""
+        if self.paths and a.iface not in self.waiting:
+            await self.paths.uplink_gateway(a.iface, a.gateway)
+            await self.paths.select(self._primary())
 
     async def _detach(self, a: Detach) -> None:
         """The uplink's device went away: its sockets (bound to the old device) close, and it waits for

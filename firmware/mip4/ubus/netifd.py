@@ -25,7 +25,7 @@ from .libubus import DEFAULT_SOCKET
 log = logging.getLogger("mip4d.netifd")
 
 LinkCallback = Callable[[str, bool], None]
-AddressCallback = Callable[[str, str | None], None]
+AddressCallback = Callable[[str, str | None], None]  # also the gateway callback: (device, router or None)
 CALL_TIMEOUT = 2000  # ms: netifd answers a status call at once; a hung netifd must not stall mip4d long
 
 
@@ -46,6 +46,14 @@ def first_address(status: dict) -> str | None:
     return None
 
 
+def default_router(status: dict) -> str | None:
+    """The nexthop of the default route in `ubus call network.interface.NAME status` (DHCP's router)."""
+    for r in status.get("route") or ():
+        if isinstance(r, dict) and r.get("target") == "0.0.0.0" and r.get("mask") == 0 and r.get("nexthop"):
+            return str(r["nexthop"])
+    return None
+
+
 def _sockets() -> set[int]:
     found = set()
     for name in os.listdir("/proc/self/fd"):
@@ -59,14 +67,16 @@ def _sockets() -> set[int]:
 
 class NetifdEvents:
     """For the uplinks in `netifd` (interface -> device): on_link(device, up) and on_address(device,
-    address or None) from netifd's events and status, as LinkMonitor reports them from rtnetlink."""
+    address or None) from netifd's events and status, as LinkMonitor reports them from rtnetlink, and
+    on_gateway(device, router or None): the default router netifd's DHCP learnt."""
 
     owns_addresses = True  # netifd runs the uplinks' DHCP
 
     def __init__(self, netifd: dict[str, str], on_link: LinkCallback, on_address: AddressCallback,
-                 socket_path: str = DEFAULT_SOCKET) -> None:
+                 on_gateway: AddressCallback, socket_path: str = DEFAULT_SOCKET) -> None:
         self.netifd = dict(netifd)
-        self.on_link, self.on_address = on_link, on_address
+        self.on_link, self.on_address, self.on_gateway = on_link, on_address, on_gateway
+        self.gateway: dict[str, str | None] = {}
         self.socket_path = socket_path
         self.loop: asyncio.AbstractEventLoop | None = None
         self.fd = -1
@@ -116,8 +126,10 @@ class NetifdEvents:
             status = self.interface_status(name)
             if status.get("up"):  # else: not up (yet), or no answer; its ifdown says when it goes down
                 self._set(name, device, True, first_address(status))
+                self._router(name, device, default_router(status))
         elif action == "ifdown":
             self._set(name, device, False, None)
+            self._router(name, device, None)
 
     def _set(self, name: str, device: str, up: bool, address: str | None) -> None:
         if up != self.up.get(name):
@@ -129,6 +141,11 @@ class NetifdEvents:
             self.on_address(device, address)
         elif not up:
             self.on_address(device, None)
+
+    def _router(self, name: str, device: str, router: str | None) -> None:
+        if router != self.gateway.get(name):
+            self.gateway[name] = router
+            self.on_gateway(device, router)
 
     async def close(self) -> None:
         if self.fd < 0:

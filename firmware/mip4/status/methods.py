@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-# ubus method -> argument -> type (what `ubus -v list mip4` shows; rpcd plugins declare them so)
+# ubus method -> argument -> type (what `ubus -v list mip4` shows; every argument is optional)
 SIGNATURE: dict[str, dict[str, str]] = {
     "status": {},
     "interfaces": {},

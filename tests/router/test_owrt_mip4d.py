@@ -119,3 +119,27 @@ def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip
         assert int(ow.sh(NO_DHCP, check=False).stdout or 0) == 0
     finally:
         netifd.close()
+
+
+def test_mip4d_comes_back_on_ubus_after_ubusd_restarts(mip4d: OpenWrt) -> None:
+    ow = mip4d
+    uplinks(ow)
+    netifd = Interfaces(ow.ubus_socket, "wan")
+    try:
+        pid = start(ow)
+        netifd.close()
+        ow.sh("kill $(pidof ubusd)")  # procd would respawn it on a router
+        ow.wait_for(lambda: ow.sh("ubus list", check=False).returncode != 0, "ubusd gone")
+        ow.sh("ubusd >/tmp/ubusd2.log 2>&1 &")
+        # both connections come back: the object (its status from the same daemon) and netifd's events
+        ow.wait_for(lambda: status(ow).get("pid") == pid, "mip4 registered again", 20)
+        netifd = Interfaces(ow.ubus_socket, "wan")
+        netifd.set("wan", {"up": True, "ipv4-address": [{"address": "10.2.0.7", "mask": 24}]})
+        wan = lambda: status(ow)["status"]["interfaces"]["wan"]  # noqa: E731
+
+        def ifup() -> bool:
+            ow.sh("ubus send network.interface '{\"action\": \"ifup\", \"interface\": \"wan\"}'")
+            return wan()["care_of"] == "10.2.0.7"
+        ow.wait_for(ifup, "netifd's ifup heard again", 20)
+    finally:
+        netifd.close()

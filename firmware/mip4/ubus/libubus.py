@@ -216,7 +216,8 @@ class ObjectServer:
     def close(self) -> None:
         if self.ctx:
             lib = _lib()
-            lib.ubus.ubus_remove_object(self.ctx, byref(self._object))
+            if not self.lost:
+                lib.ubus.ubus_remove_object(self.ctx, byref(self._object))
             lib.ubus.ubus_free(self.ctx)
             self.ctx = None
 

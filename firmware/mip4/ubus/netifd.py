@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import stat
 from collections.abc import Callable
 
@@ -27,6 +28,7 @@ log = logging.getLogger("mip4d.netifd")
 LinkCallback = Callable[[str, bool], None]
 AddressCallback = Callable[[str, str | None], None]  # also the gateway callback: (device, router or None)
 CALL_TIMEOUT = 2000  # ms: netifd answers a status call at once; a hung netifd must not stall mip4d long
+RECONNECT = 5.0  # seconds between tries to reach ubusd again after it went away (procd restarts it)
 
 
 def parse_event(event: str, data: object) -> tuple[str, str] | None:
@@ -54,6 +56,19 @@ def default_router(status: dict) -> str | None:
     return None
 
 
+def _closed(fd: int) -> bool:
+    """The peer closed the stream socket `fd` (a readable end of file, nothing left to read)."""
+    s = socket.socket(fileno=os.dup(fd))
+    try:
+        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
 def _sockets() -> set[int]:
     found = set()
     for name in os.listdir("/proc/self/fd"):
@@ -79,13 +94,19 @@ class NetifdEvents:
         self.gateway: dict[str, str | None] = {}
         self.socket_path = socket_path
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.retry: asyncio.TimerHandle | None = None
         self.fd = -1
         self.up: dict[str, bool] = {}
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._connect()
+        log.info("netifd: following %s over ubus", ", ".join("%s (%s)" % kv for kv in sorted(self.netifd.items())))
+
+    def _connect(self) -> None:
         import ubus  # python3-ubus: only where there is a ubusd
 
-        self.loop = asyncio.get_running_loop()
+        assert self.loop is not None
         before = _sockets()
         ubus.connect(socket_path=self.socket_path)
         new = _sockets() - before
@@ -95,14 +116,34 @@ class NetifdEvents:
         self.fd = new.pop()
         ubus.listen(("network.interface", self._event))
         self.loop.add_reader(self.fd, self._readable)
-        log.info("netifd: following %s over ubus", ", ".join("%s (%s)" % kv for kv in sorted(self.netifd.items())))
-        for name in sorted(self.netifd):  # the state before the first event
-            self._update(name, "ifup")
+        for name in sorted(self.netifd):  # the state before the first event (or while ubusd was away)
+            self._sync(name)
 
     def _readable(self) -> None:
         import ubus
 
         ubus.loop(0)
+        if _closed(self.fd):  # ubusd went away: the binding would find the socket readable for ever
+            assert self.loop is not None
+            log.error("ubusd closed the connection: following netifd again every %.0f s", RECONNECT)
+            self.loop.remove_reader(self.fd)
+            ubus.disconnect(deregister=False)
+            self.fd = -1
+            self.retry = self.loop.call_later(RECONNECT, self._reconnect)
+
+    def _reconnect(self) -> None:
+        assert self.loop is not None
+        try:
+            self._connect()
+        except (OSError, RuntimeError):  # IOError: no ubusd yet; RuntimeError: it went again meanwhile
+            import ubus
+
+            if ubus.get_connected():
+                ubus.disconnect(deregister=False)
+            self.retry = self.loop.call_later(RECONNECT, self._reconnect)
+            return
+        self.retry = None
+        log.info("netifd: following the uplinks over ubus again")
 
     def _event(self, event: str, data: object) -> None:
         ev = parse_event(event, data)
@@ -120,10 +161,18 @@ class NetifdEvents:
             return {}
         return replies[0] if replies and isinstance(replies[0], dict) else {}
 
-    def _update(self, name: str, action: str) -> None:
+    def _sync(self, name: str) -> None:
+        """What netifd says of `name` now, whatever was heard before."""
+        status = self.interface_status(name)
+        if status.get("up"):
+            self._update(name, "ifup", status)
+        elif status and self.up.get(name):
+            self._update(name, "ifdown")
+
+    def _update(self, name: str, action: str, status: dict | None = None) -> None:
         device = self.netifd[name]
         if action in ("ifup", "ifupdate"):
-            status = self.interface_status(name)
+            status = status if status is not None else self.interface_status(name)
             if status.get("up"):  # else: not up (yet), or no answer; its ifdown says when it goes down
                 self._set(name, device, True, first_address(status))
                 self._router(name, device, default_router(status))
@@ -148,6 +197,8 @@ class NetifdEvents:
             self.on_gateway(device, router)
 
     async def close(self) -> None:
+        if self.retry is not None:
+            self.retry.cancel()
         if self.fd < 0:
             return
         import ubus

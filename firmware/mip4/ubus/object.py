@@ -25,14 +25,22 @@ from .libubus import DEFAULT_SOCKET, STATUS_OK, DispatchThread, ObjectServer
 
 log = logging.getLogger("mip4.ubus")
 NAME = "mip4"
+RECONNECT = 5.0  # seconds between tries to register again after ubusd went away (procd restarts it)
 
 
 class Mip4Object:
     def __init__(self, source: Source, socket_path: str = DEFAULT_SOCKET, name: str = NAME) -> None:
         self.source = source
+        self.socket_path, self.name = socket_path, name
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.server = ObjectServer(socket_path, name, {m: (sig, self._handler(m)) for m, sig in SIGNATURE.items()})
-        log.info("ubus object %s registered on %s", name, socket_path)
+        self.retry: asyncio.TimerHandle | None = None
+        self.server = self._register()
+
+    def _register(self) -> ObjectServer:
+        server = ObjectServer(self.socket_path, self.name,
+                              {m: (sig, self._handler(m)) for m, sig in SIGNATURE.items()})
+        log.info("ubus object %s registered on %s", self.name, self.socket_path)
+        return server
 
     def _handler(self, method: str):  # noqa: ANN202
         def handle(args: dict) -> tuple[int, dict | None]:
@@ -49,8 +57,20 @@ class Mip4Object:
     def dispatch(self) -> None:
         self.server.dispatch()
         if self.server.lost and self.loop is not None:
-            log.error("ubusd closed the connection: the ubus object %s is gone until mip4d restarts", NAME)
+            log.error("ubusd closed the connection: registering %s again every %.0f s", self.name, RECONNECT)
+            loop = self.loop
             self.detach()
+            self.server.close()
+            self.retry = loop.call_later(RECONNECT, self._reconnect, loop)
+
+    def _reconnect(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self.server = self._register()
+        except OSError:  # UbusError: no ubusd yet
+            self.retry = loop.call_later(RECONNECT, self._reconnect, loop)
+            return
+        self.retry = None
+        self.attach(loop)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -62,6 +82,8 @@ class Mip4Object:
             self.loop = None
 
     def close(self) -> None:
+        if self.retry is not None:
+            self.retry.cancel()
         self.detach()
         self.server.close()
 

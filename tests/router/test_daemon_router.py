@@ -114,3 +114,43 @@ def test_bad_uci_file_never_starts(netns, tmp_path):
     assert p.returncode == 2
     assert "section mip4.node, option home_agent (line 14): '10.1.0' is not an IPv4 address" in p.stderr
     assert subprocess.run(["ip", "-n", netns, "rule"], capture_output=True, text=True).stdout.count("\n") == 3
+
+
+def test_missing_and_down_uplinks_are_waited_for(netns, tmp_path):
+    """LTE not there at boot: mip4d logs each waiting uplink once, keeps running, and attaches it when its
+    device comes (rtnetlink, no ubusd here); before, `ip xfrm ... dev` or the route into it killed it."""
+    sh("ip -n %s link del wlan && ip -n %s link set wwan down" % (netns, netns))
+    conf = tmp_path / "mip4"
+    conf.write_text(config(tmp_path))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS_SOCKET=str(tmp_path / "no-ubusd.sock"))
+    log = tmp_path / "mip4d.log"
+    d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.cli.mip4d", "--config", str(conf)],
+                         env=env, stderr=log.open("w"), stdout=subprocess.DEVNULL)
+    c = ControlClient(str(tmp_path / "control.sock"))
+    try:
+        wait(lambda: c.call("status").get("waiting") == {"wlan": "device", "wwan": "link"}, "both uplinks waiting")
+        sh("ip -n %s link set eth1p down && ip -n %s link set eth1p up" % (netns, netns))  # other link events
+        time.sleep(1)
+        text = log.read_text()
+        assert text.count("uplink wlan: no such device (yet); waiting for it") == 1, text
+        assert text.count("uplink wwan: device down; waiting for its link") == 1, text
+        sh("ip -n %s link set wwan up && ip -n %s link set wwanp up" % (netns, netns))
+        sh("ip -n %s link add wlan type veth peer name wlanp && ip -n %s link set wlan up" % (netns, netns))
+        sh("ip -n %s link set wlanp up" % netns)
+        wait(lambda: "waiting" not in c.call("status"), "both uplinks attached")
+        assert "uplink wwan: attached" in log.read_text() and "uplink wlan: attached" in log.read_text()
+        blocked = c.call("status")["guard"]["blocked"]
+        assert "192.168.77.0/24 on wlan" in blocked and "192.168.77.0/24 on wwan" in blocked  # guarded first
+        policies = subprocess.run(["ip", "-n", netns, "xfrm", "policy"], capture_output=True, text=True).stdout
+        assert "dev wlan" in policies
+        assert d.poll() is None
+        c.close()
+    finally:
+        d.send_signal(signal.SIGTERM)
+        try:
+            rc = d.wait(30)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            d.wait()
+            raise
+    assert rc == 0, log.read_text()

@@ -143,6 +143,15 @@ def test_missing_and_down_uplinks_are_waited_for(netns, tmp_path):
         assert "192.168.77.0/24 on wlan" in blocked and "192.168.77.0/24 on wwan" in blocked  # guarded first
         policies = subprocess.run(["ip", "-n", netns, "xfrm", "policy"], capture_output=True, text=True).stdout
         assert "dev wlan" in policies
+        # unplugged and plugged in again: a new device, whose sockets and guard are its own
+        sh("ip -n %s link del wlan" % netns)
+        wait(lambda: c.call("status").get("waiting") == {"wlan": "device"}, "wlan gone")
+        sh("ip -n %s link add wlan type veth peer name wlanp && ip -n %s link set wlan up" % (netns, netns))
+        sh("ip -n %s link set wlanp up" % netns)
+        wait(lambda: "waiting" not in c.call("status"), "the new wlan attached")
+        assert "192.168.77.0/24 on wlan" in c.call("status")["guard"]["blocked"]
+        policies = subprocess.run(["ip", "-n", netns, "xfrm", "policy"], capture_output=True, text=True).stdout
+        assert policies.count("dev wlan ") == 4, policies  # the network and the i-HoA, two halves each
         assert d.poll() is None
         c.close()
     finally:

@@ -28,13 +28,6 @@ class BatchDone:
 
 
 @dataclass(frozen=True)
-class Attach:
-    """The uplink `iface` was missing or down: set it up (guard, route, sockets) now that it has a link."""
-
-    iface: str
-
-
-@dataclass(frozen=True)
 class Gateway:
     """The uplink `iface`'s default router, as netifd's DHCP learnt it (None: none known)."""
 
@@ -43,10 +36,12 @@ class Gateway:
 
 
 @dataclass(frozen=True)
-class Detach:
-    """The uplink `iface`'s device went away."""
+class Attach:
+    """The uplink `iface` was missing or down: set it up (guard, route, sockets) now that it has a link;
+    or (`gone`) its device went away: its sockets go and it waits for a new one."""
 
     iface: str
+    gone: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Protocol
 from ..core.actions import VPN, Datagram, Gate, IkeDown, IkeUp, Primary, SetPath
 from ..core.mobile_node import MobileNode
 from .dhcp import DhcpClients
-from .driver import Attach, Detach, DhcpJob, Gateway, VpnDown, VpnUp
+from .driver import Attach, DhcpJob, Gateway, VpnDown, VpnUp
 from .endpoints import IcmpEndpoint, UdpEndpoint
 from .guard import LeakGuard, device_exists
 from .ike import IkeClient
@@ -69,7 +69,7 @@ class RouterRole(Role):
         self.waiting: dict[str, str] = {}  # uplink -> what it waits for ("device", "link"): not attached yet
         self.handlers.update({Gate: self._gate, SetPath: self._set_path, IkeUp: self._ike_up_action,
                               IkeDown: self._ike_down_action, Primary: self._set_primary,
-                              DhcpJob: self._dhcp_job, Attach: self._attach, Detach: self._detach,
+                              DhcpJob: self._dhcp_job, Attach: self._attach,
                               Gateway: self._set_gateway,
                               VpnUp: self._vpn_up, VpnDown: self._vpn_down})
 
@@ -168,7 +168,7 @@ class RouterRole(Role):
         if iface in self.waiting:  # attached before the core acts on it
             self.driver.put(Attach(iface))
         elif not up and not device_exists(iface):  # unplugged: when it comes back it is a new device
-            self.driver.put(Detach(iface))
+            self.driver.put(Attach(iface, gone=True))
         self.feed(self.machine.link_up(iface, now) if up else self.machine.link_down(iface, now))
         if self.dhcp:  # one job queued per uplink: a flapping carrier builds no backlog
             if iface not in self.dhcp_want:
@@ -245,6 +245,9 @@ class RouterRole(Role):
         sockets. What its device cannot take yet waits for the next link event (self.waiting)."""
         iface = a.iface
         assert self.guard is not None and self.paths is not None
+        if a.gone:
+            self._detach(iface)
+            return
         waits = self.waiting.get(iface)
         if not device_exists(iface):
             if waits != "device":
@@ -271,17 +274,17 @@ class RouterRole(Role):
             await self.paths.uplink_gateway(a.iface, a.gateway)
             await self.paths.select(self._primary())
 
-    async def _detach(self, a: Detach) -> None:
+    def _detach(self, iface: str) -> None:
         """The uplink's device went away: its sockets (bound to the old device) close, and it waits for
         a new one, which gets its own guard (policies on the old device match nothing any more; the
         next start's sweep removes them)."""
-        for ep in (self.udp.pop(a.iface, None), self.icmp.pop(a.iface, None)):
+        for ep in (self.udp.pop(iface, None), self.icmp.pop(iface, None)):
             if ep is not None:
                 ep.close()
         if self.guard:
-            self.guard.forget(a.iface)
-        self.waiting[a.iface] = "device"
-        log.warning("uplink %s: device gone; waiting for it", a.iface)
+            self.guard.forget(iface)
+        self.waiting[iface] = "device"
+        log.warning("uplink %s: device gone; waiting for it", iface)
 
     async def _dhcp_job(self, a: DhcpJob) -> None:
         if self.dhcp:

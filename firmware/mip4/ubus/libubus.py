@@ -7,8 +7,8 @@ cannot do. Its C method handler (ubus_python.c, ubus_python_method_handler):
 - ignores what the Python method returns: a call ends with status 0, or 9 (UBUS_STATUS_UNKNOWN_ERROR)
   when it raised; no other ubus status code can be answered.
 libubus has neither limit: a method handler gets the arguments as they came and returns the status.
-So the `mip4` object is registered here, on its own connection: libubus.so, libubox.so and
-libblobmsg_json.so are the libraries python3-ubus itself links (always on OpenWrt; loaded by name).
+So the `mip4` object is registered here, on its own connection: libubus, libubox and libblobmsg_json
+are the libraries python3-ubus itself links (always on OpenWrt), the copies it loaded.
 
 The structures are libubus.h's and libubox's (avl.h, uloop.h, blob.h) of the pinned sources
 (build/owrt/SOURCES.txt), as far as this module reads or fills them. No uloop: the caller watches
@@ -18,6 +18,7 @@ connection runs on whatever loop the caller has (asyncio's add_reader in mip4d, 
 from __future__ import annotations
 
 import ctypes
+import glob
 import json
 import logging
 import os
@@ -104,15 +105,31 @@ class _BlobBuf(Structure):
     _fields_ = [("head", c_void_p), ("grow", c_void_p), ("buflen", c_int), ("buf", c_void_p)]
 
 
+def _library(name: str) -> str:
+    """The file of lib`name`: the copy python3-ubus loaded, else /usr/lib's. OpenWrt installs only the
+    versioned file (libubus.so.20231128, the soname), the host tests' build only libubus.so."""
+    prefix = "/lib%s.so" % name
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if prefix in path and path.rsplit("/", 1)[-1].startswith(prefix[1:]):
+                    return path
+    except OSError:
+        pass
+    found = sorted(glob.glob("/usr/lib" + prefix + "*"))
+    return found[0] if found else prefix[1:]
+
+
 class _Libs:
     def __init__(self) -> None:
-        try:  # python3-ubus links these three: once it is loaded, dlopen by name finds its copies
-            import ubus  # noqa: F401  (where they are not on the library path, as in the host tests)
+        try:  # python3-ubus links these three: its copies are the ones to use (same libubus, one copy)
+            import ubus  # noqa: F401
         except ImportError:
             pass
-        self.ubus = ctypes.CDLL("libubus.so")
-        self.ubox = ctypes.CDLL("libubox.so")
-        self.json = ctypes.CDLL("libblobmsg_json.so")
+        self.ubus = ctypes.CDLL(_library("ubus"))
+        self.ubox = ctypes.CDLL(_library("ubox"))
+        self.json = ctypes.CDLL(_library("blobmsg_json"))
         self.libc = ctypes.CDLL(None)
         self.ubus.ubus_connect.restype = c_void_p
         self.ubus.ubus_connect.argtypes = [c_char_p]

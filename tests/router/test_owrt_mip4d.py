@@ -109,8 +109,15 @@ def test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd(mip
         ow.sh("ubus send network.interface '{\"action\": \"ifup\", \"interface\": \"wan\"}'")
         ow.wait_for(lambda: wan()["care_of"] == "10.2.0.5", "wan's address from netifd", 15)
         # and its DHCP router: wan's own table routes through it (udhcpc.script's job where mip4d runs DHCP)
-        ow.wait_for(lambda: "default via 10.2.0.1 dev wan" in ow.sh("ip route show table 100").stdout,
-                    "wan's table through netifd's router", 10)
+        table = lambda: ow.sh("ip route show table 100").stdout  # noqa: E731
+        ow.wait_for(lambda: "default via 10.2.0.1 dev wan" in table(), "wan's table through netifd's router", 10)
+        # a flap: the kernel drops the route with the link; netifd's next ifup brings its router back
+        ow.sh("ip link set wan down && ubus send network.interface '{\"action\": \"ifdown\", \"interface\": \"wan\"}'")
+        ow.wait_for(lambda: wan()["care_of"] is None, "wan down", 10)
+        assert table() == ""
+        ow.sh("ip link set wan up && ubus send network.interface '{\"action\": \"ifup\", \"interface\": \"wan\"}'")
+        ow.wait_for(lambda: "default via 10.2.0.1 dev wan" in table(), "wan's router again", 10)
+        assert wan()["care_of"] == "10.2.0.5"
         assert status(ow)["waiting"] == {"wlan": "device", "wwan": "device"}
         # wwan appears later (a USB modem plugged in): attached too, still the same daemon
         uplinks(ow, ("wwan",))

@@ -75,12 +75,20 @@ class RouterPaths:
         return True
 
     async def uplink_gateway(self, iface: str, gateway: str | None) -> None:
-        """The uplink's table through `gateway` (netifd's DHCP router), or on-link without one."""
-        if gateway:
-            await self.kernel.route("0.0.0.0/0", table=self.tables[iface], device=iface, gateway=gateway, onlink=True)
-            log.info("uplink %s: default router %s", iface, gateway)
-        else:
-            await self.kernel.route("0.0.0.0/0", table=self.tables[iface], device=iface)
+        """The uplink's table through `gateway` (netifd's DHCP router), or on-link without one. A device
+        that is down takes neither: its link-up brings the on-link route back (uplink_route)."""
+        table = self.tables[iface]
+        if await self.kernel.table_route(table) is None:  # the kernel dropped it with the link: the journal too
+            await self.kernel.route_down("0.0.0.0/0", table=table)
+        try:
+            await self.kernel.route("0.0.0.0/0", table=table, device=iface, gateway=gateway, onlink=bool(gateway))
+        except LookupError:
+            return
+        except NetlinkError as e:
+            if e.code != errno.ENETDOWN:
+                raise
+            return
+        log.info("uplink %s: default router %s", iface, gateway or "none (on-link)")
 
     async def gate(self, g: Gate) -> None:
         self.gates[g.iface] = g.path

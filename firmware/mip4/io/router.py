@@ -165,7 +165,7 @@ class RouterRole(Role):
 
     def _link(self, iface: str, up: bool) -> None:
         now = self.now()
-        if iface in self.waiting:  # attached before the core acts on it
+        if up or iface in self.waiting:  # attached (or its table's route back) before the core acts on it
             self.driver.put(Attach(iface))
         elif not up and not device_exists(iface):  # unplugged: when it comes back it is a new device
             self.driver.put(Attach(iface, gone=True))

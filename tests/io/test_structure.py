@@ -44,14 +44,19 @@ def test_port_434_is_defined_once_in_the_codec():
     assert own == ["wire/registration.py: PORT"]
 
 
-def test_the_daemon_entry_point_wires_netifd_in(monkeypatch):
-    """The package's mip4d runs cli/mip4d.py, which hands io the netifd link source (R-3.2.2-a: a
-    netifd ifdown still reaches the MN core; tests/router/test_daemon_router.py runs it for real)."""
+def test_the_daemon_entry_point_wires_netifd_in(monkeypatch, tmp_path):
+    """The package's mip4d runs cli/mip4d.py, which hands io the netifd link source where a ubusd runs (R-3.2.2-a:
+    a netifd ifdown still reaches the MN core; tests/router/test_owrt_mip4d.py runs it for real), and none where
+    none does (the lab: rtnetlink and udhcpc)."""
     from mip4.cli import mip4d
     from mip4.io.settings import RouterOptions
     from mip4.ubus.netifd import NetifdEvents
 
-    monkeypatch.setenv("MIP4_UBUS", "/bin/true")
-    assert mip4d.netifd(RouterOptions(), print, print) is None  # no netifd uplinks configured: none
-    made = mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print)
-    assert isinstance(made, NetifdEvents) and made.netifd == {"wan": "eth1"} and made.ubus == "/bin/true"
+    sock = tmp_path / "ubus.sock"
+    monkeypatch.setenv("MIP4_UBUS_SOCKET", str(sock))
+    assert mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print, print) is None  # no ubusd
+    assert mip4d.ubus_object(None) is None  # type: ignore[arg-type]
+    sock.touch()
+    assert mip4d.netifd(RouterOptions(), print, print, print) is None  # no netifd uplinks configured: none
+    made = mip4d.netifd(RouterOptions(netifd={"wan": "eth1"}), print, print, print)
+    assert isinstance(made, NetifdEvents) and made.netifd == {"wan": "eth1"} and made.socket_path == str(sock)

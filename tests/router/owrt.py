@@ -244,6 +244,15 @@ def site_packages() -> str:
     return str(Path(sys.prefix) / ("lib/python%d.%d/site-packages" % sys.version_info[:2]))
 
 
+def with_packages(root: Path, run: Path, layers: list[Path], net: bool = True) -> OpenWrt:
+    """A sandbox with mip4's packages laid over the userland, and the venv's site-packages (pyroute2, the
+    ubus binding, ...) where Debian's python3 finds them. mip4 is where the .ipk files put it: OpenWrt's
+    python3 version (bytecode in mip4, the .py files in mip4-src, which Debian's python3 here runs)."""
+    site = next(layers[0].glob("usr/lib/python3*/site-packages")).relative_to(layers[0]).as_posix()
+    return OpenWrt(root, run, layers=layers, net=net, env={"PYTHONPATH": "/" + site},
+                   binds={site_packages(): "/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2]})
+
+
 def start_web(ow: OpenWrt) -> None:
     """rpcd and uhttpd through their real init scripts, with a root and a read-only `viewer` login."""
     crypt = ow.sh("uhttpd -m %s" % PASSWORD).stdout.strip()  # uhttpd's own crypt(3) helper

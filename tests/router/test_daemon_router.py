@@ -1,8 +1,8 @@
-"""mip4d as the router package runs it: /etc/config/mip4 (UCI), the control socket, netifd link triggers
-(ubus stand-in), SIGHUP reloads (a bad file keeps the running config), SIGTERM. In a namespace of its own."""
+"""mip4d as the router package runs it where no ubusd runs (the UML lab, a bare Linux box): /etc/config/mip4
+(UCI), the control socket, rtnetlink link and address events, SIGHUP reloads (a bad file keeps the running
+config), SIGTERM. In a namespace of its own. On OpenWrt's userland (ubusd, netifd's events): test_owrt_mip4d.py."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +16,6 @@ from mip4.io.control import ControlClient, ControlError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "build/package/mip4/files/etc/config/mip4").read_text()
-STANDIN = str(Path(__file__).with_name("standin") / "ubus")
 
 
 def sh(cmd: str) -> None:
@@ -60,11 +59,11 @@ def wait(fn, what: str, limit: float = 20.0):  # noqa: ANN001, ANN201
         time.sleep(0.1)
 
 
-def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
+def test_uci_control_links_reload_and_stop(netns, tmp_path):
     conf = tmp_path / "mip4"
     conf.write_text(config(tmp_path))
-    (tmp_path / "wan.json").write_text(json.dumps({"up": True, "ipv4-address": [{"address": "10.2.0.5", "mask": 24}]}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS=STANDIN, UBUS_STANDIN_DIR=str(tmp_path))
+    sh("ip -n %s link set eth1p up && ip -n %s addr add 10.2.0.5/24 dev eth1" % (netns, netns))  # carrier, an address
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS_SOCKET=str(tmp_path / "no-ubusd.sock"))
     log = (tmp_path / "mip4d.log").open("w+")
     d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.cli.mip4d", "--config", str(conf)],
                          env=env, stderr=log, stdout=log)
@@ -73,12 +72,12 @@ def test_uci_control_netifd_reload_and_stop(netns, tmp_path):
     try:
         s = wait(lambda: c.call("status"), "the control socket")
         assert s["role"] == "mn" and s["status"]["t_monitor"] == 60
-        # netifd said wan is up with 10.2.0.5 (the kernel's eth1 is down): the MN registers from it
-        wan = wait(lambda: c.call("interfaces")["interfaces"].get("eth1"), "eth1 from netifd")
+        # rtnetlink: eth1 has carrier and 10.2.0.5: the MN registers from it
+        wan = wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["care_of"] and
+                   c.call("interfaces")["interfaces"]["eth1"], "eth1's address")
         assert wan["care_of"] == "10.2.0.5" and wan["state"] == "detecting"
-        with (tmp_path / "events").open("a") as f:
-            f.write('{"action": "ifdown", "interface": "wan"}\n')
-        wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["state"] == "down", "ifdown to take the link down")
+        sh("ip -n %s link set eth1p down" % netns)  # carrier lost
+        wait(lambda: c.call("interfaces")["interfaces"]["eth1"]["state"] == "down", "the carrier loss")
         assert c.call("reregister") == {"reregistered": []}
         assert any(line["reason"] == "reregister" for line in c.call("log", {"limit": 50})["lines"])
 
@@ -115,3 +114,52 @@ def test_bad_uci_file_never_starts(netns, tmp_path):
     assert p.returncode == 2
     assert "section mip4.node, option home_agent (line 14): '10.1.0' is not an IPv4 address" in p.stderr
     assert subprocess.run(["ip", "-n", netns, "rule"], capture_output=True, text=True).stdout.count("\n") == 3
+
+
+def test_missing_and_down_uplinks_are_waited_for(netns, tmp_path):
+    """LTE not there at boot: mip4d logs each waiting uplink once, keeps running, and attaches it when its
+    device comes (rtnetlink, no ubusd here); before, `ip xfrm ... dev` or the route into it killed it."""
+    sh("ip -n %s link del wlan && ip -n %s link set wwan down" % (netns, netns))
+    conf = tmp_path / "mip4"
+    conf.write_text(config(tmp_path))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "firmware"), MIP4_UBUS_SOCKET=str(tmp_path / "no-ubusd.sock"))
+    log = tmp_path / "mip4d.log"
+    d = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m", "mip4.cli.mip4d", "--config", str(conf)],
+                         env=env, stderr=log.open("w"), stdout=subprocess.DEVNULL)
+    c = ControlClient(str(tmp_path / "control.sock"))
+    try:
+        wait(lambda: c.call("status").get("waiting") == {"wlan": "device", "wwan": "link"}, "both uplinks waiting")
+        sh("ip -n %s link set eth1p down && ip -n %s link set eth1p up" % (netns, netns))  # other link events
+        time.sleep(1)
+        text = log.read_text()
+        assert text.count("uplink wlan: no such device (yet); waiting for it") == 1, text
+        assert text.count("uplink wwan: device down; waiting for its link") == 1, text
+        sh("ip -n %s link set wwan up && ip -n %s link set wwanp up" % (netns, netns))
+        sh("ip -n %s link add wlan type veth peer name wlanp && ip -n %s link set wlan up" % (netns, netns))
+        sh("ip -n %s link set wlanp up" % netns)
+        wait(lambda: "waiting" not in c.call("status"), "both uplinks attached")
+        assert "uplink wwan: attached" in log.read_text() and "uplink wlan: attached" in log.read_text()
+        blocked = c.call("status")["guard"]["blocked"]
+        assert "192.168.77.0/24 on wlan" in blocked and "192.168.77.0/24 on wwan" in blocked  # guarded first
+        policies = subprocess.run(["ip", "-n", netns, "xfrm", "policy"], capture_output=True, text=True).stdout
+        assert "dev wlan" in policies
+        # unplugged and plugged in again: a new device, whose sockets and guard are its own
+        sh("ip -n %s link del wlan" % netns)
+        wait(lambda: c.call("status").get("waiting") == {"wlan": "device"}, "wlan gone")
+        sh("ip -n %s link add wlan type veth peer name wlanp && ip -n %s link set wlan up" % (netns, netns))
+        sh("ip -n %s link set wlanp up" % netns)
+        wait(lambda: "waiting" not in c.call("status"), "the new wlan attached")
+        assert "192.168.77.0/24 on wlan" in c.call("status")["guard"]["blocked"]
+        policies = subprocess.run(["ip", "-n", netns, "xfrm", "policy"], capture_output=True, text=True).stdout
+        assert policies.count("dev wlan ") == 4, policies  # the network and the i-HoA, two halves each
+        assert d.poll() is None
+        c.close()
+    finally:
+        d.send_signal(signal.SIGTERM)
+        try:
+            rc = d.wait(30)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            d.wait()
+            raise
+    assert rc == 0, log.read_text()

@@ -201,7 +201,7 @@ def test_mip4_is_py3package_of_the_wheel_plus_the_recipe(built):
                         | {"%s/mip4/%s" % (SITE, f) for f in data_files}
                         | {dist + f for f in ("METADATA", "RECORD", "WHEEL", "entry_points.txt", "top_level.txt")}
                         | scripts | set(recipe))
-    assert set(recipe) == {"etc/init.d/mip4", "etc/config/mip4"}
+    assert set(recipe) == {"etc/init.d/mip4", "etc/config/mip4", "usr/bin/mip4d"}
     data = unpack(built["mip4"])[3]
     for path, (src, mode) in recipe.items():
         assert got[path].mode == mode, path
@@ -209,8 +209,10 @@ def test_mip4_is_py3package_of_the_wheel_plus_the_recipe(built):
     for path in scripts:
         text = data.extractfile("./" + path).read().decode()
         assert text.startswith("#!/usr/bin/python3\n") and got[path].mode == 0o755  # Python3/FixShebang
-    entry = project["project"]["scripts"]["mip4d"].split(":")
-    assert "from %s import %s" % tuple(entry) in data.extractfile("./usr/bin/mip4d").read().decode()
+    # mip4d: the shell wrapper (SIGHUP ignored until its handler is in), running the packaged module
+    wrapper = data.extractfile("./usr/bin/mip4d").read().decode()
+    assert "trap '' HUP" in wrapper and "exec /usr/bin/python3 -m mip4.cli.mip4d" in wrapper
+    assert (pkg_dir / "cli/mip4d.py").is_file()
     assert not any(p.startswith("usr/libexec/rpcd") for p in got)  # mip4d registers its ubus object itself
     src = files(unpack(built["mip4-src"])[3])
     assert set(src) == {"%s/mip4/%s" % (SITE, s) for s in sources}  # Python3/DeleteNonSourceFiles
@@ -338,10 +340,7 @@ def service(ow: owrt.OpenWrt) -> dict:
 
 @pytest.fixture
 def booted(owrt_root, ipk_layers, tmp_path):
-    py = "/" + next(ipk_layers[0].glob("usr/lib/python3*/site-packages")).relative_to(ipk_layers[0]).as_posix()
-    with owrt.OpenWrt(owrt_root, tmp_path / "ow", layers=ipk_layers, net=False,
-                      binds={owrt.site_packages(): "/usr/local/lib/python3.11/dist-packages"},
-                      env={"PYTHONPATH": py}) as sandbox:
+    with owrt.with_packages(owrt_root, tmp_path / "ow", ipk_layers, net=False) as sandbox:
         sandbox.boot()
         yield sandbox
 

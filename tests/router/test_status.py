@@ -1,4 +1,4 @@
-"""The one status model, the ubus methods on it, the control socket and the rpcd plugin (ubus object `mip4`)."""
+"""The one status model, the methods on it (the ubus object `mip4`: test_ubus_object.py) and the control socket."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,6 @@ import pytest
 
 from mip4.io.control import ControlClient, ControlError
 from mip4.status.methods import MethodError, call
-from mip4.ubus import rpcd
 from tests.core.world import VPN_TIA
 
 from .live import LiveNode, ThreadedControl
@@ -53,6 +52,9 @@ def test_handoff_timeline_inside_to_outside(node):
 
 def test_methods_answer_from_the_model_and_refuse_bad_calls(node):
     assert call(node, "status", {})["status"]["mode"] == "c"
+    session = {"ubus_rpc_session": "0123456789abcdef0123456789abcdef"}  # what uhttpd adds to every call
+    assert call(node, "status", session)["status"]["mode"] == "c"
+    assert len(call(node, "log", dict(session, limit=2))["lines"]) == 2
     ifs = call(node, "interfaces", None)
     assert ifs["primary"] == "wan" and ifs["interfaces"]["wan"]["care_of"] == "10.2.0.5"
     lines = call(node, "log", {"limit": 3})["lines"]
@@ -72,7 +74,7 @@ def test_methods_answer_from_the_model_and_refuse_bad_calls(node):
         assert e.value.code == code
 
 
-def test_control_socket_and_rpcd_plugin(node, tmp_path):
+def test_control_socket(node, tmp_path):
     path = str(tmp_path / "control.sock")
     server = ThreadedControl(path, node)
     try:
@@ -83,16 +85,6 @@ def test_control_socket_and_rpcd_plugin(node, tmp_path):
         with pytest.raises(ControlError, match="no method 'halt'"):
             c.call("halt")
         c.close()
-        env = dict(os.environ, MIP4_CONTROL=path, PYTHONPATH=str(ROOT / "firmware"))
-        plugin = [sys.executable, "-m", "mip4.ubus.rpcd"]  # what /usr/libexec/rpcd/mip4 runs
-        listed = json.loads(subprocess.run(plugin + ["list"], capture_output=True, text=True, env=env).stdout)
-        assert listed == rpcd.describe() and listed["log"] == {"since": 0, "limit": 0}
-        p = subprocess.run(plugin + ["call", "status"], input="{}", capture_output=True, text=True, env=env)
-        assert p.returncode == 0 and json.loads(p.stdout)["status"]["interfaces"]["wan"]["care_of"] == "10.2.0.5"
-        p = subprocess.run(plugin + ["call", "log"], input='{"limit": "x"}', capture_output=True, text=True, env=env)
-        assert p.returncode == 2 and "limit must be a non-negative integer" in json.loads(p.stdout)["error"]
-        p = subprocess.run(plugin + ["call", "reregister"], input="", capture_output=True, text=True, env=env)
-        assert json.loads(p.stdout) == {"reregistered": ["wan"]}
     finally:
         server.close()
     assert not os.path.exists(path)
@@ -138,41 +130,6 @@ def test_closing_with_a_client_connected_is_quiet(node, tmp_path, caplog):
     server.close()
     c.close()
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
-
-
-@pytest.mark.parametrize("argv, stdin, code, text", [
-    (["call", "status"], "[1, 2]", 2, "status: arguments must be a JSON object"),
-    (["call", "status"], "{not json", 2, "arguments are not JSON"),
-    (["call", "log"], '{"since": -1}', 2, "since must be a non-negative integer, not -1"),
-    (["call", "log"], '{"lines": 3}', 2, "unknown argument 'lines' (allowed: since, limit)"),
-    (["call", "reboot"], "{}", 3, "no method 'reboot'"),
-    (["call", "bindings"], "", 8, "only a home agent has bindings"),
-    (["call"], "", 2, "usage: mip4 list | mip4 call METHOD"),
-    (["call", "status", "now"], "", 2, "usage: mip4 list | mip4 call METHOD"),
-    (["list", "all"], "", 2, "usage: mip4 list | mip4 call METHOD"),
-])
-def test_bad_ubus_calls_get_a_ubus_status_and_a_message(node, tmp_path, argv, stdin, code, text):
-    """What rpcd hands the plugin for `ubus call mip4 ...` with bad arguments: a JSON error and a ubus status
-    code as exit status (UBUS_STATUS_INVALID_ARGUMENT 2, METHOD_NOT_FOUND 3, NOT_SUPPORTED 8)."""
-    path = str(tmp_path / "control.sock")
-    server = ThreadedControl(path, node)
-    try:
-        p = subprocess.run([sys.executable, "-m", "mip4.ubus.rpcd", *argv], input=stdin, capture_output=True,
-                           text=True, env=dict(os.environ, MIP4_CONTROL=path, PYTHONPATH=str(ROOT / "firmware")),
-                           timeout=60)
-    finally:
-        server.close()
-    assert p.returncode == code and not p.stderr
-    assert json.loads(p.stdout) == {"error": json.loads(p.stdout)["error"], "code": code}
-    assert text in json.loads(p.stdout)["error"]
-
-
-def test_ubus_call_without_a_daemon_says_so(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "mip4.ubus.rpcd", "call", "status"], input="{}", capture_output=True,
-                       text=True, env=dict(os.environ, MIP4_CONTROL=str(tmp_path / "none.sock"),
-                                           PYTHONPATH=str(ROOT / "firmware")), timeout=60)
-    assert p.returncode == 4 and not p.stderr  # UBUS_STATUS_NOT_FOUND
-    assert "mip4d is not answering on %s" % (tmp_path / "none.sock") in json.loads(p.stdout)["error"]
 
 
 def test_mip4_status_command(node, tmp_path):

@@ -1,8 +1,9 @@
 """mip4d's control socket: a unix stream socket, one JSON object per line each way.
 
 Request {"method": "status", "args": {}}; reply {"result": {...}} or {"error": {"code": N, "message": "..."}}.
-The methods are status/methods.py's (the ubus object's); `mip4 status`, the rpcd plugin and the
-console are clients. Only root may connect (mode 0600), as only root may call ubus's write methods.
+The methods are status/methods.py's (the ubus object's, ubus/object.py); `mip4 status` and the
+console are clients (where no ubusd runs, as in the UML lab, this is the only way in). Only root may
+connect (mode 0600), as only root may call ubus's write methods.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ class ControlError(RuntimeError):
 
 
 class ControlClient:
-    """Blocking client (the CLI, the rpcd plugin, the console)."""
+    """Blocking client (the CLI, the console)."""
 
     def __init__(self, path: str = DEFAULT_PATH, timeout: float = 5.0) -> None:
         self.path = path

@@ -2,7 +2,8 @@
 
 The role's module does the work (router.py for an MN, agent.py for an HA or FA; role.py what they
 share, driver.py the loop glue); this one starts, reloads and stops it. Link events from above io
-(netifd over ubus) come in as `link_sources`, wired by the caller (cli/mip4d.py).
+(netifd over ubus) come in as `link_sources`, and the status publishers (the ubus object `mip4`)
+as `publishers`, wired by the caller (cli/mip4d.py): io imports nothing above it.
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
+from ..status.methods import Source
 from ..uci.config import load_any
 from .agent import ForeignAgentRole, HomeAgentRole
 from .role import LEVELS, Role
@@ -21,6 +24,17 @@ from .router import LinkSourceFactory, RouterRole
 from .settings import Settings
 
 log = logging.getLogger("mip4d")
+
+
+class Publisher(Protocol):
+    """Answers status calls from `source` (the running role; replaced when a reload restarts it)."""
+
+    source: Source
+
+    def close(self) -> None: ...
+
+
+PublisherFactory = Callable[[Source], Publisher | None]  # None: not wanted here (no ubusd)
 
 
 def create(settings: Settings, link_sources: Sequence[LinkSourceFactory] = ()) -> Role:
@@ -34,14 +48,27 @@ def create(settings: Settings, link_sources: Sequence[LinkSourceFactory] = ()) -
 
 
 async def run(settings: Settings, path: str | None = None,
-              link_sources: Sequence[LinkSourceFactory] = ()) -> int:
+              link_sources: Sequence[LinkSourceFactory] = (), publishers: Sequence[PublisherFactory] = ()) -> int:
     """Run until SIGTERM/SIGINT. SIGHUP (procd's reload) re-reads `path`: a bad file is logged and the
-    running configuration kept; a good, changed one replaces the daemon (clean stop, then start)."""
+    running configuration kept; a good, changed one replaces the daemon (clean stop, then start).
+    The publishers start with the first daemon and answer from each one after it."""
     stopping, reloading = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, reloading.set)
+    published: list[Publisher] = []
+    try:
+        return await _run(settings, path, link_sources, publishers, published, stopping, reloading)
+    finally:
+        for p in published:
+            p.close()
+
+
+async def _run(settings: Settings, path: str | None, link_sources: Sequence[LinkSourceFactory],
+               publishers: Sequence[PublisherFactory], published: list[Publisher], stopping: asyncio.Event,
+               reloading: asyncio.Event) -> int:
+    loop = asyncio.get_running_loop()
     while True:
         daemon = create(settings, link_sources)
         try:
@@ -50,6 +77,10 @@ async def run(settings: Settings, path: str | None = None,
             log.exception("start failed; removing what was installed")
             await daemon.stop()
             return 1
+        for p in published:
+            p.source = daemon
+        if not published:
+            published.extend(p for p in (make(daemon) for make in publishers) if p is not None)
         while True:
             reloading.clear()
             stop_wait, reload_wait = loop.create_task(stopping.wait()), loop.create_task(reloading.wait())
@@ -82,7 +113,8 @@ def _reload(path: str | None, running: Settings) -> Settings | None:
     return new
 
 
-def main(argv: list[str] | None = None, link_sources: Sequence[LinkSourceFactory] = ()) -> int:
+def main(argv: list[str] | None = None, link_sources: Sequence[LinkSourceFactory] = (),
+         publishers: Sequence[PublisherFactory] = ()) -> int:
     parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
     parser.add_argument("--config", required=True, help="config file: UCI (/etc/config/mip4) or JSON")
     parser.add_argument("--role", choices=("mn", "ha", "fa"), help="must match the config file's role")
@@ -101,7 +133,7 @@ def main(argv: list[str] | None = None, link_sources: Sequence[LinkSourceFactory
     if args.role and args.role != settings.role:
         print("mip4d: --role %s but %s says role %s" % (args.role, args.config, settings.role), file=sys.stderr)
         return 2
-    return asyncio.run(run(settings, args.config, link_sources))
+    return asyncio.run(run(settings, args.config, link_sources, publishers))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,23 @@ class BatchDone:
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """The uplink `iface`'s default router, as netifd's DHCP learnt it (None: none known)."""
+
+    iface: str
+    gateway: str | None
+
+
+@dataclass(frozen=True)
+class Attach:
+    """The uplink `iface` was missing or down: set it up (guard, route, sockets) now that it has a link;
+    or (`gone`) its device went away: its sockets go and it waits for a new one."""
+
+    iface: str
+    gone: bool = False
+
+
+@dataclass(frozen=True)
 class DhcpJob:
     """The DHCP client steps queued for `iface` (a flapping carrier queues one job, not a backlog)."""
 

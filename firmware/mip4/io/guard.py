@@ -12,6 +12,7 @@ XFRM policies go through xfrm.py (`ip xfrm`: pyroute2 has no XFRM); every change
 from __future__ import annotations
 
 import logging
+import socket
 
 from .xfrm import batch as _ip
 
@@ -42,10 +43,22 @@ class LeakGuard:
         self.uplinks = uplinks
         self.installed: set[tuple[str, str | None]] = set()  # (source, device or None for all)
 
-    async def start(self) -> None:
-        """Remove a killed predecessor's guards, then close every uplink (fail closed from the start)."""
+    async def start(self) -> list[str]:
+        """Remove a killed predecessor's guards, then close every uplink (fail closed from the start).
+        XFRM takes a `dev` selector only for a device that exists: the missing uplinks are returned,
+        and shut() when they appear (before anything else is done on them)."""
         await self.sweep()
-        await self._add([(s, d) for d in self.uplinks for s in self.sources])
+        present = [d for d in self.uplinks if device_exists(d)]
+        await self._add([(s, d) for d in present for s in self.sources])
+        return [d for d in self.uplinks if d not in present]
+
+    def forget(self, iface: str) -> None:
+        """`iface` is gone, and with it the kernel's policies on it: shut() installs them anew."""
+        self.installed.difference_update([k for k in self.installed if k[1] == iface])
+
+    def shut_on(self, iface: str) -> bool:
+        """Whether every source is blocked in clear on `iface`."""
+        return all((s, iface) in self.installed for s in self.sources)
 
     async def shut(self, iface: str) -> None:
         await self._add([(s, iface) for s in self.sources])
@@ -92,3 +105,11 @@ class LeakGuard:
 
     def status(self) -> dict:
         return {"blocked": sorted("%s on %s" % (s, d or "all") for s, d in self.installed)}
+
+
+def device_exists(iface: str) -> bool:
+    try:
+        socket.if_nametoindex(iface)
+    except OSError:
+        return False
+    return True

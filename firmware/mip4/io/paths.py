@@ -8,7 +8,10 @@ tables, rules, tunnels and default routes each mode needs; this applies them, fa
 """
 from __future__ import annotations
 
+import errno
 import logging
+
+from pyroute2.netlink.exceptions import NetlinkError
 
 from ..core import paths as rules
 from ..core.actions import Gate, SetPath
@@ -50,11 +53,42 @@ class RouterPaths:
         self.ike = PROHIBIT
         for r in self.layout.start_rules(x_hoa, o.networks):
             await self._rule(r)
-        for iface, table in self.tables.items():
-            try:
-                await k.route("0.0.0.0/0", table=table, device=iface)
-            except LookupError:
-                log.warning("uplink %s does not exist (yet)", iface)
+        for iface in self.tables:
+            await self.uplink_route(iface)
+
+    async def uplink_route(self, iface: str) -> bool:
+        """The uplink's table: on-link default route (DHCP's gateway replaces it). A device that is
+        missing or down takes none (the kernel refuses it, and drops it when the device goes down):
+        False, and the caller tries again when the link comes up."""
+        table = self.tables[iface]
+        if await self.kernel.table_route(table) is not None:
+            return True
+        try:
+            await self.kernel.route_down("0.0.0.0/0", table=table)  # the journal's, if the kernel dropped it
+            await self.kernel.route("0.0.0.0/0", table=table, device=iface)
+        except LookupError:
+            return False
+        except NetlinkError as e:
+            if e.code != errno.ENETDOWN:
+                raise
+            return False
+        return True
+
+    async def uplink_gateway(self, iface: str, gateway: str | None) -> None:
+        """The uplink's table through `gateway` (netifd's DHCP router), or on-link without one. A device
+        that is down takes neither: its link-up brings the on-link route back (uplink_route)."""
+        table = self.tables[iface]
+        if await self.kernel.table_route(table) is None:  # the kernel dropped it with the link: the journal too
+            await self.kernel.route_down("0.0.0.0/0", table=table)
+        try:
+            await self.kernel.route("0.0.0.0/0", table=table, device=iface, gateway=gateway, onlink=bool(gateway))
+        except LookupError:
+            return
+        except NetlinkError as e:
+            if e.code != errno.ENETDOWN:
+                raise
+            return
+        log.info("uplink %s: default router %s", iface, gateway or "none (on-link)")
 
     async def gate(self, g: Gate) -> None:
         self.gates[g.iface] = g.path

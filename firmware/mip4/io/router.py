@@ -1,6 +1,10 @@
 """The mobile router's role in mip4d (MN): uplinks, per-uplink sockets, the router paths, the leak
 guard, DHCP, IKE with charon, and the link events (rtnetlink; others, such as netifd's, are wired
 in by the caller as `link_sources`, so io needs nothing above it).
+
+An uplink whose device is missing or down at start (LTE not registered yet at boot, a USB modem not
+plugged in) is waited for, not fatal: it is logged once, and attached (leak guard, its table's route,
+its sockets) when rtnetlink or netifd reports its link, before the core hears of it.
 """
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from typing import Protocol
 from ..core.actions import VPN, Datagram, Gate, IkeDown, IkeUp, Primary, SetPath
 from ..core.mobile_node import MobileNode
 from .dhcp import DhcpClients
-from .driver import DhcpJob, VpnDown, VpnUp
+from .driver import Attach, DhcpJob, Gateway, VpnDown, VpnUp
 from .endpoints import IcmpEndpoint, UdpEndpoint
-from .guard import LeakGuard
+from .guard import LeakGuard, device_exists
 from .ike import IkeClient
 from .netlink import LinkMonitor
 from .paths import RouterPaths
@@ -28,14 +32,20 @@ log = logging.getLogger("mip4d")
 class LinkSource(Protocol):
     """Link and address events from somewhere other than rtnetlink (netifd over ubus, say)."""
 
+    # True where that system configures the uplinks' addresses itself (netifd runs their DHCP):
+    # mip4d then starts no DHCP client of its own
+    owns_addresses: bool
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
 
 
-# (options, on_link(device, up), on_address(device, address or None)) -> a source, or None (not wanted here)
-LinkSourceFactory = Callable[[RouterOptions, Callable[[str, bool], None], Callable[[str, str | None], None]],
-                             LinkSource | None]
+# (options, on_link(device, up), on_address(device, address or None), on_gateway(device, router or None))
+# -> a source, or None (not wanted here). on_gateway: the uplink's default router, where the source's system
+# (netifd's DHCP) knows it and mip4d's udhcpc does not run to put it in the uplink's table.
+LinkSourceFactory = Callable[[RouterOptions, Callable[[str, bool], None], Callable[[str, str | None], None],
+                              Callable[[str, str | None], None]], LinkSource | None]
 
 
 class RouterRole(Role):
@@ -56,9 +66,12 @@ class RouterRole(Role):
         self.ike_ready = asyncio.Event()
         self.vpn_endpoint: UdpEndpoint | None = None
         self.primary: str | None = None  # the primary uplink, as the core's Primary actions said
+        self.waiting: dict[str, str] = {}  # uplink -> what it waits for ("device", "link"): not attached yet
         self.handlers.update({Gate: self._gate, SetPath: self._set_path, IkeUp: self._ike_up_action,
                               IkeDown: self._ike_down_action, Primary: self._set_primary,
-                              DhcpJob: self._dhcp_job, VpnUp: self._vpn_up, VpnDown: self._vpn_down})
+                              DhcpJob: self._dhcp_job, Attach: self._attach,
+                              Gateway: self._set_gateway,
+                              VpnUp: self._vpn_up, VpnDown: self._vpn_down})
 
     def _primary(self) -> str | None:
         return self.primary
@@ -80,24 +93,30 @@ class RouterRole(Role):
             await self.backend.address(hoa, 32, "lo")
         await self.paths.start(m.x_hoa)
         for iface in uplinks:
-            self.udp[iface] = self.endpoint(iface, bypass=True)
-            self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp, bypass=True)
+            await self._attach(Attach(iface))
         if self.settings.vpn is not None:
             self.ike = IkeClient(self.loop, self.settings.vpn, m.x_hoa, m.vpn_gateway, self._ike_up,
                                  self._ike_down, self._ike_failed)
             self.driver.spawn(self._start_ike())
-        if o.dhcp:
+        sources = [s for s in (make(o, self._link, self._address, self._gateway) for make in self.link_sources)
+                   if s is not None]
+        owner = next((s for s in sources if s.owns_addresses), None)
+        if o.dhcp and owner is not None:  # OpenWrt: netifd runs DHCP on the uplinks; two clients would fight
+            log.info("%s configures the uplinks' addresses: no udhcpc of mip4d's", type(owner).__name__)
+        elif o.dhcp:
             self.dhcp = DhcpClients(self.paths.tables, self.backend.kernel.flush_addresses)
         self.links = LinkMonitor(uplinks, self._link, self._address)
         await self.links.start()
         if o.netifd and not self.link_sources:
             log.warning("netifd interfaces %s configured, but this entry point wires in no netifd events: only"
                         " rtnetlink's (the package's mip4d, mip4.cli.mip4d, has both)", ", ".join(sorted(o.netifd)))
-        for make in self.link_sources:  # OpenWrt: netifd's ifup/ifdown too
-            source = make(o, self._link, self._address)
-            if source is not None:
+        for source in sources:  # OpenWrt: netifd's ifup/ifdown too
+            try:
                 await source.start()
-                self.sources.append(source)
+            except Exception as e:  # noqa: BLE001 (rtnetlink still reports every uplink's link and address)
+                log.error("%s not started (%s): link events from rtnetlink only", type(source).__name__, e)
+                continue
+            self.sources.append(source)
 
     async def _start_ike(self) -> None:
         """charon may start after us or restart: keep trying; IKE requests wait until it answers."""
@@ -146,6 +165,10 @@ class RouterRole(Role):
 
     def _link(self, iface: str, up: bool) -> None:
         now = self.now()
+        if up or iface in self.waiting:  # attached (or its table's route back) before the core acts on it
+            self.driver.put(Attach(iface))
+        elif not up and not device_exists(iface):  # unplugged: when it comes back it is a new device
+            self.driver.put(Attach(iface, gone=True))
         self.feed(self.machine.link_up(iface, now) if up else self.machine.link_down(iface, now))
         if self.dhcp:  # one job queued per uplink: a flapping carrier builds no backlog
             if iface not in self.dhcp_want:
@@ -160,6 +183,9 @@ class RouterRole(Role):
             self.feed(self.machine.address_lost(iface, now))
         else:
             self.feed(self.machine.address_acquired(iface, address, now))
+
+    def _gateway(self, iface: str, gateway: str | None) -> None:
+        self.driver.put(Gateway(iface, gateway))
 
     # IKE (ike.py calls these on the loop)
 
@@ -214,6 +240,52 @@ class RouterRole(Role):
         if self.paths:
             await self.paths.select(self._primary())
 
+    async def _attach(self, a: Attach) -> None:
+        """The uplink's device exists (and is up): its leak guard first, then its table's route and its
+        sockets. What its device cannot take yet waits for the next link event (self.waiting)."""
+        iface = a.iface
+        assert self.guard is not None and self.paths is not None
+        if a.gone:
+            self._detach(iface)
+            return
+        waits = self.waiting.get(iface)
+        if not device_exists(iface):
+            if waits != "device":
+                log.warning("uplink %s: no such device (yet); waiting for it", iface)
+            self.waiting[iface] = "device"
+            return
+        if not self.guard.shut_on(iface):
+            await self.guard.shut(iface)
+        if iface not in self.udp:
+            self.udp[iface] = self.endpoint(iface, bypass=True)
+            self.icmp[iface] = IcmpEndpoint(self.loop, iface, self._icmp, bypass=True)
+        if not await self.paths.uplink_route(iface):
+            if waits != "link":
+                log.warning("uplink %s: device down; waiting for its link", iface)
+            self.waiting[iface] = "link"
+            return
+        if self.waiting.pop(iface, None):
+            log.info("uplink %s: attached", iface)
+
+    async def _set_gateway(self, a: Gateway) -> None:
+        """netifd's default router for the uplink: its table routes through it (as udhcpc.script does where
+        mip4d runs DHCP itself); the LAN follows if it goes plain through that uplink (at home)."""
+        if self.paths and a.iface not in self.waiting:
+            await self.paths.uplink_gateway(a.iface, a.gateway)
+            await self.paths.select(self._primary())
+
+    def _detach(self, iface: str) -> None:
+        """The uplink's device went away: its sockets (bound to the old device) close, and it waits for
+        a new one, which gets its own guard (policies on the old device match nothing any more; the
+        next start's sweep removes them)."""
+        for ep in (self.udp.pop(iface, None), self.icmp.pop(iface, None)):
+            if ep is not None:
+                ep.close()
+        if self.guard:
+            self.guard.forget(iface)
+        self.waiting[iface] = "device"
+        log.warning("uplink %s: device gone; waiting for it", iface)
+
     async def _dhcp_job(self, a: DhcpJob) -> None:
         if self.dhcp:
             for up in self.dhcp_want.pop(a.iface):
@@ -260,6 +332,8 @@ class RouterRole(Role):
             out["guard"] = self.guard.status()
         if self.links:
             out["networks"] = {i: self.links.network(i) for i in sorted(self.links.ifaces)}
+        if self.waiting:  # uplinks not attached yet: "device" (missing) or "link" (down)
+            out["waiting"] = dict(sorted(self.waiting.items()))
         return out
 
     async def every_second(self) -> None:

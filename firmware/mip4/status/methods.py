@@ -1,12 +1,12 @@
 """The `mip4` ubus object's methods (status, interfaces, bindings, reregister, log): method name and
-arguments in, a JSON-able reply out, from one status source. The control socket serves this; the
-rpcd plugin (ubus) and the console only forward to it.
+arguments in, a JSON-able reply out, from one status source. mip4d's ubus object (ubus/object.py)
+and its control socket (the console, `mip4 status`) both answer through call().
 """
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-# ubus method -> argument -> type (what `ubus -v list mip4` shows; rpcd plugins declare them so)
+# ubus method -> argument -> type (what `ubus -v list mip4` shows; every argument is optional)
 SIGNATURE: dict[str, dict[str, str]] = {
     "status": {},
     "interfaces": {},
@@ -15,6 +15,9 @@ SIGNATURE: dict[str, dict[str, str]] = {
     "log": {"since": "int", "limit": "int"},
 }
 WRITE = ("reregister",)  # the only method the rpcd ACL grants write access to
+# arguments the transport adds to every call, not the caller: uhttpd's ubus JSON-RPC passes the rpcd
+# session a call was allowed under (uhttpd ubus.c, uh_ubus_call); accepted and not used
+TRANSPORT_ARGUMENTS = ("ubus_rpc_session",)
 
 
 class MethodError(ValueError):
@@ -44,6 +47,8 @@ def call(source: Source, method: str, args: Any) -> dict:
     if not isinstance(args, dict):
         raise MethodError(INVALID_ARGUMENT, "%s: arguments must be a JSON object, not %r" % (method, args))
     for name, value in args.items():
+        if name in TRANSPORT_ARGUMENTS:
+            continue
         kind = SIGNATURE[method].get(name)
         if kind is None:
             allowed = ", ".join(SIGNATURE[method]) or "none"

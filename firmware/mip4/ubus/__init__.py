@@ -1,1 +1,2 @@
-"""OpenWrt's ubus: netifd's interface events as link triggers (netifd.py) and the `mip4` object (rpcd.py)."""
+"""OpenWrt's ubus: the `mip4` object (object.py, on libubus: libubus.py) and netifd's interface events
+and status as link triggers (netifd.py, through python3-ubus)."""

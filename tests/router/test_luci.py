@@ -74,9 +74,10 @@ class Mip4Object:
 
 @pytest.fixture
 def node() -> LiveNode:
+    """The router on its intranet uplink, registering in real time (LiveNode.run() would jump ahead, but then
+    holds the clock still for twice the jump)."""
     n = LiveNode(speed=1.0)
     n.do(n.w.connect, "wan", "lan1", "10.2.0.5")
-    n.run(5)
     return n
 
 
@@ -103,7 +104,8 @@ def browser() -> Iterator[object]:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,2000"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,2000"):
         opts.add_argument(arg)
     d = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
     yield d
@@ -173,11 +175,10 @@ def uplink(driver, name: str) -> dict:  # noqa: ANN001
 
 # -- the status view ---------------------------------------------------------------------------------------
 
-@pytest.mark.usefixtures("mip4_ubus")
 def test_status_view_shows_live_data_updates_in_place_and_survives_a_failed_call(ow, node, mip4_ubus, browser):
     d = browser
     log_in(d, ow, "admin/services/mip4")  # the menu entry is an alias of its first tab, the status view
-    assert d.current_url.endswith("/admin/services/mip4") or "status" in d.current_url
+    assert d.find_element("css selector", "#tabmenu li.active").text == "Status"
     until(d, lambda: text(d, "mip4-mode") == "c", "mode c")
     assert text(d, "mip4-mode-text") == "inside, co-located care-of (c)"
     assert text(d, "mip4-verdict") == "inside" and "-> inside (i-ha-tnc)" in text(d, "mip4-reason")
@@ -216,7 +217,6 @@ def test_status_view_shows_live_data_updates_in_place_and_survives_a_failed_call
           "the CHILD_SA and the i-MIP registration through the VPN", 30)
     assert text(d, "mip4-verdict") == "outside" and text(d, "mip4-ike").startswith("up")
     assert uplink(d, "wwan")["coa"] == "198.18.0.5" and uplink(d, "wan")["state"] == "down"
-    assert text(d, "mip4-handoffs").startswith(text(d, "mip4-handoffs").split("\n")[0])
     assert "wan/c \u2192 wwan/cvc, no data for" in text(d, "mip4-handoffs").split("\n")[0]
     assert js(d, "return window.mip4Kept[0] === document.getElementById('mip4-verdict')")
     shot(d, "status-outside")
@@ -231,12 +231,13 @@ def test_status_view_shows_live_data_updates_in_place_and_survives_a_failed_call
     mip4_ubus.failing = {"log"}
     until(d, lambda: shown(d, "mip4-log-error"), "the log's error", 15)
     assert text(d, "mip4-log-error") == "The log of mip4d could not be read."
-    kept = uplink(d, "wwan")["tmon"]
-    until(d, lambda: uplink(d, "wwan")["tmon"] != kept, "the status still updating while the log fails", 15)
+    kept = text(d, "mip4-daemon")  # its uptime moves at each poll
+    until(d, lambda: text(d, "mip4-daemon") != kept, "the status still updating while the log fails", 15)
     assert not shown(d, "mip4-error")
     mip4_ubus.failing = {"status"}
     until(d, lambda: shown(d, "mip4-error"), "the status call's error", 15)
-    assert text(d, "mip4-error").startswith("Could not read the status of mip4d: RPC call to mip4/status failed")
+    assert text(d, "mip4-error") == ("Could not read the status of mip4d: RPC call to mip4/status failed with ubus"
+                                     " code 9: Unspecified error")
     assert text(d, "mip4-mode") == "cvc"  # the last values stay
     shot(d, "status-error")
     mip4_ubus.failing = set()
@@ -305,9 +306,10 @@ def test_settings_view_saves_through_rollback_apply_and_refuses_bad_values(ow, b
     assert invalid("node", "x_key")
     retype("node", "x_key", "00112233445566778899aabbccddeeff")
     save_apply()
-    until(d, lambda: "Option \"Internal home agent (i-HA)\" contains an invalid input value" in text(d, "modal_overlay"),
-          "LuCI refusing the form")
-    assert d.find_element(By.CSS_SELECTOR, "li[data-tab=imip]").get_attribute("data-errors") == "1"  # the tab with the bad value is marked
+    refused = 'Option "Internal home agent (i-HA)" contains an invalid input value'
+    until(d, lambda: refused in text(d, "modal_overlay"), "LuCI refusing the form")
+    # the tab with the bad value is marked
+    assert d.find_element(By.CSS_SELECTOR, "li[data-tab=imip]").get_attribute("data-errors") == "1"
     shot(d, "settings-invalid")
     d.find_element(By.CSS_SELECTOR, "#modal_overlay button").click()  # Dismiss
     assert cfg.read_text() == original

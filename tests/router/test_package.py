@@ -164,13 +164,16 @@ def test_luci_app_package(built):
     assert (f["Package"], f["Depends"], f["Architecture"], f["Section"]) == (
         "luci-app-mip4", "luci-base, mip4", "all", "luci")
     got = files(data)
-    assert set(got) == {"www/luci-static/resources/view/mip4/status.js", "usr/share/luci/menu.d/luci-app-mip4.json",
+    views = "www/luci-static/resources/view/mip4/"
+    assert set(got) == {views + "status.js", views + "settings.js", "usr/share/luci/menu.d/luci-app-mip4.json",
                         "usr/share/rpcd/acl.d/luci-app-mip4.json"}
     acl = json.load(data.extractfile("./usr/share/rpcd/acl.d/luci-app-mip4.json"))["luci-app-mip4"]
-    assert acl["read"]["ubus"] == {"mip4": ["status", "interfaces", "bindings", "log"]}
+    assert acl["read"]["ubus"] == {"mip4": ["status", "log"]}
     assert acl["write"]["ubus"] == {"mip4": ["reregister"]}  # write: only reregister
     menu = json.load(data.extractfile("./usr/share/luci/menu.d/luci-app-mip4.json"))
-    assert menu["admin/services/mip4"]["action"] == {"type": "view", "path": "mip4/status"}
+    assert menu["admin/services/mip4"]["action"] == {"type": "alias", "path": "admin/services/mip4/status"}
+    assert [menu["admin/services/mip4/" + v]["action"]["path"] for v in ("status", "settings")] == [
+        "mip4/status", "mip4/settings"]
     post = control.extractfile("./postinst").read().decode()
     assert "luci-indexcache" in post and "IPKG_INSTROOT" in post
 

@@ -12,9 +12,11 @@
  * that are shown (no re-render). A call that fails shows its error and leaves the rest of the page working.
  */
 
-var callStatus = rpc.declare({ object: 'mip4', method: 'status', expect: { '': {} } });
-var callLog = rpc.declare({ object: 'mip4', method: 'log', params: [ 'since', 'limit' ], expect: { lines: [] } });
-var callReregister = rpc.declare({ object: 'mip4', method: 'reregister', expect: { reregistered: [] } });
+/* reject: a ubus error status rejects the call (without it, LuCI resolves it with the expected default) */
+var callStatus = rpc.declare({ object: 'mip4', method: 'status', expect: { '': {} }, reject: true });
+var callLog = rpc.declare({ object: 'mip4', method: 'log', params: [ 'since', 'limit' ], expect: { lines: [] },
+	reject: true });
+var callReregister = rpc.declare({ object: 'mip4', method: 'reregister', expect: { reregistered: [] }, reject: true });
 
 var LOG_LINES = 10;
 
@@ -30,8 +32,9 @@ function secs(s) {
 	return (s == null) ? '-' : _('%d s').format(Math.round(s));
 }
 
+/* an error's message without the stack trace L.raise() appends to it */
 function errorText(e) {
-	return (e && e.message) ? e.message : String(e);
+	return String((e && e.message) ? e.message : e).split(/\n/)[0];
 }
 
 /* a registration's lifetime as LuCI's progress bar; the theme draws the title inside the bar */
@@ -101,7 +104,7 @@ return view.extend({
 			].map(function(t) { return E('th', { 'class': 'th' }, t); }))
 		]);
 
-		var view = E([], [
+		var view = E('div', { 'id': 'mip4-status' }, [
 			E('h2', {}, _('Mobile IP')),
 			E('div', { 'class': 'cbi-map-descr' },
 				_('RFC 5265 mobility: inside the intranet Mobile IPv4 in clear, outside x-MIP, IPsec and i-MIP.')),

@@ -21,7 +21,7 @@ import pytest
 from mip4.status import methods
 from mip4.uci import schema
 from tests.router.live import LiveNode
-from tests.router.owrt import PASSWORD, OpenWrt
+from tests.router.owrt import PASSWORD, OpenWrt, login, rpc
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests/artifacts"
@@ -177,6 +177,27 @@ def uplink(driver, name: str) -> dict:  # noqa: ANN001
         return {coa: c('coa'), network: c('network'), gate: c('gate'), state: c('state'), mode: c('mode'),
                 tmon: c('tmon'), regs: regs};
     """, name)
+
+
+# -- rpcd's ACL for the views' calls -------------------------------------------------------------------------
+
+def test_the_acl_grants_the_views_calls_and_no_more(ow, mip4_ubus):
+    """luci-app-mip4's ACL through uhttpd and rpcd: `viewer` (read: luci-base, luci-app-mip4) reads the
+    status, the log and /etc/config/mip4, and may not re-register or write; root may."""
+    viewer, root = login(ow, "viewer"), login(ow, "root")
+    r = rpc(ow, viewer, "mip4", "status")
+    assert r["result"][0] == 0 and r["result"][1]["role"] == "mn", r
+    r = rpc(ow, viewer, "mip4", "log", {"since": 0, "limit": 3})
+    assert r["result"][0] == 0 and len(r["result"][1]["lines"]) == 3, r
+    assert rpc(ow, viewer, "uci", "get", {"config": "mip4", "section": "node", "option": "t_monitor"})["result"] == [
+        0, {"value": "60"}]
+    denied = -32002  # uhttpd: access denied by the session's ACL
+    assert rpc(ow, viewer, "mip4", "reregister")["error"]["code"] == denied
+    assert rpc(ow, viewer, "uci", "set", {"config": "mip4", "section": "node", "values": {"t_monitor": "61"}}
+               )["error"]["code"] == denied
+    assert rpc(ow, viewer, "mip4", "interfaces")["error"]["code"] == denied  # not what the views call
+    assert rpc(ow, root, "mip4", "reregister")["result"][0] == 0
+    assert mip4_ubus.calls == ["status", "log", "reregister"]
 
 
 # -- the status view ---------------------------------------------------------------------------------------

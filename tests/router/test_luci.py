@@ -287,8 +287,11 @@ def test_settings_view_saves_through_rollback_apply_and_refuses_bad_values(ow, b
     original = cfg.read_text()
     log_in(d, ow, "admin/services/mip4/settings")
     until(d, lambda: d.find_elements(By.CSS_SELECTOR, ".cbi-map .cbi-section"), "the form")
-    titles = js(d, "return Array.from(document.querySelectorAll('.cbi-map .cbi-section > h3')).map(h => h.innerText)")
-    assert titles == ["General", "Mobile node", "Uplinks"], titles
+
+    def sections() -> list[str]:
+        return js(d, "return Array.from(document.querySelectorAll('.cbi-map .cbi-section > h3')).map(h => h.innerText)")
+
+    assert sections() == ["General", "Mobile node", "Uplinks"]
     # the theme draws a section title once (a TableSection/TypedSection title, no second copy)
     assert js(d, "return document.querySelectorAll('h2').length") == 1
     # keys and the PSK are password fields
@@ -317,7 +320,15 @@ def test_settings_view_saves_through_rollback_apply_and_refuses_bad_values(ow, b
         return "cbi-input-invalid" in (field(sid, opt).get_attribute("class") or "")
 
     def save_apply() -> None:
+        js(d, "window.mip4Page = true")  # gone once LuCI reloads the page after an apply
         d.find_element(By.CSS_SELECTOR, ".cbi-page-actions .cbi-button-apply li[display]").click()
+
+    def applied() -> None:
+        """LuCI's rollback apply confirmed ("Configuration changes applied."), then the page reloaded."""
+        until(d, lambda: "Configuration changes applied." in text(d, "modal_overlay"), "LuCI confirming the apply", 60)
+        shot(d, "settings-applied")
+        until(d, lambda: js(d, "return window.mip4Page") is None and d.find_elements(By.CSS_SELECTOR, ".cbi-map"),
+              "the page reloaded after the apply", 30)
 
     # a bad value is marked and refused: nothing is saved, staged or applied
     tab("imip")
@@ -356,9 +367,7 @@ def test_settings_view_saves_through_rollback_apply_and_refuses_bad_values(ow, b
     retype("wan", "hold_down", "7")
     shot(d, "settings-edited")
     save_apply()
-    until(d, lambda: "Configuration changes applied." in text(d, "modal_overlay")
-          or "Configuration changes applied." in d.find_element(By.TAG_NAME, "body").text,
-          "LuCI confirming the apply", 60)
+    applied()
     saved = cfg.read_text()
     for line in ("option home_agent '10.1.0.2'", "option t_monitor '61'", "option t_monitor_grace '9'",
                  "option x_key '00112233445566778899aabbccddeeff'", "option ike_psk 'a-new-long-random-secret'",
@@ -367,8 +376,19 @@ def test_settings_view_saves_through_rollback_apply_and_refuses_bad_values(ow, b
     assert json.loads(ow.sh("ubus call uci changes '{\"config\": \"mip4\"}'").stdout) == {"changes": []}
     # what mip4d will load: the file checks
     ow.sh("python3 -m mip4 config check /etc/config/mip4")
-    until(d, lambda: d.find_elements(By.ID, "widget.cbid.mip4.node.t_monitor"), "the page after the apply", 30)
-    shot(d, "settings-applied")
+
+    # another role: its sections, once it is applied (the page reloads after LuCI's apply)
+    from selenium.webdriver.support.ui import Select
+
+    Select(field("global", "role")).select_by_value("ha")
+    save_apply()
+    applied()
+    until(d, lambda: sections() == ["General", "Home agent", "Mobile nodes"], "the home agent's sections", 60)
+    assert "option role 'ha'" in cfg.read_text()
+    assert d.find_elements(By.CSS_SELECTOR, ".cbi-section[id$=home_agent] .cbi-section-create")  # none yet: Add
+    ow.sh("uci set mip4.global.role=fa && uci commit mip4")
+    d.refresh()
+    until(d, lambda: sections() == ["General", "Foreign agent", "Access links"], "the foreign agent's sections")
 
 
 # -- no browser: the form covers the schema, with its limits; the translation template ------------------------

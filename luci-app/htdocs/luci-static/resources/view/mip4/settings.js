@@ -42,6 +42,14 @@ function key(o, minOctets) {
 	return required(o);
 }
 
+/* the one section of a type only one of may exist (schema.py SINGLE): an Add button while there is none */
+function single(m, type, title) {
+	var s = m.section(form.TypedSection, type, title);
+	s.anonymous = true;
+	s.addremove = uci.sections('mip4', type).length == 0;
+	return s;
+}
+
 function absolutePath(section_id, value) {
 	return (value == null || value === '' || value.charAt(0) === '/') ? true : _('Expecting an absolute path');
 }
@@ -103,8 +111,7 @@ return view.extend({
 	mobileNode: function(m) {
 		var s, o;
 
-		s = m.section(form.TypedSection, 'mobile_node', _('Mobile node'));
-		s.anonymous = true;
+		s = single(m, 'mobile_node', _('Mobile node'));
 
 		s.tab('imip', _('Intranet (i-MIP)'));
 		s.tab('xmip', _('External (x-MIP)'));
@@ -203,8 +210,7 @@ return view.extend({
 	homeAgent: function(m) {
 		var s, o;
 
-		s = m.section(form.TypedSection, 'home_agent', _('Home agent'));
-		s.anonymous = true;
+		s = single(m, 'home_agent', _('Home agent'));
 
 		required(option(s, null, form.Value, 'address', _('Address'), null, 'ip4addr("nomask")'));
 		o = required(option(s, null, form.ListValue, 'type', _('Type')));
@@ -245,8 +251,7 @@ return view.extend({
 	foreignAgent: function(m) {
 		var s, o;
 
-		s = m.section(form.TypedSection, 'foreign_agent', _('Foreign agent'));
-		s.anonymous = true;
+		s = single(m, 'foreign_agent', _('Foreign agent'));
 
 		option(s, null, form.Value, 'address', _('Address'), null, 'ip4addr("nomask")');
 		option(s, null, form.Value, 'core_iface', _('Core interface'), null, 'netdevname');

@@ -225,12 +225,15 @@ return view.extend({
 		option(s, null, form.Flag, 'send_tnc', _('Send TNC'));
 		option(s, null, form.Value, 'max_lifetime', _('Longest lifetime (s)'), null, integer(1, 65535));
 		option(s, null, form.Value, 'max_bindings', _('Bindings per home address'), null, integer(1, 64));
-		option(s, null, form.Value, 'udp_keepalive', _('UDP keepalive (s)'), _('For mobile nodes behind a NAT (RFC 3519)'),
+		o = option(s, null, form.Value, 'udp_keepalive', _('UDP keepalive (s)'), _('For mobile nodes behind a NAT (RFC 3519)'),
 			integer(0, 65535));
-		option(s, null, form.Value, 'rate_limit', _('Rate limit'),
+		o.placeholder = '110';
+		o = option(s, null, form.Value, 'rate_limit', _('Rate limit'),
 			_('Registration requests a second from one source address; 0: no limit'), seconds(0, 1000000));
-		option(s, null, form.Value, 'rate_burst', _('Rate burst'), _('Requests one source may send at once'),
+		o.placeholder = '100';
+		o = option(s, null, form.Value, 'rate_burst', _('Rate burst'), _('Requests one source may send at once'),
 			integer(1, 1000000));
+		o.placeholder = '200';
 	},
 
 	bindings: function(m) {
@@ -262,10 +265,15 @@ return view.extend({
 		option(s, null, form.Flag, 'reverse_tunnel', _('Reverse tunnelling'));
 		option(s, null, form.Flag, 'nat_traversal', _('NAT traversal'),
 			_('Behind a NAT: ask home agents for RFC 3519 UDP tunnelling of our visitors'));
-		option(s, null, form.Value, 'udp_keepalive', _('UDP keepalive (s)'), null, integer(0, 65535));
-		option(s, null, form.Value, 'rate_limit', _('Rate limit'),
+		o = option(s, null, form.Value, 'udp_keepalive', _('UDP keepalive (s)'),
+			_('Behind a NAT, keepalives at least this often; 0: as the home agent says'), integer(0, 65535));
+		o.placeholder = '0';
+		o = option(s, null, form.Value, 'rate_limit', _('Rate limit'),
 			_('Registration requests a second from one source on an access link; 0: no limit'), seconds(0, 1000000));
-		option(s, null, form.Value, 'rate_burst', _('Rate burst'), null, integer(1, 1000000));
+		o.placeholder = '10';
+		o = option(s, null, form.Value, 'rate_burst', _('Rate burst'), _('Requests one source may send at once'),
+			integer(1, 1000000));
+		o.placeholder = '20';
 	},
 
 	accessLinks: function(m) {

@@ -181,10 +181,11 @@ def uplink(driver, name: str) -> dict:  # noqa: ANN001
 
 # -- rpcd's ACL for the views' calls -------------------------------------------------------------------------
 
-def test_the_acl_grants_the_views_calls_and_no_more(ow, mip4_ubus):
+def test_the_acl_grants_the_views_calls_and_no_more(ow, node, mip4_ubus):
     """luci-app-mip4's ACL through uhttpd and rpcd: `viewer` (read: luci-base, luci-app-mip4) reads the
     status, the log and /etc/config/mip4, and may not re-register or write; root may."""
     viewer, root = login(ow, "viewer"), login(ow, "root")
+    ow.wait_for(lambda: len(node.log(0, 3)) == 3, "three lines in mip4d's log")  # it registers in real time
     r = rpc(ow, viewer, "mip4", "status")
     assert r["result"][0] == 0 and r["result"][1]["role"] == "mn", r
     r = rpc(ow, viewer, "mip4", "log", {"since": 0, "limit": 3})

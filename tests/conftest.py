@@ -26,10 +26,6 @@ NETNS = (
     "tests/io/test_udhcpc_script.py",
     "tests/io/test_udp_tunnels.py",
     "tests/router/test_daemon_router.py",
-    # OpenWrt's userland in a mount + PID + net namespace (tests/router/owrt.py), LuCI in Chromium
-    "tests/router/test_luci.py::test_the_acl_grants_the_views_calls_and_no_more",
-    "tests/router/test_luci.py::test_status_view_shows_live_data_updates_in_place_and_survives_a_failed_call",
-    "tests/router/test_luci.py::test_settings_view_saves_through_rollback_apply_and_refuses_bad_values",
     "tests/router/test_package.py::test_postinst_and_prerm_on_a_router_start_and_stop_the_service",
     "tests/test_bench.py::test_quick_bench_writes_every_figure",  # mip4d as i-HA in a namespace (tests/bench/netns.py)
 )

@@ -123,7 +123,9 @@ def until(driver, fn, what: str, limit: float = 30.0):  # noqa: ANN001, ANN201
             return got
         if time.monotonic() > end:
             shot(driver, "failed")
-            raise AssertionError("the page never showed " + what)
+            seen = driver.execute_script("var m = document.getElementById('modal_overlay');"
+                                         " return (m ? m.innerText + ' | ' : '') + document.body.innerText")
+            raise AssertionError("the page never showed %s; it shows: %s" % (what, seen[:1500]))
         time.sleep(0.2)
 
 
@@ -206,7 +208,7 @@ def test_the_acl_grants_the_views_calls_and_no_more(ow, node, mip4_ubus):
 def test_status_view_shows_live_data_updates_in_place_and_survives_a_failed_call(ow, node, mip4_ubus, browser):
     d = browser
     log_in(d, ow, "admin/services/mip4")  # the menu entry is an alias of its first tab, the status view
-    assert d.find_element("css selector", "#tabmenu li.active").text == "Status"
+    until(d, lambda: d.find_element("css selector", "#tabmenu li.active").text == "Status", "the Status tab")
     until(d, lambda: text(d, "mip4-mode") == "c", "mode c")
     assert text(d, "mip4-mode-text") == "inside, co-located care-of (c)"
     assert text(d, "mip4-verdict") == "inside" and "-> inside (i-ha-tnc)" in text(d, "mip4-reason")
@@ -326,7 +328,8 @@ def test_settings_view_saves_through_rollback_apply_and_refuses_bad_values(ow, b
 
     def applied() -> None:
         """LuCI's rollback apply confirmed ("Configuration changes applied."), then the page reloaded."""
-        until(d, lambda: "Configuration changes applied." in text(d, "modal_overlay"), "LuCI confirming the apply", 60)
+        # LuCI's rollback window is 90 s (L.env.apply_rollback); a loaded machine may take most of it
+        until(d, lambda: "Configuration changes applied." in text(d, "modal_overlay"), "LuCI confirming the apply", 90)
         shot(d, "settings-applied")
         until(d, lambda: js(d, "return window.mip4Page") is None and d.find_elements(By.CSS_SELECTOR, ".cbi-map"),
               "the page reloaded after the apply", 30)

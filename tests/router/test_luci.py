@@ -86,7 +86,7 @@ def mip4_ubus(ow: OpenWrt, node: LiveNode) -> Iterator[Mip4Object]:
     """The `mip4` object mip4d will publish itself; here from the test process. The package's rpcd exec
     plugin would register `mip4` too: it is removed in the sandbox (the layers stay as built) and rpcd
     restarted without it."""
-    ow.sh("rm /usr/libexec/rpcd/mip4 && /etc/init.d/rpcd restart")
+    ow.sh("rm -f /usr/libexec/rpcd/mip4 && /etc/init.d/rpcd restart")
     ow.wait_for(lambda: ow.sh("ubus list luci", check=False).returncode == 0
                 and ow.sh("ubus list mip4", check=False).returncode != 0, "rpcd without the exec plugin")
     obj = Mip4Object(ow.ubus_socket, node)

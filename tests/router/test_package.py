@@ -240,7 +240,16 @@ def test_luci_app_installs_htdocs_and_root(built):
     want |= {p.relative_to(app / "root").as_posix() for p in (app / "root").rglob("*") if p.is_file()}
     got = files(unpack(built["luci-app-mip4"])[3])
     assert want and set(got) == want
-    assert "usr/share/rpcd/acl.d/luci-app-mip4.json" in got
+    data = unpack(built["luci-app-mip4"])[3]
+    views = "www/luci-static/resources/view/mip4/"
+    assert {views + "status.js", views + "settings.js", "usr/share/luci/menu.d/luci-app-mip4.json"} <= set(got)
+    acl = json.load(data.extractfile("./usr/share/rpcd/acl.d/luci-app-mip4.json"))["luci-app-mip4"]
+    assert acl["read"]["ubus"] == {"mip4": ["status", "log"]}
+    assert acl["write"]["ubus"] == {"mip4": ["reregister"]}  # write: only reregister
+    menu = json.load(data.extractfile("./usr/share/luci/menu.d/luci-app-mip4.json"))
+    assert menu["admin/services/mip4"]["action"] == {"type": "alias", "path": "admin/services/mip4/status"}
+    assert [menu["admin/services/mip4/" + v]["action"]["path"] for v in ("status", "settings")] == [
+        "mip4/status", "mip4/settings"]
 
 
 def test_feed_makefiles_have_the_sdk_form():

@@ -1,232 +1,304 @@
 'use strict';
 'require view';
-'require rpc';
+'require dom';
 'require poll';
+'require rpc';
 'require uci';
 'require ui';
 
 /*
- * mip4 status and settings (Services > Mobile IP). Everything shown comes from the ubus object `mip4`
- * (mip4d's status model) and refreshes every second; the form edits /etc/config/mip4 and checks each
- * value as it is typed, with the rules mip4d applies on load (mip4/uci/schema.py).
+ * mip4 status (Services > Mobile IP > Status): what mip4d's status model says now, from the ubus object
+ * `mip4`, refreshed at LuCI's poll interval. The page is built once; each poll only rewrites the values
+ * that are shown (no re-render). A call that fails shows its error and leaves the rest of the page working.
  */
 
-var callStatus = rpc.declare({ object: 'mip4', method: 'status', expect: { status: {} } });
-var callReregister = rpc.declare({ object: 'mip4', method: 'reregister', expect: { reregistered: [] } });
+/* reject: a ubus error status rejects the call (without it, LuCI resolves it with the expected default) */
+var callStatus = rpc.declare({ object: 'mip4', method: 'status', expect: { '': {} }, reject: true });
+var callLog = rpc.declare({ object: 'mip4', method: 'log', params: [ 'since', 'limit' ], expect: { lines: [] },
+	reject: true });
+var callReregister = rpc.declare({ object: 'mip4', method: 'reregister', expect: { reregistered: [] }, reject: true });
+
+var LOG_LINES = 10;
 
 var MODES = {
-	c: _('inside, co-located care-of (c)'), f: _('inside, through a foreign agent (f)'),
-	cvc: _('outside, VPN, co-located (cvc)'), fvc: _('outside, VPN, foreign agent (fvc)'), home: _('at home')
+	c: _('inside, co-located care-of (c)'),
+	f: _('inside, through a foreign agent (f)'),
+	cvc: _('outside, VPN, co-located (cvc)'),
+	fvc: _('outside, VPN, foreign agent (fvc)'),
+	home: _('at home')
 };
 
-function isIPv4(v) {
-	var m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
-	return !!m && m.slice(1).every(function(x) { return +x <= 255 && String(+x) === x; });
-}
-function isPrefix(v) {
-	var p = v.split('/');
-	return p.length === 2 && isIPv4(p[0]) && /^\d+$/.test(p[1]) && +p[1] <= 32;
-}
-function intIn(lo, hi) {
-	return function(v) {
-		return /^\d+$/.test(v) && +v >= lo && +v <= hi ? true : _('an integer %d..%d').replace('%d', lo).replace('%d', hi);
-	};
-}
-function seconds(v) {
-	return /^\d+(\.\d+)?$/.test(v) && +v > 0 ? true : _('a number of seconds above 0, e.g. 60 or 2.5');
-}
-function address(v) { return isIPv4(v) ? true : _('an IPv4 address, e.g. 10.1.0.1'); }
-function hexkey(min) {
-	return function(v) {
-		if (!/^([0-9a-fA-F]{2})+$/.test(v))
-			return _('hex octets, e.g. 00112233445566778899aabbccddeeff');
-		return v.length / 2 >= min ? true : _('at least %d octets (RFC 5265 6.2)').replace('%d', min);
-	};
+function secs(s) {
+	return (s == null) ? '-' : _('%d s').format(Math.round(s));
 }
 
-/* [option, label, validator]; the same names and rules as /etc/config/mip4's mobile_node section */
-var NODE_OPTIONS = [
-	['home_address', _('Home address (i-HoA)'), address],
-	['home_agent', _('Internal home agent (i-HA)'), address],
-	['spi', _('i-HA SPI'), intIn(256, 4294967295)],
-	['key', _('i-HA key (hex)'), hexkey(16)],
-	['x_home_address', _('External home address (x-HoA)'), address],
-	['x_home_agent', _('External home agent (x-HA)'), address],
-	['x_spi', _('x-HA SPI'), intIn(256, 4294967295)],
-	['x_key', _('x-HA key (hex)'), hexkey(1)],
-	['vpn_gateway', _('VPN gateway'), address],
-	['ike_identity', _('IKE identity'), function(v) { return v === '' || /^\S+$/.test(v) ? true : _('no spaces'); }],
-	['t_monitor', _('T_MONITOR (s)'), seconds],
-	['t_monitor_grace', _('T_MONITOR grace N (s)'), function(v) {
-		return /^\d+(\.\d+)?$/.test(v) ? true : _('a number of seconds, 0 or more');
-	}],
-	['lifetime', _('Registration lifetime (s)'), intIn(1, 65534)]
-];
+/* an error's message without the stack trace L.raise() appends to it */
+function errorText(e) {
+	return String((e && e.message) ? e.message : e).split(/\n/)[0];
+}
 
-function fmtSecs(s) { return s == null ? '-' : Math.round(s) + ' s'; }
+/* a registration's lifetime as LuCI's progress bar; the theme draws the title inside the bar */
+function lifetimeBar(r) {
+	var pct = (r.registered && r.lifetime) ? Math.max(0, Math.min(100, 100 * r.remaining / r.lifetime)) : 0;
+	var label = r.agent + ': ' + (r.registered ? '%s / %s'.format(secs(r.remaining), secs(r.lifetime))
+		: (r.pending ? _('pending') : _('not registered')));
+
+	return E('div', { 'class': 'cbi-progressbar mip4-reg', 'data-agent': r.agent, 'title': label },
+		E('div', { 'style': 'width:%.1f%%'.format(pct) }));
+}
+
+/* set el's text only when it changed (no DOM churn at each poll) */
+function setText(el, text) {
+	if (el.textContent !== text)
+		el.textContent = text;
+}
 
 return view.extend({
 	load: function() {
-		return Promise.all([callStatus(), uci.load('mip4')]);
-	},
-
-	lifetimeBar: function(r) {
-		var pct = r.registered && r.lifetime ? Math.max(0, Math.min(100, 100 * r.remaining / r.lifetime)) : 0;
-		var label = r.agent + ' ' + (r.registered ? fmtSecs(r.remaining) + ' / ' + r.lifetime + ' s'
-			: (r.pending ? _('pending') : _('not registered')));
-		return E('div', { 'class': 'mip4-reg', 'data-agent': r.agent }, [
-			E('div', { 'class': 'cbi-progressbar', 'title': label },
-				E('div', { 'style': 'width:' + pct.toFixed(1) + '%' })),
-			E('span', { 'class': 'mip4-reg-label' }, label)
+		return Promise.all([
+			this.fetchStatus(),
+			L.resolveDefault(callLog(0, LOG_LINES), null),
+			L.resolveDefault(uci.load('mip4'), null)
 		]);
 	},
 
+	/* the status call with its error kept, so that the page can say what failed */
+	fetchStatus: function() {
+		return callStatus().then(function(top) {
+			if (!L.isObject(top.status))
+				throw new Error(_('mip4d answered without a status'));
+			return top;
+		}).catch(function(e) {
+			return { error: errorText(e) };
+		});
+	},
+
+	/* the uplink's network name in /etc/config/mip4 (the section whose device it is) */
 	networkOf: function(dev, u) {
 		var name = dev;
-		uci.sections('mip4', 'uplink').forEach(function(s) {
+
+		(uci.sections('mip4', 'uplink') || []).forEach(function(s) {
 			if ((s.device || s['.name']) === dev)
 				name = s['.name'];
 		});
-		return u.foreign_agent ? name + ' ' + _('via FA %s').replace('%s', u.foreign_agent) : name;
+
+		return u.foreign_agent ? _('%s via FA %s').format(name, u.foreign_agent) : name;
 	},
 
-	renderStatus: function(s) {
-		var self = this, primary = (s.interfaces || {})[s.primary] || null;
-		var rows = Object.keys(s.interfaces || {}).sort(function(a, b) {
-			return s.interfaces[a].priority - s.interfaces[b].priority;
-		}).map(function(dev) {
-			var u = s.interfaces[dev];
-			return E('tr', { 'class': 'tr mip4-uplink', 'data-uplink': dev }, [
-				E('td', { 'class': 'td' }, dev + (dev === s.primary ? ' \u2605' : '')),
-				E('td', { 'class': 'td mip4-network' }, self.networkOf(dev, u)),
-				E('td', { 'class': 'td mip4-state' }, u.state),
-				E('td', { 'class': 'td mip4-mode' }, u.mode || '-'),
-				E('td', { 'class': 'td mip4-coa' }, u.care_of || '-'),
-				E('td', { 'class': 'td mip4-gate' }, u.gate || _('blocked')),
-				E('td', { 'class': 'td mip4-tmon' }, fmtSecs(u.t_monitor_left)),
-				E('td', { 'class': 'td' }, (u.registrations || []).concat(dev === s.primary ? s.vpn_registrations || [] : [])
-					.map(function(r) { return self.lifetimeBar(r); }))
-			]);
-		});
-		var handoffs = (s.handoffs || []).slice().reverse().map(function(h) {
-			return E('li', { 'class': 'mip4-handoff' }, [
-				E('strong', {}, new Date(h.at * 1000).toLocaleTimeString() + ' '),
-				h.from + ' \u2192 ' + h.to + ', ' + _('no data for %s s').replace('%s', h.duration.toFixed(1)),
-				h.reason ? E('em', {}, ' (' + h.reason + ')') : ''
-			]);
-		});
-		return E('div', { 'id': 'mip4-status' }, [
-			E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, _('Now')),
-				E('p', {}, [
-					E('span', { 'class': 'mip4-mode-badge', 'id': 'mip4-mode' }, s.mode || '\u2014'), ' ',
-					E('span', { 'id': 'mip4-mode-text' }, s.mode ? MODES[s.mode] || s.mode : _('no uplink carries user data'))
-				]),
-				E('p', {}, [E('strong', {}, _('Verdict') + ': '), E('span', { 'id': 'mip4-verdict' }, s.verdict),
-					' \u2014 ', E('span', { 'id': 'mip4-reason' }, s.verdict_reason || '-')]),
-				E('p', {}, [E('strong', {}, 'IKE SA: '), E('span', { 'id': 'mip4-ike' }, s.ike),
-					', CHILD_SA: ', E('span', { 'id': 'mip4-child' }, s.child_sa),
-					s.vpn_tia ? ', VPN-TIA ' + s.vpn_tia : '']),
-				E('p', {}, [E('strong', {}, _('T_MONITOR') + ': '), E('span', { 'id': 'mip4-tmonitor' },
-					primary && primary.t_monitor_left != null
-						? _('next proof due in %s').replace('%s', fmtSecs(primary.t_monitor_left)) + ' / ' + s.t_monitor + ' s'
-						: _('not monitoring (outside or no uplink)'))])
-			]),
-			E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, _('Uplinks')),
-				E('table', { 'class': 'table', 'id': 'mip4-uplinks' }, [
-					E('tr', { 'class': 'tr table-titles' }, [_('Uplink'), _('Network'), _('State'), _('Mode'),
-						_('Care-of address'), _('Gate'), _('T_MONITOR'), _('Registration lifetime')].map(function(t) {
-						return E('th', { 'class': 'th' }, t);
-					}))
-				].concat(rows))
-			]),
-			E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, _('Handoffs')),
-				handoffs.length ? E('ol', { 'id': 'mip4-handoffs' }, handoffs)
-					: E('p', { 'id': 'mip4-handoffs' }, _('none yet'))
-			])
+	field: function(id) {
+		return E('span', { 'id': 'mip4-' + id }, '\u2014');
+	},
+
+	row: function(title, content) {
+		return E('tr', { 'class': 'tr' }, [
+			E('td', { 'class': 'td left', 'width': '33%' }, E('strong', {}, title)),
+			E('td', { 'class': 'td left' }, content)
 		]);
 	},
 
-	renderForm: function() {
-		var fields = NODE_OPTIONS.map(function(o) {
-			var input = E('input', { 'class': 'cbi-input-text', 'name': o[0], 'id': 'mip4-opt-' + o[0],
-				'value': uci.get('mip4', 'node', o[0]) || '' });
-			return E('div', { 'class': 'cbi-value' }, [
-				E('label', { 'class': 'cbi-value-title', 'for': 'mip4-opt-' + o[0] }, o[1]),
-				E('div', { 'class': 'cbi-value-field' }, [input,
-					E('div', { 'class': 'cbi-value-error', 'id': 'mip4-err-' + o[0] })])
+	render: function(data) {
+		var uplinks = E('table', { 'class': 'table', 'id': 'mip4-uplinks' }, [
+			E('tr', { 'class': 'tr table-titles' }, [
+				_('Uplink'), _('Network'), _('State'), _('Mode'), _('Care-of address'), _('Gate'),
+				_('T_MONITOR'), _('Registrations')
+			].map(function(t) { return E('th', { 'class': 'th' }, t); }))
+		]);
+
+		var view = E('div', { 'id': 'mip4-status' }, [
+			E('h2', {}, _('Mobile IP')),
+			E('div', { 'class': 'cbi-map-descr' },
+				_('RFC 5265 mobility: inside the intranet Mobile IPv4 in clear, outside x-MIP, IPsec and i-MIP.')),
+			E('div', { 'id': 'mip4-error', 'class': 'alert-message warning', 'style': 'display:none' }),
+			E('div', { 'class': 'cbi-section' }, [
+				E('h3', {}, _('Now')),
+				E('table', { 'class': 'table', 'id': 'mip4-now' }, [
+					this.row(_('Mode'), [ this.field('mode'), ' ', this.field('mode-text') ]),
+					this.row(_('Verdict'), [ this.field('verdict'), ' \u2014 ', this.field('reason') ]),
+					this.row(_('IKE SA'), this.field('ike')),
+					this.row(_('CHILD_SA'), [ this.field('child'), ' ', this.field('vpn-tia') ]),
+					this.row(_('T_MONITOR'), this.field('tmonitor')),
+					this.row(_('mip4d'), this.field('daemon'))
+				]),
+				E('div', { 'class': 'right' }, E('button', {
+					'class': 'cbi-button cbi-button-action', 'id': 'mip4-reregister',
+					'click': ui.createHandlerFn(this, 'handleReregister')
+				}, _('Re-register now')))
+			]),
+			E('div', { 'class': 'cbi-section' }, [ E('h3', {}, _('Uplinks')), uplinks ]),
+			E('div', { 'class': 'cbi-section' }, [
+				E('h3', {}, _('Handoffs')),
+				E('ol', { 'id': 'mip4-handoffs' }),
+				E('p', { 'id': 'mip4-no-handoffs' }, _('None yet'))
+			]),
+			E('div', { 'class': 'cbi-section' }, [
+				E('h3', {}, _('Log')),
+				E('p', { 'id': 'mip4-log-error', 'class': 'alert-message warning', 'style': 'display:none' }),
+				E('table', { 'class': 'table', 'id': 'mip4-log' }, [
+					E('tr', { 'class': 'tr table-titles' }, [ _('Time'), _('Level'), _('Message') ].map(function(t) {
+						return E('th', { 'class': 'th' }, t);
+					}))
+				])
+			])
+		]);
+
+		this.nodes = view;
+		this.update(data);
+
+		poll.add(L.bind(function() {
+			return Promise.all([
+				this.fetchStatus(),
+				L.resolveDefault(callLog(0, LOG_LINES), null)
+			]).then(L.bind(this.update, this));
+		}, this));
+
+		return view;
+	},
+
+	$: function(id) {
+		return this.nodes.querySelector('#mip4-' + id);
+	},
+
+	update: function(data) {
+		this.updateStatus(data[0]);
+		this.updateLog(data[1]);
+	},
+
+	updateStatus: function(top) {
+		var err = this.$('error');
+
+		if (top.error) {
+			setText(err, _('Could not read the status of mip4d: %s').format(top.error));
+			err.style.display = '';
+			return; /* the last values stay; the next poll tries again */
+		}
+
+		err.style.display = 'none';
+
+		var s = top.status, primary = (s.interfaces || {})[s.primary] || null;
+
+		setText(this.$('mode'), s.mode || '\u2014');
+		setText(this.$('mode-text'), s.mode ? (MODES[s.mode] || s.mode) : _('no uplink carries user data'));
+		setText(this.$('verdict'), s.verdict || '-');
+		setText(this.$('reason'), s.verdict_reason || '-');
+		setText(this.$('ike'), (s.ike || '-') + (s.ike_reason ? ' (' + s.ike_reason + ')' : ''));
+		setText(this.$('child'), s.child_sa || '-');
+		setText(this.$('vpn-tia'), s.vpn_tia ? _('VPN-TIA %s').format(s.vpn_tia) : '');
+		setText(this.$('tmonitor'), (primary && primary.t_monitor_left != null)
+			? _('next proof due in %s of %s').format(secs(primary.t_monitor_left), secs(s.t_monitor))
+			: _('not monitoring (outside or no uplink)'));
+		setText(this.$('daemon'), _('role %s, PID %d, up %s').format(top.role, top.pid, '%t'.format(top.uptime || 0)));
+
+		this.updateUplinks(s);
+		this.updateHandoffs(s.handoffs || []);
+	},
+
+	/* one row per uplink, kept by name: cells are rewritten, rows added or removed as uplinks come and go */
+	updateUplinks: function(s) {
+		var table = this.$('uplinks'), ifaces = s.interfaces || {}, self = this;
+		var names = Object.keys(ifaces).sort(function(a, b) {
+			return ifaces[a].priority - ifaces[b].priority;
+		});
+
+		table.querySelectorAll('tr.mip4-uplink').forEach(function(tr) {
+			if (!ifaces.hasOwnProperty(tr.getAttribute('data-uplink')))
+				tr.remove();
+		});
+
+		names.forEach(function(dev) {
+			var u = ifaces[dev],
+			    tr = table.querySelector('tr.mip4-uplink[data-uplink="%s"]'.format(dev));
+
+			if (!tr) {
+				tr = E('tr', { 'class': 'tr mip4-uplink', 'data-uplink': dev }, [
+					'name', 'network', 'state', 'mode', 'coa', 'gate', 'tmon', 'regs'
+				].map(function(k) { return E('td', { 'class': 'td mip4-' + k }); }));
+			}
+			table.appendChild(tr); /* in priority order */
+
+			var cell = function(k) { return tr.querySelector('.mip4-' + k); };
+			setText(cell('name'), dev + (dev === s.primary ? ' \u2605' : ''));
+			setText(cell('network'), self.networkOf(dev, u));
+			setText(cell('state'), u.state || '-');
+			setText(cell('mode'), u.mode || '-');
+			setText(cell('coa'), u.care_of || '-');
+			setText(cell('gate'), u.gate || _('blocked'));
+			setText(cell('tmon'), secs(u.t_monitor_left));
+
+			var regs = (u.registrations || []).concat(dev === s.primary ? (s.vpn_registrations || []) : []);
+			self.updateBars(cell('regs'), regs);
+		});
+	},
+
+	updateBars: function(td, regs) {
+		var bars = td.querySelectorAll('.mip4-reg');
+
+		if (bars.length !== regs.length) {
+			dom.content(td, regs.map(lifetimeBar));
+			return;
+		}
+
+		regs.forEach(function(r, i) {
+			var fresh = lifetimeBar(r);
+			bars[i].setAttribute('data-agent', fresh.getAttribute('data-agent'));
+			if (bars[i].getAttribute('title') !== fresh.getAttribute('title'))
+				bars[i].setAttribute('title', fresh.getAttribute('title'));
+			bars[i].firstChild.style.width = fresh.firstChild.style.width;
+		});
+	},
+
+	updateHandoffs: function(handoffs) {
+		var list = this.$('handoffs'), items = handoffs.slice().reverse().map(function(h) {
+			return E('li', { 'class': 'mip4-handoff' }, [
+				E('strong', {}, new Date(h.at * 1000).toLocaleTimeString() + ' '),
+				_('%s \u2192 %s, no data for %.1f s').format(h.from, h.to, h.duration),
+				h.reason ? E('em', {}, ' (' + h.reason + ')') : ''
 			]);
 		});
-		var form = E('form', { 'id': 'mip4-form', 'class': 'cbi-section' }, [E('h3', {}, _('Settings'))].concat(fields)
-			.concat([E('button', { 'class': 'cbi-button cbi-button-save', 'id': 'mip4-save', 'type': 'button',
-				'click': ui.createHandlerFn(this, 'handleSave') }, _('Save & Apply'))]));
-		form.addEventListener('input', L.bind(this.validate, this));
-		return form;
+
+		/* handoffs only grow: rebuild the list when it changed, not at every poll */
+		if (list.getAttribute('data-count') !== String(handoffs.length)) {
+			dom.content(list, items);
+			list.setAttribute('data-count', String(handoffs.length));
+		}
+
+		this.$('no-handoffs').style.display = handoffs.length ? 'none' : '';
 	},
 
-	/* every option on its own, then how they fit together (as mip4d checks them on load) */
-	validate: function() {
-		var errors = {}, values = {};
-		NODE_OPTIONS.forEach(function(o) {
-			var v = document.getElementById('mip4-opt-' + o[0]).value.trim();
-			values[o[0]] = v;
-			var r = (v === '' && o[0] === 'ike_identity') ? true : (v === '' ? _('required') : o[2](v));
-			if (r !== true)
-				errors[o[0]] = r;
-		});
-		if (!errors.t_monitor && !errors.t_monitor_grace && +values.t_monitor_grace >= +values.t_monitor)
-			errors.t_monitor_grace = _('must be below T_MONITOR (%s)').replace('%s', values.t_monitor);
-		if (!errors.key && !errors.x_key && values.key.toLowerCase() === values.x_key.toLowerCase())
-			errors.x_key = _('must differ from the i-HA key (RFC 5265 6.2)');
-		NODE_OPTIONS.forEach(function(o) {
-			var el = document.getElementById('mip4-err-' + o[0]), input = document.getElementById('mip4-opt-' + o[0]);
-			el.textContent = errors[o[0]] || '';
-			input.classList.toggle('cbi-input-invalid', !!errors[o[0]]);
-		});
-		document.getElementById('mip4-save').disabled = Object.keys(errors).length > 0;
-		return Object.keys(errors).length ? null : values;
-	},
+	updateLog: function(lines) {
+		var table = this.$('log'), err = this.$('log-error');
 
-	handleSave: function() {
-		var values = this.validate();
-		if (!values)
-			return Promise.resolve();
-		NODE_OPTIONS.forEach(function(o) {
-			if (values[o[0]] !== (uci.get('mip4', 'node', o[0]) || ''))
-				uci.set('mip4', 'node', o[0], values[o[0]]);
-		});
-		return uci.save().then(function() { return ui.changes.apply(true); }).then(function() {
-			ui.addNotification(null, E('p', {}, _('Saved; mip4d reloads it.')), 'info');
-		}).catch(function(e) {
-			ui.addNotification(null, E('p', {}, _('Not saved: %s').replace('%s', e.message || e)), 'danger');
+		if (lines == null) {
+			setText(err, _('The log of mip4d could not be read.'));
+			err.style.display = '';
+			return;
+		}
+
+		err.style.display = 'none';
+
+		var last = lines.length ? String(lines[lines.length - 1].seq) : '';
+		if (table.getAttribute('data-last') === last)
+			return;
+		table.setAttribute('data-last', last);
+
+		table.querySelectorAll('tr.mip4-log-line').forEach(function(tr) { tr.remove(); });
+		lines.slice().reverse().forEach(function(l) {
+			table.appendChild(E('tr', { 'class': 'tr mip4-log-line' }, [
+				E('td', { 'class': 'td' }, new Date(l.time * 1000).toLocaleTimeString()),
+				E('td', { 'class': 'td' }, l.level),
+				E('td', { 'class': 'td' }, l.message)
+			]));
 		});
 	},
 
 	handleReregister: function() {
 		return callReregister().then(function(ifaces) {
-			ui.addNotification(null, E('p', {}, _('Re-registering on %s').replace('%s', ifaces.join(', ') || '-')), 'info');
+			ui.addNotification(null, E('p', {}, _('Re-registering on %s').format(ifaces.join(', ') || '-')), 'info');
+		}).catch(function(e) {
+			ui.addNotification(null, E('p', {}, _('Re-registering failed: %s').format(errorText(e))), 'danger');
 		});
 	},
 
-	render: function(data) {
-		var self = this, holder = E('div', { 'id': 'mip4-live' }, this.renderStatus(data[0]));
-		poll.add(function() {
-			return callStatus().then(function(s) {
-				holder.replaceChild(self.renderStatus(s), holder.firstChild);
-			});
-		}, 1);
-		return E('div', {}, [
-			E('h2', {}, _('Mobile IP (RFC 5265)')),
-			E('div', { 'class': 'cbi-map-descr' }, _('Inside the intranet, Mobile IPv4 in clear; outside, x-MIP, IPsec and i-MIP. Refreshed every second.')),
-			E('button', { 'class': 'cbi-button', 'id': 'mip4-reregister',
-				'click': ui.createHandlerFn(this, 'handleReregister') }, _('Re-register now')),
-			holder,
-			this.renderForm()
-		]);
-	},
-
+	handleSave: null,
 	handleSaveApply: null,
 	handleReset: null
 });

@@ -474,3 +474,33 @@ def test_translation_template_has_every_string_of_the_app():
     got = _pot_ids(POT.read_text())
     assert want - got == set(), "missing from mip4.pot (luci-app/po/update-pot): %s" % sorted(want - got)
     assert got - want == set(), "stale in mip4.pot: %s" % sorted(got - want)
+
+
+# -- the whole chain: LuCI's Save & Apply into the running mip4d ---------------------------------------------
+
+def test_save_and_apply_in_luci_reaches_the_running_mip4d_through_procd(ow, browser):
+    """The real chain with no stand-in: procd runs mip4d through its init script; T_MONITOR edited in the
+    settings view goes through LuCI's rollback apply (rpcd: uci commit, reload_config's config.change),
+    procd's reload trigger and mip4d's SIGHUP into the same running process."""
+    from selenium.webdriver.common.by import By
+
+    from tests.router.test_owrt_mip4d import instance, start, status, uplinks
+
+    d = browser
+    uplinks(ow)
+    pid = start(ow)
+    assert status(ow)["status"]["t_monitor"] == 60
+    try:
+        log_in(d, ow, "admin/services/mip4/settings")
+        until(d, lambda: d.find_elements(By.CSS_SELECTOR, ".cbi-map .cbi-section"), "the form")
+        d.find_element(By.CSS_SELECTOR, "li[data-tab=timing] a").click()
+        f = d.find_element(By.ID, "widget.cbid.mip4.node.t_monitor")
+        f.clear()
+        f.send_keys("61\t")
+        d.find_element(By.CSS_SELECTOR, ".cbi-page-actions .cbi-button-apply li[display]").click()
+        until(d, lambda: "Configuration changes applied." in text(d, "modal_overlay"), "LuCI confirming the apply", 90)
+        ow.wait_for(lambda: status(ow).get("status", {}).get("t_monitor") == 61, "mip4d with t_monitor 61", 30)
+        assert status(ow)["pid"] == pid == instance(ow)["pid"]  # reloaded, not restarted
+        shot(d, "settings-applied-to-mip4d")
+    finally:
+        ow.sh("/etc/init.d/mip4 stop", check=False)

@@ -134,7 +134,7 @@ GLOBAL = {
     "enabled": Option("", boolean, help="start mip4d at boot (procd)"),
     "role": Option("role", one_of("mn", "ha", "fa"), required=True, help="mobile node/router, home agent, FA"),
     "status_file": Option("status_file", path),
-    "control_socket": Option("control_socket", path, help="unix socket for mip4 status, ubus and the console"),
+    "control_socket": Option("control_socket", path, help="unix socket for mip4 status and the console"),
     "log_level": Option("", one_of("debug", "info", "warning", "error")),
     "seed": Option("seed", _int(0, 2**63 - 1)),
 }

@@ -66,11 +66,12 @@ def test_mip4d_under_procd_registers_mip4_and_answers_through_uhttpd(mip4d: Open
     r = rpc(ow, viewer, "mip4", "log", {"limit": 2})["result"]
     assert r[0] == 0 and 0 < len(r[1]["lines"]) <= 2, r
     assert rpc(ow, viewer, "mip4", "reregister")["error"]["code"] == -32002  # the ACL grants no write
+    assert rpc(ow, viewer, "mip4", "bindings")["error"]["code"] == -32002  # nor what the views do not call
     assert rpc(ow, "0" * 32, "mip4", "status")["error"]["code"] == -32002  # not logged in: no read either
-    # errors are ubus status codes: UBUS_STATUS_NOT_SUPPORTED 8, INVALID_ARGUMENT 2
-    assert rpc(ow, viewer, "mip4", "bindings")["result"] == [8]
-    assert rpc(ow, viewer, "mip4", "log", {"since": -1})["result"] == [2]
     root = login(ow, "root")
+    # errors are ubus status codes: UBUS_STATUS_NOT_SUPPORTED 8, INVALID_ARGUMENT 2
+    assert rpc(ow, root, "mip4", "bindings")["result"] == [8]
+    assert rpc(ow, viewer, "mip4", "log", {"since": -1})["result"] == [2]
     r = rpc(ow, root, "mip4", "reregister")["result"]
     assert r[0] == 0 and r[1] == {"reregistered": []}, r
     # and the shell's: `ubus call` exits with the status

@@ -288,10 +288,13 @@ class MobileNode:
         if self.stopped:
             return []
         actions, primary = self.selection.select(now)
-        actions += self.vpn.step(primary, self.selection.draining is not None, now)
+        vpn = self.vpn.step(primary, self.selection.draining is not None, now)
         for up in self.uplinks.values():
             actions += self._gate(up, now)
-        return actions + self.selection.resume_held(now)
+        # R-2.3-c: IKE runs through the x-MIP path, so the path goes in before IkeUp (the adapter points the
+        # IKE table at it then: charon's first IKE_SA_INIT must not meet `prohibit` and wait for its
+        # retransmission); the i-MIP request through the VPN likewise follows the path with the inner tunnel
+        return actions + vpn + self.selection.resume_held(now)
 
     def _gate(self, up: Uplink, now: float) -> list:
         """R-2.1-a, R-2.2-a: in clear only after a qualifying TNC reply here; R-3.2.2-c: through the VPN

@@ -7,16 +7,17 @@ from __future__ import annotations
 from .actions import Gate, SetPath, Tunnel
 from .client import PORT, RegistrationClient
 from .config import MobileNodeConfig
-from .uplink import INSIDE, OUTSIDE, Uplink
+from .uplink import EXTERNAL, INSIDE, Uplink
 
 
 def mode(up: Uplink, i_hoa: str) -> str | None:
-    """RFC 5265 2: c and f inside, cvc and fvc outside; "home" on the home link itself."""
+    """RFC 5265 2: c and f inside, cvc and fvc outside (tentatively too, EXTERNAL: only ESP goes there); "home"
+    on the home link itself."""
     if up.state == INSIDE:
         if up.care_of == i_hoa and not up.using_fa:
             return "home"
         return "f" if up.using_fa else "c"
-    if up.state == OUTSIDE:
+    if up.state in EXTERNAL:
         return "fvc" if up.using_fa else "cvc"
     return None
 

@@ -1,29 +1,87 @@
 """DHCP for co-located care-of addresses: one udhcpc per uplink while it has carrier.
 
-udhcpc puts the address on the interface (udhcpc.script); the daemon learns it from rtnetlink
-like any other address. A link that goes down loses its lease state and its addresses at once
-(`flush`, the kernel backend's, over rtnetlink): a vehicle that left a network must not keep
-using that network's address.
+udhcpc puts the address on the interface (udhcpc.script, busybox ash: no Python starts per lease); the
+daemon learns it from rtnetlink like any other address. The hook also prints the lease on udhcpc's stdout,
+a pipe read here: each lease is remembered for DNAv4 (RFC 4436, dnav4.py), so that on a network seen
+before the remembered address goes in at once, while udhcpc (asked for that address) confirms it or
+gives another. A link that goes down loses its lease state and its addresses at once (`flush`, the
+kernel backend's, over rtnetlink): a vehicle that left a network must not keep using that network's
+address.
 """
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import shutil
 import signal
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from . import dnav4
+from .dnav4 import Memory, Network
 
 log = logging.getLogger("mip4.dhcp")
 SCRIPT = os.path.join(os.path.dirname(__file__), "udhcpc.script")
+LEASE_TAG = "mip4-lease"  # the hook's line for us (udhcpc.script)
+EVENTS = ("deconfig", "bound", "renew", "nak", "leasefail")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One line of the hook: udhcpc's event and what the server said ("-" in the line: None)."""
+
+    event: str
+    address: str | None = None
+    prefixlen: int | None = None
+    router: str | None = None
+    seconds: int | None = None
+    server: str | None = None
+
+
+def parse_lease(line: str) -> Lease | None:
+    """The hook's line, checked field by field (the values come from a DHCP server): None if it is not one."""
+    parts = line.split()
+    if len(parts) != 7 or parts[0] != LEASE_TAG or parts[1] not in EVENTS:
+        return None
+    raw = [None if p == "-" else p for p in parts[2:]]
+    try:
+        for i in (0, 2, 4):
+            raw[i] = None if raw[i] is None else str(ipaddress.IPv4Address(raw[i]))
+        plen = None if raw[1] is None else int(raw[1])
+        seconds = None if raw[3] is None else int(raw[3])
+    except ValueError:
+        return None
+    if plen is not None and not 0 < plen <= 32:
+        return None
+    return Lease(parts[1], raw[0], plen, raw[2], seconds, raw[4])
+
+
+@dataclass
+class Attempt:
+    """One udhcpc run on an uplink, beside its DNAv4 reachability test (RFC 4436 2.2: in parallel)."""
+
+    proc: asyncio.subprocess.Process
+    candidates: list[Network]
+    deconfigured: bool = False  # udhcpc's own start-up deconfig has run: an address put in now stays
+    found: Network | None = None  # the network whose router answered the reachability test
+    applied: Network | None = None  # the remembered lease we put in place
+    bound: Lease | None = None  # DHCP's lease, once it came
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: list[asyncio.Task] = field(default_factory=list)
 
 
 class DhcpClients:
-    def __init__(self, tables: dict[str, int], flush: Callable[[str], Awaitable[None]], binary: str = "udhcpc") -> None:
+    def __init__(self, tables: dict[str, int], flush: Callable[[str], Awaitable[None]], binary: str = "udhcpc",
+                 memory: Memory | None = None) -> None:
         self.tables, self.flush = tables, flush
         self.binary = shutil.which(binary) or binary
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.readers: dict[str, asyncio.Task] = {}
+        self.memory = memory if memory is not None else Memory()
+        self.attempts: dict[str, Attempt] = {}
 
     async def link(self, iface: str, up: bool) -> None:
         await self.stop(iface)
@@ -40,22 +98,127 @@ class DhcpClients:
             except ProcessLookupError:
                 pass
         env = dict(os.environ, MIP4_TABLE=str(self.tables[iface]))
+        candidates = self.memory.candidates(iface, time.monotonic())
         # -f foreground, -t/-T/-A: retry quickly (a vehicle's networks change fast), -S: no syslog
         argv = [self.binary, "-f", "-i", iface, "-s", SCRIPT, "-t", "10", "-T", "1", "-A", "2"]
+        if candidates:  # RFC 4436 2.2: DHCP asks for the remembered address while the test runs
+            argv += ["-r", candidates[0].address]
         proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         self.procs[iface] = proc
-        self.readers[iface] = asyncio.get_running_loop().create_task(self._read(iface, proc))
-        log.info("%s: udhcpc started (pid %d)", iface, proc.pid)
+        attempt = self.attempts[iface] = Attempt(proc, candidates)
+        loop = asyncio.get_running_loop()
+        self.readers[iface] = loop.create_task(self._read(iface, attempt))
+        if candidates:
+            attempt.tasks.append(loop.create_task(self._test(iface, attempt)))
+        log.info("%s: udhcpc started (pid %d)%s", iface, proc.pid,
+                 ", DNAv4 testing %d remembered network(s)" % len(candidates) if candidates else "")
 
-    async def _read(self, iface: str, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        async for line in proc.stdout:
-            log.info("%s: %s", iface, line.decode(errors="replace").rstrip())
+    async def _read(self, iface: str, attempt: Attempt) -> None:
+        assert attempt.proc.stdout is not None
+        async for raw in attempt.proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            lease = parse_lease(line)
+            if lease is None:
+                log.info("%s: %s", iface, line)
+            else:
+                await self._lease(iface, attempt, lease)
+
+    async def _lease(self, iface: str, attempt: Attempt, lease: Lease) -> None:
+        """What udhcpc's hook reported (it has already put the address in place, or flushed it)."""
+        async with attempt.lock:
+            if lease.event == "deconfig" and not attempt.deconfigured and attempt.bound is None:
+                attempt.deconfigured = True  # its start-up flush is done: a remembered address may go in now
+                await self._use(iface, attempt)
+                return
+            if lease.event == "nak" and attempt.applied is not None:  # RFC 4436 2.2: not ours any more
+                log.warning("%s: DHCP refused the remembered %s", iface, attempt.applied.address)
+                self.memory.forget(iface, attempt.applied.address)
+            if lease.event not in ("bound", "renew") or lease.address is None or lease.prefixlen is None:
+                return
+            first, attempt.bound = attempt.bound is None, lease
+            applied = attempt.applied
+            if applied is not None and first:
+                if applied.address == lease.address:
+                    log.info("%s: DHCP confirmed the remembered %s (RFC 4436 2.2)", iface, lease.address)
+                else:  # our remembered lease may have gone in after the hook's: DHCP's wins
+                    log.info("%s: DHCP gave %s instead of the remembered %s", iface, lease.address, applied.address)
+                    await self._hook(iface, lease, "udhcpc")
+            if lease.router is None or lease.seconds is None:
+                return  # RFC 4436 2: no router, nothing to identify the network by
+            net = self.memory.remember(Network(iface, lease.address, lease.prefixlen, lease.router, None,
+                                               time.monotonic() + lease.seconds, lease.server))
+            if net.router_mac is None:
+                attempt.tasks.append(asyncio.get_running_loop().create_task(self._learn(iface, net)))
+
+    async def _test(self, iface: str, attempt: Attempt) -> None:
+        """RFC 4436 2.1: the reachability test, beside udhcpc."""
+        try:
+            found = await dnav4.reachability_test(iface, attempt.candidates)
+        except OSError as e:
+            log.warning("%s: DNAv4 reachability test not sent: %s", iface, e)
+            return
+        if found is None:
+            log.info("%s: no remembered network answered (RFC 4436 2.1): DHCP decides", iface)
+            return
+        async with attempt.lock:
+            attempt.found = found
+            await self._use(iface, attempt)
+
+    async def _use(self, iface: str, attempt: Attempt) -> None:
+        """RFC 4436 2.2: the remembered lease, once its router answered, udhcpc's start-up flush is behind
+        it and DHCP has not answered first; until it expires, unless DHCP confirms or replaces it."""
+        net = attempt.found
+        if net is None or not attempt.deconfigured or attempt.bound is not None or attempt.applied is not None:
+            return
+        left = net.expires_at - time.monotonic()
+        if left <= 0:
+            return
+        attempt.applied = net
+        log.info("%s: back on the network of router %s: using the remembered %s/%d while DHCP confirms it "
+                 "(RFC 4436)", iface, net.router, net.address, net.prefixlen)
+        await self._hook(iface, Lease("bound", net.address, net.prefixlen, net.router), "dnav4")
+        attempt.tasks.append(asyncio.get_running_loop().create_task(self._expire(iface, attempt, left)))
+
+    async def _expire(self, iface: str, attempt: Attempt, left: float) -> None:
+        """The remembered lease runs out with no word from DHCP: its address goes (RFC 4436 2.2)."""
+        await asyncio.sleep(left)
+        if attempt.bound is None and self.attempts.get(iface) is attempt:
+            log.warning("%s: the remembered lease of %s expired unconfirmed", iface,
+                        attempt.applied.address if attempt.applied else "?")
+            await self.flush(iface)
+
+    async def _learn(self, iface: str, net: Network) -> None:
+        """The router's MAC, which identifies this network next time (RFC 4436 2)."""
+        try:
+            mac = await dnav4.router_mac(iface, net.address, net.router)
+        except OSError as e:
+            log.warning("%s: router %s not asked for its MAC: %s", iface, net.router, e)
+            return
+        if mac is None:
+            log.info("%s: router %s did not answer ARP: this network is not remembered for DNAv4", iface, net.router)
+            return
+        self.memory.learned(iface, net.router, net.address, mac)
+
+    async def _hook(self, iface: str, lease: Lease, source: str) -> None:
+        """udhcpc.script with this lease: the router's route, then the address, as for udhcpc's own."""
+        env = dict(os.environ, interface=iface, MIP4_TABLE=str(self.tables[iface]), MIP4_SOURCE=source,
+                   ip=lease.address or "", mask=str(lease.prefixlen or ""), router=lease.router or "")
+        proc = await asyncio.create_subprocess_exec("/bin/sh", SCRIPT, "bound", env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        for line in out.decode(errors="replace").splitlines():
+            if parse_lease(line) is None:
+                log.info("%s: %s", iface, line)
+        if proc.returncode:
+            log.warning("%s: udhcpc.script for %s failed (%d)", iface, lease.address, proc.returncode)
 
     async def stop(self, iface: str) -> None:
         proc = self.procs.pop(iface, None)
         reader = self.readers.pop(iface, None)
+        attempt = self.attempts.pop(iface, None)
+        for task in attempt.tasks if attempt else ():
+            task.cancel()
         if proc is None:
             return
         if proc.returncode is None:

@@ -1,0 +1,131 @@
+"""Run inside a network namespace by test_dnav4.py: mip4d's DHCP clients (io/dhcp.py) with the real udhcpc
+and its hook on `wan`, dnsmasq serving on its veth peer `isp` in the namespace named by argv[1] (the
+access network's router); the uplink is unplugged and plugged back between phases. Prints one JSON
+object: per phase, the addresses `wan` had over time and the log."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+
+from pyroute2 import AsyncIPRoute
+
+from mip4.io.dhcp import DhcpClients
+from mip4.io.kernel import KernelDataPlane
+
+ROUTER = "10.2.0.1"
+TABLE = 100
+
+
+def sh(cmd: str) -> str:
+    return subprocess.run(cmd, shell=True, check=True, capture_output=True, text=True).stdout
+
+
+def addresses() -> list[str]:
+    return [line.split()[3] for line in sh("ip -4 -o addr show dev wan").splitlines()]
+
+
+class Dnsmasq:
+    def __init__(self, workdir: str, ns: str) -> None:
+        self.workdir, self.ns, self.proc = workdir, ns, None
+
+    def start(self, first: int, last: int, leases: str) -> None:
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
+             "--interface=isp", "--bind-interfaces",
+             "--user=root", "--pid-file=", "--no-ping", "--dhcp-authoritative",
+             "--dhcp-range=10.2.0.%d,10.2.0.%d,255.255.255.0,600" % (first, last),
+             "--dhcp-option=3,%s" % ROUTER, "--dhcp-leasefile=%s/%s" % (self.workdir, leases)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # until it listens
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+
+async def watch(seconds: float, until=None) -> list[tuple[float, list[str]]]:  # noqa: ANN001
+    """wan's addresses every 10 ms for `seconds` (or until `until(addresses)`), with the time since the start."""
+    t0, seen, last = time.monotonic(), [], None
+    while time.monotonic() - t0 < seconds:
+        now = addresses()
+        if now != last:
+            seen.append((round(time.monotonic() - t0, 3), now))
+            last = now
+        if until and until(now):
+            break
+        await asyncio.sleep(0.01)
+    return seen
+
+
+async def main() -> None:
+    logs: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logs.append(record.getMessage())
+
+    logging.getLogger("mip4.dhcp").addHandler(Keep())
+    logging.getLogger("mip4.dhcp").setLevel(logging.INFO)
+    ipr = AsyncIPRoute()
+    dhcp = DhcpClients({"wan": TABLE}, KernelDataPlane(ipr).flush_addresses)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        server = Dnsmasq(workdir, sys.argv[1])
+
+        async def plug(phase: str, seconds: float, until=None) -> None:  # noqa: ANN001
+            logs.clear()
+            sh("ip link set wan up")
+            await dhcp.link("wan", True)
+            seen = await watch(seconds, until)
+            if until is not None:
+                await asyncio.sleep(0.5)  # what happens next (DHCP's answer)
+                seen += [(None, addresses())]
+            out[phase] = {"seen": seen, "log": list(logs), "route": sh("ip route show table %d" % TABLE)}
+
+        async def unplug() -> None:
+            sh("ip link set wan down")
+            await dhcp.link("wan", False)
+
+        try:
+            server.start(100, 150, "first")
+            await plug("first", 10, until=lambda a: bool(a))
+            for _ in range(100):  # the router's MAC, learnt after the lease (RFC 4436 2)
+                if dhcp.memory.candidates("wan", time.monotonic()):
+                    break
+                await asyncio.sleep(0.02)
+            out["remembered"] = [(n.address, n.router, n.router_mac.hex(":") if n.router_mac else None)
+                                 for n in dhcp.memory.candidates("wan", time.monotonic())]
+            await unplug()
+            server.stop()  # no DHCP at all: only the reachability test can give the address back
+            await plug("back_without_dhcp", 2)
+            await unplug()
+            server.start(100, 150, "first")  # the same server, which still knows the lease
+            await plug("confirmed", 3, until=lambda a: bool(a))
+            await asyncio.sleep(2)
+            out["confirmed"]["log"] = list(logs)
+            await unplug()
+            server.stop()
+            server.start(200, 210, "renumbered")  # the same router, but DHCP now gives another address
+            await plug("renumbered", 5, until=lambda a: bool(a) and a[0].startswith("10.2.0.2"))
+            await unplug()
+            server.stop()
+            # another router at the same address: another network
+            sh("ip -n %s link set isp address 02:00:00:00:99:01" % sys.argv[1])
+            await plug("other_router", 1.5)
+            await unplug()
+        finally:
+            server.stop()
+            await dhcp.close()
+            ipr.close()
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -139,10 +139,12 @@ class DhcpClients:
             first, attempt.bound = attempt.bound is None, lease
             applied = attempt.applied
             if applied is not None and first:
-                if applied.address == lease.address:
+                if (applied.address, applied.prefixlen, applied.router) == (lease.address, lease.prefixlen,
+                                                                            lease.router):
                     log.info("%s: DHCP confirmed the remembered %s (RFC 4436 2.2)", iface, lease.address)
                 else:  # our remembered lease may have gone in after the hook's: DHCP's wins
-                    log.info("%s: DHCP gave %s instead of the remembered %s", iface, lease.address, applied.address)
+                    log.info("%s: DHCP gave %s/%d router %s instead of the remembered %s", iface, lease.address,
+                             lease.prefixlen, lease.router or "none", applied.address)
                     await self._hook(iface, lease, "udhcpc")
             if lease.router is None or lease.seconds is None:
                 return  # RFC 4436 2: no router, nothing to identify the network by

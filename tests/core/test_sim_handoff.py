@@ -155,3 +155,17 @@ def test_a_late_tnc_reply_still_moves_the_router_inside_after_the_early_vpn_gate
     assert plain == tnc  # in clear only on the TNC reply (R-3.2.3-a)
     assert w.mode() == "c" and w.gate("wan") == "plain"
     assert isinstance(w.ike_events()[-1], IkeDown)
+
+
+def test_postponing_ike_holds_back_only_a_new_ike_sa():
+    """R-3.3-d (the MAY of RFC 5265 3.3, `postpone_ike`): c->cvc starts IKE only once the detection period
+    is over; cvc->cvc, whose IKE SA is up already, still opens at the x-HA's reply."""
+    w = build(detection_period=2.0, postpone_ike=True)
+    w.connect("wan", "lan1", "10.2.0.5")
+    w.run(10)
+    t0 = move(w, "ext1", "198.18.0.5")
+    x_reply = t0 + round_trip(w, t0, X_HA)
+    (t_ike, _), = w.timed(IkeUp, since=t0)
+    assert t_ike >= x_reply + 2.0 and w.gate_opened_at("wan", "vpn", since=t0) > t_ike
+    t1 = move(w, "ext2", "198.19.0.7")
+    assert w.gate_opened_at("wan", "vpn", since=t1) - t1 <= 1.2 * round_trip(w, t1, X_HA) + 1e-6

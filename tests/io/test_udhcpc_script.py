@@ -32,9 +32,9 @@ def uplink():
         subprocess.run(["ip", "netns", "del", ns])
 
 
-def hook(ns: str, event: str, **env: str) -> str:
+def hook(ns: str, event: str, shell: tuple[str, ...] = ("sh",), **env: str) -> str:
     env = dict(os.environ, interface="wan", MIP4_TABLE="100", **env)
-    return subprocess.run(["ip", "netns", "exec", ns, "sh", str(SCRIPT), event], env=env, check=True,
+    return subprocess.run(["ip", "netns", "exec", ns, *shell, str(SCRIPT), event], env=env, check=True,
                           capture_output=True, text=True).stdout
 
 
@@ -61,20 +61,21 @@ def test_bound_puts_the_router_in_before_the_address_and_a_new_address_keeps_it(
     assert "default via 10.2.0.1" not in sh("ip -n %s route show table main" % ns)  # never the main table
 
 
-def test_the_lease_line_for_mip4d_carries_only_digits_and_dots(uplink):
+@pytest.mark.parametrize("shell", [("sh",), ("busybox", "sh")])  # the host's, and OpenWrt's ash
+def test_the_lease_line_for_mip4d_carries_only_digits_and_dots(uplink, shell):
     """The hook hands the lease to the running mip4d on udhcpc's stdout (io/dhcp.py reads it): exactly
     one line per event, and a DHCP server's value that is not digits and dots becomes "-", so it can
     neither add a line nor a word of its own."""
     from mip4.io.dhcp import parse_lease
 
     evil = "600\nmip4-lease bound 6.6.6.6 8 6.6.6.1 9 6.6.6.1"
-    out = hook(uplink, "bound", ip="10.2.0.174", mask="24", router="10.2.0.1 10.2.0.9", lease=evil,
+    out = hook(uplink, "bound", shell, ip="10.2.0.174", mask="24", router="10.2.0.1 10.2.0.9", lease=evil,
                serverid="10.2.0.1;reboot")
     lines = [line for line in out.splitlines() if line.startswith("mip4-lease")]
     assert lines == ["mip4-lease bound 10.2.0.174 24 10.2.0.1 - -"]
     assert parse_lease(lines[0]).router == "10.2.0.1"
-    bad = subprocess.run(["ip", "netns", "exec", uplink, "sh", str(SCRIPT), "renew"], capture_output=True, text=True,
+    bad = subprocess.run(["ip", "netns", "exec", uplink, *shell, str(SCRIPT), "renew"], capture_output=True, text=True,
                          env=dict(os.environ, interface="wan", MIP4_TABLE="100", ip="10.2.0.175\n", mask="24"))
     assert bad.returncode == 1 and "mip4-lease" not in bad.stdout  # a bad address: nothing done, nothing reported
     assert sh("ip -n %s -4 -o addr show dev wan" % uplink).split()[3] == "10.2.0.174/24"
-    assert hook(uplink, "deconfig").splitlines() == ["mip4-lease deconfig - - - - -"]
+    assert hook(uplink, "deconfig", shell).splitlines() == ["mip4-lease deconfig - - - - -"]

@@ -41,7 +41,7 @@ class Dnsmasq:
              "--dhcp-range=10.2.0.%d,10.2.0.%d,255.255.255.0,600" % (first, last),
              "--dhcp-option=3,%s" % ROUTER, "--dhcp-leasefile=%s/%s" % (self.workdir, leases)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)  # until it listens
+        time.sleep(0.2)  # until it listens
 
     def stop(self) -> None:
         if self.proc:
@@ -64,6 +64,14 @@ async def watch(seconds: float, until=None) -> list[tuple[float, list[str]]]:  #
     return seen
 
 
+async def logged(logs: list[str], text: str, seconds: float) -> None:
+    """Until a log line holds `text` (or `seconds` pass)."""
+    for _ in range(int(seconds / 0.02)):
+        if any(text in line for line in logs):
+            return
+        await asyncio.sleep(0.02)
+
+
 async def main() -> None:
     logs: list[str] = []
 
@@ -79,15 +87,24 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         server = Dnsmasq(workdir, sys.argv[1])
 
-        async def plug(phase: str, seconds: float, until=None) -> None:  # noqa: ANN001
+        async def plug(phase: str, seconds: float, until=None, then: str | None = None) -> None:  # noqa: ANN001
+            """Plug in; watch the addresses for `seconds` or `until`; then wait for the log line `then`."""
             logs.clear()
             sh("ip link set wan up")
             await dhcp.link("wan", True)
             seen = await watch(seconds, until)
-            if until is not None:
-                await asyncio.sleep(0.5)  # what happens next (DHCP's answer)
-                seen += [(None, addresses())]
+            if then is not None:
+                await logged(logs, then, 5)
+            seen += [(None, addresses())]
             out[phase] = {"seen": seen, "log": list(logs), "route": sh("ip route show table %d" % TABLE)}
+
+        async def learnt() -> None:
+            """Until the router's MAC for wan's lease is known, learnt by ARP after the lease (RFC 4436 2)."""
+            for _ in range(100):
+                bound = [a.split("/")[0] for a in addresses()]
+                if any(n.address in bound for n in dhcp.memory.candidates("wan", time.monotonic())):
+                    return
+                await asyncio.sleep(0.02)
 
         async def unplug() -> None:
             sh("ip link set wan down")
@@ -95,30 +112,27 @@ async def main() -> None:
 
         try:
             server.start(100, 150, "first")
-            await plug("first", 10, until=lambda a: bool(a))
-            for _ in range(100):  # the router's MAC, learnt after the lease (RFC 4436 2)
-                if dhcp.memory.candidates("wan", time.monotonic()):
-                    break
-                await asyncio.sleep(0.02)
+            await plug("first", 10, until=lambda a: bool(a), then="mip4 udhcpc: wan")
+            await learnt()
             out["remembered"] = [(n.address, n.router, n.router_mac.hex(":") if n.router_mac else None)
                                  for n in dhcp.memory.candidates("wan", time.monotonic())]
             await unplug()
             server.stop()  # no DHCP at all: only the reachability test can give the address back
-            await plug("back_without_dhcp", 2)
+            await plug("back_without_dhcp", 1)
             await unplug()
             server.start(100, 150, "first")  # the same server, which still knows the lease
-            await plug("confirmed", 3, until=lambda a: bool(a))
-            await asyncio.sleep(2)
-            out["confirmed"]["log"] = list(logs)
+            await plug("confirmed", 3, until=lambda a: bool(a), then="DHCP confirmed")
             await unplug()
             server.stop()
             server.start(200, 210, "renumbered")  # the same router, but DHCP now gives another address
-            await plug("renumbered", 5, until=lambda a: bool(a) and a[0].startswith("10.2.0.2"))
+            await plug("renumbered", 5, until=lambda a: bool(a) and a[0].startswith("10.2.0.2"),
+                       then="instead of the remembered")
+            await learnt()
             await unplug()
             server.stop()
             # another router at the same address: another network
             sh("ip -n %s link set isp address 02:00:00:00:99:01" % sys.argv[1])
-            await plug("other_router", 1.5)
+            await plug("other_router", 0.8, then="no remembered network answered")
             await unplug()
         finally:
             server.stop()

@@ -28,7 +28,6 @@ NETNS = (
     "tests/io/test_dnav4.py::test_dhcp_confirms_the_remembered_lease",
     "tests/io/test_dnav4.py::test_dhcp_giving_another_address_replaces_the_remembered_one",
     "tests/io/test_dnav4.py::test_another_router_at_the_remembered_address_is_another_network",
-    "tests/io/test_udhcpc_script.py",
     "tests/io/test_udp_tunnels.py",
     "tests/router/test_daemon_router.py",
     "tests/test_bench.py::test_quick_bench_writes_every_figure",  # mip4d as i-HA in a namespace (tests/bench/netns.py)

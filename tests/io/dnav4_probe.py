@@ -82,7 +82,14 @@ async def main() -> None:
     logging.getLogger("mip4.dhcp").addHandler(Keep())
     logging.getLogger("mip4.dhcp").setLevel(logging.INFO)
     ipr = AsyncIPRoute()
-    dhcp = DhcpClients({"wan": TABLE}, KernelDataPlane(ipr).flush_addresses)
+
+    async def gateway(iface: str, router: str | None) -> None:
+        """What RouterPaths.uplink_gateway does: the uplink's table through its router, or on-link."""
+        index = (await ipr.link_lookup(ifname=iface))[0]
+        spec = dict(gateway=router, flags=4) if router else {}
+        await ipr.route("replace", dst="0.0.0.0", dst_len=0, table=TABLE, oif=index, **spec)
+
+    dhcp = DhcpClients({"wan": TABLE}, KernelDataPlane(ipr).flush_addresses, gateway=gateway, ipr=ipr)
     out: dict = {}
     with tempfile.TemporaryDirectory() as workdir:
         server = Dnsmasq(workdir, sys.argv[1])
@@ -112,7 +119,11 @@ async def main() -> None:
 
         try:
             server.start(100, 150, "first")
+            monitor = subprocess.Popen(["ip", "-o", "monitor", "address", "route"], stdout=subprocess.PIPE, text=True)
+            await asyncio.sleep(0.3)  # until it listens
             await plug("first", 10, until=lambda a: bool(a), then="mip4 udhcpc: wan")
+            monitor.terminate()
+            out["first"]["events"] = monitor.communicate()[0].splitlines()
             await learnt()
             out["remembered"] = [(n.address, n.router, n.router_mac.hex(":") if n.router_mac else None)
                                  for n in dhcp.memory.candidates("wan", time.monotonic())]

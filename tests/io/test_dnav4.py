@@ -44,12 +44,18 @@ def run() -> dict:
 
 
 def test_a_real_lease_is_bound_and_remembered_with_its_routers_mac(run):
-    """udhcpc + the ash hook: the address, the router in the uplink's table; mip4d read the lease off the
-    hook's line and learnt the router's MAC by ARP (what identifies the network, RFC 4436 2)."""
+    """udhcpc + the ash hook, which only hands the lease over: mip4d put the router in the uplink's table,
+    then the address, and learnt the router's MAC by ARP (what identifies the network, RFC 4436 2)."""
     first = run["first"]
     address = first["seen"][-1][1][0]
     assert address.startswith("10.2.0.1") and address.endswith("/24")
-    assert "default via 10.2.0.1 dev wan onlink" in first["route"]
+    assert "default via 10.2.0.1 dev wan" in first["route"] and "onlink" in first["route"]
+    # the router was in the uplink's table before the address appeared: mip4 registers on the address
+    # event, and a request sent with no route was lost until the retransmission a second later
+    events = first["events"]
+    route = next(i for i, e in enumerate(events) if "default via 10.2.0.1" in e and "table 100" in e)
+    added = next(i for i, e in enumerate(events) if address in e and "Deleted" not in e)
+    assert route < added
     assert run["remembered"] == [[address.split("/")[0], "10.2.0.1", "02:00:00:00:02:01"]]
 
 
@@ -59,7 +65,7 @@ def test_back_on_a_known_network_the_remembered_lease_is_used_at_once_without_dh
     (t, addresses), = [s for s in back["seen"] if s[1] and s[0] is not None]
     assert back["seen"][-1][1] == addresses  # and it stays
     assert addresses == [run["first"]["seen"][-1][1][0]] and t < 1.0
-    assert "default via 10.2.0.1 dev wan onlink" in back["route"]
+    assert "default via 10.2.0.1 dev wan" in back["route"] and "onlink" in back["route"]
     assert any("using the remembered" in line for line in back["log"])
 
 
@@ -73,11 +79,11 @@ def test_dhcp_confirms_the_remembered_lease(run):
 
 
 def test_dhcp_giving_another_address_replaces_the_remembered_one(run):
-    """The same router, renumbered: the remembered address goes in first (it may be there for a few
-    milliseconds only: dnsmasq answers fast), then DHCP's replaces it, whichever hook ran last."""
+    """The same router, renumbered: the remembered address goes in first, then DHCP's replaces it."""
     renumbered = run["renumbered"]
     seen = [s[1] for s in renumbered["seen"] if s[1]]
     assert all(len(a) == 1 for a in seen) and seen[-1][0].startswith("10.2.0.2")
+    assert seen[0] == [run["first"]["seen"][-1][1][0]]  # one ARP round trip beats udhcpc's four messages
     log = renumbered["log"]
     using = next(i for i, line in enumerate(log) if "using the remembered" in line)
     assert any("instead of the remembered" in line for line in log[using:])

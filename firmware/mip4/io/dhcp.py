@@ -1,12 +1,13 @@
 """DHCP for co-located care-of addresses: one udhcpc per uplink while it has carrier.
 
-udhcpc puts the address on the interface (udhcpc.script, busybox ash: no Python starts per lease); the
-daemon learns it from rtnetlink like any other address. The hook also prints the lease on udhcpc's stdout,
-a pipe read here: each lease is remembered for DNAv4 (RFC 4436, dnav4.py), so that on a network seen
-before the remembered address goes in at once, while udhcpc (asked for that address) confirms it or
-gives another. A link that goes down loses its lease state and its addresses at once (`flush`, the
-kernel backend's, over rtnetlink): a vehicle that left a network must not keep using that network's
-address.
+udhcpc's hook (udhcpc.script, busybox ash) starts nothing: it prints the lease on udhcpc's stdout, a pipe
+read here, and this process puts the router into the uplink's table and then the address on the uplink
+over rtnetlink; the core learns the address from rtnetlink like any other. Each lease is remembered for
+DNAv4 (RFC 4436, dnav4.py): on a network seen before, the remembered address goes in at once, while
+udhcpc (asked for that address) confirms it or gives another. Lines are handled one at a time, so a
+remembered lease and DHCP's never interleave. A link that goes down loses its lease state and its
+addresses at once (`flush`, the kernel backend's, over rtnetlink): a vehicle that left a network must not
+keep using that network's address.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import dnav4
 from .dnav4 import Memory, Network
@@ -63,9 +66,8 @@ def parse_lease(line: str) -> Lease | None:
 class Attempt:
     """One udhcpc run on an uplink, beside its DNAv4 reachability test (RFC 4436 2.2: in parallel)."""
 
-    proc: asyncio.subprocess.Process
     candidates: list[Network]
-    deconfigured: bool = False  # udhcpc's own start-up deconfig has run: an address put in now stays
+    deconfigured: bool = False  # udhcpc's start-up deconfig came: the next one means the lease is gone
     found: Network | None = None  # the network whose router answered the reachability test
     applied: Network | None = None  # the remembered lease we put in place
     bound: Lease | None = None  # DHCP's lease, once it came
@@ -74,9 +76,13 @@ class Attempt:
 
 
 class DhcpClients:
+    """`flush(iface)` takes every IPv4 address off an uplink; `gateway(iface, router)` points the uplink's
+    table at its router (or on-link); `ipr` (pyroute2's AsyncIPRoute) puts the lease's address on."""
+
     def __init__(self, tables: dict[str, int], flush: Callable[[str], Awaitable[None]], binary: str = "udhcpc",
-                 memory: Memory | None = None) -> None:
-        self.tables, self.flush = tables, flush
+                 memory: Memory | None = None, gateway: Callable[[str, str | None], Awaitable[None]] | None = None,
+                 ipr: object | None = None) -> None:
+        self.tables, self.flush, self.gateway, self.ipr = tables, flush, gateway, ipr
         self.binary = shutil.which(binary) or binary
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.readers: dict[str, asyncio.Task] = {}
@@ -91,32 +97,31 @@ class DhcpClients:
             await self.flush(iface)
 
     async def start(self, iface: str) -> None:
+        candidates = self.memory.candidates(iface, time.monotonic())
+        attempt = self.attempts[iface] = Attempt(candidates)
+        loop = asyncio.get_running_loop()
+        if candidates:  # RFC 4436 2.1: the reachability test first, it takes one round trip on the link
+            attempt.tasks.append(loop.create_task(self._test(iface, attempt)))
         for pid in strays(iface):  # a killed mip4d's udhcpc would go on renewing beside ours
             log.warning("%s: stopping udhcpc %d left by a previous mip4d", iface, pid)
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        env = dict(os.environ, MIP4_TABLE=str(self.tables[iface]))
-        candidates = self.memory.candidates(iface, time.monotonic())
         # -f foreground, -t/-T/-A: retry quickly (a vehicle's networks change fast), -S: no syslog
         argv = [self.binary, "-f", "-i", iface, "-s", SCRIPT, "-t", "10", "-T", "1", "-A", "2"]
         if candidates:  # RFC 4436 2.2: DHCP asks for the remembered address while the test runs
             argv += ["-r", candidates[0].address]
-        proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE,
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         self.procs[iface] = proc
-        attempt = self.attempts[iface] = Attempt(proc, candidates)
-        loop = asyncio.get_running_loop()
-        self.readers[iface] = loop.create_task(self._read(iface, attempt))
-        if candidates:
-            attempt.tasks.append(loop.create_task(self._test(iface, attempt)))
+        self.readers[iface] = loop.create_task(self._read(iface, proc, attempt))
         log.info("%s: udhcpc started (pid %d)%s", iface, proc.pid,
                  ", DNAv4 testing %d remembered network(s)" % len(candidates) if candidates else "")
 
-    async def _read(self, iface: str, attempt: Attempt) -> None:
-        assert attempt.proc.stdout is not None
-        async for raw in attempt.proc.stdout:
+    async def _read(self, iface: str, proc: asyncio.subprocess.Process, attempt: Attempt) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             lease = parse_lease(line)
             if lease is None:
@@ -127,9 +132,10 @@ class DhcpClients:
     async def _lease(self, iface: str, attempt: Attempt, lease: Lease) -> None:
         """What udhcpc's hook reported (it has already put the address in place, or flushed it)."""
         async with attempt.lock:
-            if lease.event == "deconfig" and not attempt.deconfigured and attempt.bound is None:
-                attempt.deconfigured = True  # its start-up flush is done: a remembered address may go in now
-                await self._use(iface, attempt)
+            if lease.event == "deconfig":
+                if attempt.deconfigured or attempt.bound is not None or attempt.applied is None:
+                    await self._configure(iface, None)  # start-up, or the lease is lost (or NAKed)
+                attempt.deconfigured = True
                 return
             if lease.event == "nak" and attempt.applied is not None:  # RFC 4436 2.2: not ours any more
                 log.warning("%s: DHCP refused the remembered %s", iface, attempt.applied.address)
@@ -142,10 +148,10 @@ class DhcpClients:
                 if (applied.address, applied.prefixlen, applied.router) == (lease.address, lease.prefixlen,
                                                                             lease.router):
                     log.info("%s: DHCP confirmed the remembered %s (RFC 4436 2.2)", iface, lease.address)
-                else:  # our remembered lease may have gone in after the hook's: DHCP's wins
+                else:
                     log.info("%s: DHCP gave %s/%d router %s instead of the remembered %s", iface, lease.address,
                              lease.prefixlen, lease.router or "none", applied.address)
-                    await self._hook(iface, lease, "udhcpc")
+            await self._configure(iface, lease)
             if lease.router is None or lease.seconds is None:
                 return  # RFC 4436 2: no router, nothing to identify the network by
             net = self.memory.remember(Network(iface, lease.address, lease.prefixlen, lease.router, None,
@@ -168,10 +174,10 @@ class DhcpClients:
             await self._use(iface, attempt)
 
     async def _use(self, iface: str, attempt: Attempt) -> None:
-        """RFC 4436 2.2: the remembered lease, once its router answered, udhcpc's start-up flush is behind
-        it and DHCP has not answered first; until it expires, unless DHCP confirms or replaces it."""
+        """RFC 4436 2.2: the remembered lease, once its router answered, unless DHCP answered first; until it
+        expires, unless DHCP confirms or replaces it (udhcpc's start-up deconfig then leaves it be)."""
         net = attempt.found
-        if net is None or not attempt.deconfigured or attempt.bound is not None or attempt.applied is not None:
+        if net is None or attempt.bound is not None or attempt.applied is not None:
             return
         left = net.expires_at - time.monotonic()
         if left <= 0:
@@ -179,7 +185,7 @@ class DhcpClients:
         attempt.applied = net
         log.info("%s: back on the network of router %s: using the remembered %s/%d while DHCP confirms it "
                  "(RFC 4436)", iface, net.router, net.address, net.prefixlen)
-        await self._hook(iface, Lease("bound", net.address, net.prefixlen, net.router), "dnav4")
+        await self._configure(iface, Lease("bound", net.address, net.prefixlen, net.router), "dnav4")
         attempt.tasks.append(asyncio.get_running_loop().create_task(self._expire(iface, attempt, left)))
 
     async def _expire(self, iface: str, attempt: Attempt, left: float) -> None:
@@ -202,18 +208,33 @@ class DhcpClients:
             return
         self.memory.learned(iface, net.router, net.address, mac)
 
-    async def _hook(self, iface: str, lease: Lease, source: str) -> None:
-        """udhcpc.script with this lease: the router's route, then the address, as for udhcpc's own."""
-        env = dict(os.environ, interface=iface, MIP4_TABLE=str(self.tables[iface]), MIP4_SOURCE=source,
-                   ip=lease.address or "", mask=str(lease.prefixlen or ""), router=lease.router or "")
-        proc = await asyncio.create_subprocess_exec("/bin/sh", SCRIPT, "bound", env=env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        out, _ = await proc.communicate()
-        for line in out.decode(errors="replace").splitlines():
-            if parse_lease(line) is None:
-                log.info("%s: %s", iface, line)
-        if proc.returncode:
-            log.warning("%s: udhcpc.script for %s failed (%d)", iface, lease.address, proc.returncode)
+    async def _configure(self, iface: str, lease: Lease | None, source: str = "udhcpc") -> None:
+        """The lease in place: the router into the uplink's table before the address (mip4 registers as soon
+        as the address appears; a request sent before the route would wait for its retransmission), the
+        address alone on the uplink. None: no lease, no address, the table on-link."""
+        if self.gateway is None or self.ipr is None:
+            log.error("%s: no way to configure the lease (no gateway or rtnetlink given)", iface)
+            return
+        if lease is None:
+            await self.flush(iface)
+            await self.gateway(iface, None)
+            return
+        assert lease.address is not None and lease.prefixlen is not None
+        await self.gateway(iface, lease.router)
+        ipr: Any = self.ipr
+        index = (await ipr.link_lookup(ifname=iface) or [None])[0]
+        if index is None:
+            log.warning("%s: gone before its lease %s went on", iface, lease.address)
+            return
+        have = [(a.get("address"), a["prefixlen"]) async for a in await ipr.addr("dump", index=index,
+                                                                                   family=socket.AF_INET)]
+        if have != [(lease.address, lease.prefixlen)]:
+            if have:  # removing the last address takes the device's routes with it: the router again
+                await self.flush(iface)
+                await self.gateway(iface, lease.router)
+            await ipr.addr("add", index=index, address=lease.address, prefixlen=lease.prefixlen)
+        log.info("%s: mip4 %s: %s %s/%d router %s (table %d)", iface, source, iface, lease.address, lease.prefixlen,
+                 lease.router or "none", self.tables[iface])
 
     async def stop(self, iface: str) -> None:
         proc = self.procs.pop(iface, None)

@@ -126,11 +126,14 @@ class DhcpClients:
             lease = parse_lease(line)
             if lease is None:
                 log.info("%s: %s", iface, line)
-            else:
+                continue
+            try:
                 await self._lease(iface, attempt, lease)
+            except Exception:  # the next line (a renewal, a deconfig) must still be handled
+                log.exception("%s: lease %s %s not put in place", iface, lease.event, lease.address or "")
 
     async def _lease(self, iface: str, attempt: Attempt, lease: Lease) -> None:
-        """What udhcpc's hook reported (it has already put the address in place, or flushed it)."""
+        """What udhcpc's hook reported: the lease goes in place (or the address goes), and is remembered."""
         async with attempt.lock:
             if lease.event == "deconfig":
                 if attempt.deconfigured or attempt.bound is not None or attempt.applied is None:

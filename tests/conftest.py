@@ -23,7 +23,11 @@ NETNS = (
     "tests/hardening/test_bad_input.py",
     "tests/io/test_fa_plane.py",
     "tests/io/test_host_kernel.py",
-    "tests/io/test_udhcpc_script.py",
+    "tests/io/test_dnav4.py::test_a_real_lease_is_bound_and_remembered_with_its_routers_mac",
+    "tests/io/test_dnav4.py::test_back_on_a_known_network_the_remembered_lease_is_used_at_once_without_dhcp",
+    "tests/io/test_dnav4.py::test_dhcp_confirms_the_remembered_lease",
+    "tests/io/test_dnav4.py::test_dhcp_giving_another_address_replaces_the_remembered_one",
+    "tests/io/test_dnav4.py::test_another_router_at_the_remembered_address_is_another_network",
     "tests/io/test_udp_tunnels.py",
     "tests/router/test_daemon_router.py",
     "tests/test_bench.py::test_quick_bench_writes_every_figure",  # mip4d as i-HA in a namespace (tests/bench/netns.py)

@@ -6,7 +6,10 @@ cross-interface replies, requests relayed to a real i-HA through an outsider's V
 time passing and time-of-day steps (clock jumps) are fed straight to the mobile node.
 An independent model of what the MN has really been shown checks, after every step, that user
 data is never allowed in the clear unless an authentic, TNC-bearing i-HA acceptance arrived on
-that very interface, for a request sent after its last status change and less than T_MONITOR ago.
+that very interface, for a request sent after its last status change and less than T_MONITOR ago;
+and that data goes through the VPN only on the primary, under an IKE SA the model saw come up and not go
+since, with an x-HA acceptance in force for that interface's current care-of (RFC 5265 3.5, 5.3: early,
+while the i-HA may still answer, but only as ESP).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mip4.core.actions import VPN, Datagram, Gate, Icmp, IkeUp, Primary, SendUdp
+from mip4.core.actions import VPN, Datagram, Gate, Icmp, IkeDown, IkeUp, Primary, SendUdp
 from mip4.core.config import HomeAgentConfig, MobileNodeEntry
 from mip4.core.home_agent import HomeAgent
 from mip4.core.mobile_node import MobileNode
@@ -36,6 +39,8 @@ class IfaceModel:
     changed: int = 0  # event number of the last status change the test caused
     before: tuple | None = None
     good_sends: list[tuple[int, float, str]] = field(default_factory=list)  # (event, send time, care-of) answered
+    # x-HA acceptances: (event, send time, care-of, lifetime) of the requests the x-HA accepted
+    x_accepted: list[tuple[int, float, str, int]] = field(default_factory=list)
 
 
 class DetectionMachine(RuleBasedStateMachine):
@@ -50,6 +55,7 @@ class DetectionMachine(RuleBasedStateMachine):
         self.events = 0  # orders sends and status changes that happen at the same virtual time
         self.replies: list[Datagram] = []
         self.ike_wanted = False
+        self.ike_sa = False  # the model's own view: charon reported an SA, and neither side ended it since
         self.primary: str | None = None  # as the Primary actions told the adapter
         self.wall = 0.0  # time of day minus the monotonic clock
         # the real i-HA an outsider reaches through his own VPN session (the pool is trusted, R-4.3-h)
@@ -82,6 +88,8 @@ class DetectionMachine(RuleBasedStateMachine):
                 self.sent.setdefault(a.datagram.iface, []).append((self.events, self.now, a.datagram))
             elif isinstance(a, IkeUp):
                 self.ike_wanted = True
+            elif isinstance(a, IkeDown):
+                self.ike_sa = False
             elif isinstance(a, Primary):
                 self.primary = a.iface
 
@@ -183,7 +191,11 @@ class DetectionMachine(RuleBasedStateMachine):
     def x_ha_replies(self, iface, tnc):
         found = self.latest(iface, "198.51.100.1")
         if found is not None:
-            self.feed(self.mn.receive_udp(answer(found[2], X_SA, tnc=tnc), self.now))  # R-3.2.3-d
+            event, sent_at, dgram = found
+            rq = codec.decode_udp(dgram.payload)
+            if rq.lifetime and event >= self.model[iface].changed:
+                self.model[iface].x_accepted.append((event, sent_at, rq.care_of_address, rq.lifetime))
+            self.feed(self.mn.receive_udp(answer(dgram, X_SA, tnc=tnc), self.now))  # R-3.2.3-d
 
     @precondition(lambda self: self.replies)
     @rule(data=st.data(), iface=st.sampled_from(IFACES))
@@ -202,10 +214,12 @@ class DetectionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.ike_wanted)
     @rule()
     def ike_up(self):
+        self.ike_sa = True
         self.feed(self.mn.ike_established("10.255.0.2", self.now))
 
     @rule()
     def ike_closed(self):
+        self.ike_sa = False
         self.feed(self.mn.ike_closed("dpd", self.now))
 
     @rule(tnc=st.booleans())
@@ -241,6 +255,21 @@ class DetectionMachine(RuleBasedStateMachine):
                 assert self.mn.ike == "up"
 
     @invariant()
+    def vpn_data_only_as_esp_under_an_ike_sa_and_an_x_ha_binding(self):
+        """RFC 5265 3.5, 5.3 (issue 24): the VPN gate may open before the detection period is over, but only
+        on the primary, under an IKE SA up by the model's own account, and through an x-MIP binding the
+        x-HA accepted for this interface's care-of since its last change, still within its lifetime."""
+        for iface in IFACES:
+            if self.gate[iface] != "vpn":
+                continue
+            assert self.ike_sa, "%s open through the VPN with no IKE SA up" % iface
+            assert self.primary == iface, "%s open through the VPN but the primary is %s" % (iface, self.primary)
+            m, care_of = self.model[iface], self.mn.uplinks[iface].care_of
+            bound = [t + life for e, t, coa, life in m.x_accepted if e >= m.changed and coa == care_of]
+            assert bound, "%s open through the VPN without an x-HA acceptance since its last change" % iface
+            assert self.now < max(bound), "%s open through the VPN after its x-HA binding ran out" % iface
+
+    @invariant()
     def the_adapter_learns_the_primary_from_actions(self):
         """Issue 22: io/daemon.py points the LAN table at the primary's path from Primary actions alone."""
         assert self.primary == self.mn.status(self.now)["primary"]
@@ -250,6 +279,8 @@ class DetectionMachine(RuleBasedStateMachine):
         for iface, up in self.mn.uplinks.items():
             if self.gate[iface] == "plain":
                 assert up.state == "inside"
+            if self.gate[iface] == "vpn":
+                assert up.state in ("tentative-outside", "outside")
 
 
 DetectionMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)

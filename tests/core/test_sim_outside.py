@@ -13,8 +13,10 @@ def go_cvc(w, link="ext1", address="198.18.0.5", seconds=10):
 
 
 def test_cvc_start_up_in_order():
-    """R-2.3-a, R-2.3-c, R-2.3-e, R-2.3-f, R-3.3-b, R-3.3-c, R-3.3-j, R-A.1-a, R-2-a, R-3.2.2-c, R-3.3-n."""
-    w = build(detection_period=2.0)
+    """R-2.3-a, R-2.3-c, R-2.3-e, R-2.3-f, R-3.3-b, R-3.3-c, R-3.3-j, R-A.1-a, R-2-a, R-3.2.2-c, R-3.3-n; with
+    IKE postponed for the detection period (R-3.3-d, the MAY of RFC 5265 3.3; by default IKE starts on the
+    x-HA's reply: test_sim_handoff.py)."""
+    w = build(detection_period=2.0, postpone_ike=True)
     go_cvc(w)
     x_rq = w.requests(X_HA)[0][1]
     assert (x_rq.home_address, x_rq.care_of_address, bool(x_rq.flags & FLAG_D)) == (X_HOA, "198.18.0.5", True)

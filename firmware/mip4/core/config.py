@@ -68,6 +68,9 @@ class MobileNodeConfig:
     t_monitor: float = 60.0  # RFC 5265 3.2.4, 4.1, R-3.2.4-d
     t_monitor_grace: float = 10.0  # N in "T_MONITOR - N"
     detection_period: float = 2.0  # RFC 5265 3.3: keep asking the i-HA after the x-HA replied
+    # RFC 5265 3.3 (R-3.3-d): the MN MAY postpone IKE for the detection period; by default it starts on the x-HA's
+    # reply (3.5, 5.3), and a late TNC reply ends it cleanly (R-3.3-l). Not in the UCI schema (yet).
+    postpone_ike: bool = False
     x_ha_delay_on_inside_hint: float = 0.0  # RFC 5265 3.5, R-3.5-f
     reverse_tunnel_i: bool = True  # RFC 5265 2.3, R-2.3-f
     reverse_tunnel_x: bool = True  # RFC 5265 2.3, R-2.3-b

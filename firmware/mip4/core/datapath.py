@@ -7,16 +7,17 @@ from __future__ import annotations
 from .actions import Gate, SetPath, Tunnel
 from .client import PORT, RegistrationClient
 from .config import MobileNodeConfig
-from .uplink import INSIDE, OUTSIDE, Uplink
+from .uplink import EXTERNAL, INSIDE, Uplink
 
 
 def mode(up: Uplink, i_hoa: str) -> str | None:
-    """RFC 5265 2: c and f inside, cvc and fvc outside; "home" on the home link itself."""
+    """RFC 5265 2: c and f inside, cvc and fvc outside (tentatively too, EXTERNAL: only ESP goes there); "home"
+    on the home link itself."""
     if up.state == INSIDE:
         if up.care_of == i_hoa and not up.using_fa:
             return "home"
         return "f" if up.using_fa else "c"
-    if up.state == OUTSIDE:
+    if up.state in EXTERNAL:
         return "fvc" if up.using_fa else "cvc"
     return None
 
@@ -47,16 +48,19 @@ def assemble(up: Uplink, config: MobileNodeConfig, path: str | None, outside: bo
     """Announce the gate ("plain", "vpn" or None) and the path of `up` where they changed. R-2.3-c:
     outside, the x-MIP layer is assembled before IKE, which runs through it; user data still waits
     for the gate."""
-    actions: list = []
+    gate: list = []
     m = mode(up, config.i_hoa)
     if path != up.gate:
         up.gate = path
-        actions.append(Gate(up.iface, path, "mode %s" % m if path else "not ready"))
+        gate.append(Gate(up.iface, path, "mode %s" % m if path else "not ready"))
     wanted = (m, up.care_of, tunnels(up, config, inner)) if path or outside else None
-    if wanted != up.path:
-        up.path = wanted
-        actions.append(SetPath(up.iface, *wanted) if wanted else SetPath(up.iface, None))
-    return actions
+    if wanted == up.path:
+        return gate
+    up.path = wanted
+    set_path = SetPath(up.iface, *wanted) if wanted else SetPath(up.iface, None)
+    if path is None:  # R-3.2.2-a: the gate closes before its path changes
+        return gate + [set_path]
+    return [set_path] + gate  # the path is in place before the gate opens on it
 
 
 def block(up: Uplink, reason: str) -> list:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from .client import RegistrationClient
 from .datapath import mode
-from .uplink import INSIDE, OUTSIDE, Uplink
+from .uplink import EXTERNAL, INSIDE, Uplink
 
 if TYPE_CHECKING:
     from .mobile_node import MobileNode
@@ -40,7 +40,7 @@ def _uplink_status(node: MobileNode, up: Uplink, now: float) -> dict:
         "hints": dict(up.hints), "priority": up.priority, "held_by": up.held,
         "hold_down_left": None if up.settle_at is None else max(0.0, up.settle_at - now),
         "waited_s": up.waited,  # usable this long before it last took the traffic (hold-down honoured)
-        "carries": up.state in (INSIDE, OUTSIDE) and node.selection.carries(up),
+        "carries": (up.state == INSIDE or up.state in EXTERNAL) and node.selection.carries(up),
         "t_monitor_left": None if deadline is None else max(0.0, deadline - now),
         "x_ha_registered": up.x_client.registered(now),
         "detection": {"verdict": up.state, "reason": up.reason,

@@ -26,7 +26,7 @@ from .identification import Identifications
 from .mn_status import status
 from .selection import DRAIN, Selection
 from .timers import earliest
-from .uplink import DOWN, INSIDE, OUTSIDE, WAITING, Uplink, tunnel_tag, tunnel_tags
+from .uplink import DOWN, EXTERNAL, INSIDE, WAITING, Uplink, tunnel_tag, tunnel_tags
 from .vpn import VpnLayer
 
 __all__ = ["DRAIN", "MobileNode"]
@@ -288,16 +288,21 @@ class MobileNode:
         if self.stopped:
             return []
         actions, primary = self.selection.select(now)
-        actions += self.vpn.step(primary, self.selection.draining is not None, now)
+        vpn = self.vpn.step(primary, self.selection.draining is not None, now)
         for up in self.uplinks.values():
             actions += self._gate(up, now)
-        return actions + self.selection.resume_held(now)
+        # R-2.3-c: IKE runs through the x-MIP path, so the path goes in before IkeUp (the adapter points the
+        # IKE table at it then: charon's first IKE_SA_INIT must not meet `prohibit` and wait for its
+        # retransmission); the i-MIP request through the VPN likewise follows the path with the inner tunnel
+        return actions + vpn + self.selection.resume_held(now)
 
     def _gate(self, up: Uplink, now: float) -> list:
         """R-2.1-a, R-2.2-a: in clear only after a qualifying TNC reply here; R-3.2.2-c: through the VPN
-        only on the primary, with x-MIP, IKE and i-MIP all in place."""
+        only on the primary, with x-MIP, IKE and i-MIP all in place. Tentatively outside counts as outside
+        here (RFC 5265 3.5, 5.3): ESP under an IKE SA that is up, never clear, while the i-HA is still asked
+        (R-3.3-c) and may yet win (R-3.3-k)."""
         path: str | None = None
-        outside = up.state == OUTSIDE and up.x_client.registered(now)
+        outside = up.state in EXTERNAL and up.x_client.registered(now)
         if up.fresh(now, self.config.t_monitor):
             path = "plain"
         elif outside and self.vpn.ready(now) and up.iface == self.selection.primary:

@@ -15,7 +15,7 @@ from .actions import Primary, log
 from .client import Accepted, Denied, RegistrationClient, with_flags
 from .config import MobileNodeConfig
 from .datapath import mode
-from .uplink import HELD, INSIDE, OUTSIDE, Uplink
+from .uplink import EXTERNAL, HELD, INSIDE, Uplink
 
 if TYPE_CHECKING:
     from .mobile_node import MobileNode
@@ -35,10 +35,11 @@ class Selection:
         self.ha_limits: dict[str, int] = {}
 
     def usable(self, up: Uplink, now: float) -> bool:
-        """It could carry user data now: inside and fresh (R-3.2.4-b), or outside with its x-MIP binding."""
+        """It could carry user data now: inside and fresh (R-3.2.4-b), or (tentatively) outside with its x-MIP
+        binding, where only ESP leaves it (RFC 5265 5.3: no wait for the i-HA once the x-HA accepted)."""
         if up.state == INSIDE:
             return up.fresh(now, self.config.t_monitor)
-        return up.state == OUTSIDE and up.x_client.registered(now)
+        return up.state in EXTERNAL and up.x_client.registered(now)
 
     def select(self, now: float) -> tuple[list, Uplink | None]:
         """Pick the primary among the usable uplinks; (actions, the primary). A better uplink first claims

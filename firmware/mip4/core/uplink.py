@@ -19,6 +19,10 @@ TENTATIVE_OUTSIDE = "tentative-outside"  # x-HA answered; still asking the i-HA 
 OUTSIDE = "outside"
 INSIDE = "inside"  # only after an authentic, fresh, TNC-bearing i-HA reply here (R-3.2.3-a)
 HELD = "held"  # a standby kept from registering: its HA keeps one binding, which another uplink needs
+# Where user data may go through x-MIP and ESP, never in clear: outside, and tentatively outside once the x-HA
+# accepted (RFC 5265 3.3, 3.5, 5.3: IPsec may start right after the x-HA's reply, without waiting for the
+# i-HA). The i-HA keeps being asked for the detection period, and a late TNC reply still moves it inside.
+EXTERNAL = (TENTATIVE_OUTSIDE, OUTSIDE)
 
 # RFC 5265 3.3 as data. Events not listed for a state leave it unchanged.
 TRANSITIONS: dict[str, dict[str, str]] = {

@@ -11,7 +11,7 @@ from .actions import VPN, IkeDown, IkeUp, Tunnel, log
 from .client import PORT, Accepted, RegistrationClient, Route, co_located_flags
 from .config import MobileNodeConfig
 from .timers import earliest
-from .uplink import INSIDE, Uplink
+from .uplink import INSIDE, TENTATIVE_OUTSIDE, Uplink
 
 IKE_DOWN, IKE_CONNECTING, IKE_UP = "down", "connecting", "up"
 IKE_RETRY_INITIAL, IKE_RETRY_MAX = 2.0, 60.0  # seconds between IKE attempts after a failure (doubling)
@@ -83,8 +83,10 @@ class VpnLayer:
     def step(self, primary: Uplink | None, draining: bool, now: float) -> list:
         """Follow the primary uplink: inside, IPsec is dormant (R-3.3-l, R-1.1-a) once the old VPN path
         has drained; outside, IKE from the x-HoA through x-MIP (R-2.3-c), then i-MIP through it with
-        CoA = VPN-TIA, D and T set (R-2.3-e, R-2.3-f). No primary: keep the SA, it is anchored on the
-        x-HoA (R-1.7-a)."""
+        CoA = VPN-TIA, D and T set (R-2.3-e, R-2.3-f). Tentatively outside too: RFC 5265 5.3 lets the MN
+        trigger IKE once the x-HA accepted, without waiting for the i-HA (3.5: right after the x-HA's reply),
+        unless the config postpones it (3.3, R-3.3-d); an SA already up is used either way. No primary: keep
+        the SA, it is anchored on the x-HoA (R-1.7-a)."""
         c = self.config
         if primary is None:
             return []
@@ -97,6 +99,8 @@ class VpnLayer:
             return [IkeDown("inside on %s (RFC 5265 3.3)" % primary.iface)]
         if self.state == IKE_DOWN:
             if self.retry_at is not None and now < self.retry_at:
+                return []
+            if c.postpone_ike and primary.state == TENTATIVE_OUTSIDE:
                 return []
             self._to("initiate", "initiating")
             self.retry_at = None

@@ -104,7 +104,8 @@ class RouterRole(Role):
         if o.dhcp and owner is not None:  # OpenWrt: netifd runs DHCP on the uplinks; two clients would fight
             log.info("%s configures the uplinks' addresses: no udhcpc of mip4d's", type(owner).__name__)
         elif o.dhcp:
-            self.dhcp = DhcpClients(self.paths.tables, self.backend.kernel.flush_addresses)
+            self.dhcp = DhcpClients(self.paths.tables, self.backend.kernel.flush_addresses,
+                                    gateway=self.paths.uplink_gateway, ipr=self.ipr)
         self.links = LinkMonitor(uplinks, self._link, self._address)
         await self.links.start()
         if o.netifd and not self.link_sources:

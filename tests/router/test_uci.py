@@ -91,6 +91,14 @@ def test_uplink_device_and_home_agent_role():
     assert h.mobile_nodes["10.1.0.10"].networks == ("192.168.77.0/24",) and h.mobile_nodes["10.1.0.10"].sa.spi == 1000
 
 
+def test_postpone_ike_is_off_unless_the_file_asks_for_it():
+    """R-3.3-d: holding IKE back through the detection period is the operator's choice (MAY)."""
+    assert from_text(EXAMPLE.read_text()).settings.machine.postpone_ike is False
+    on = EXAMPLE.read_text().replace("\toption detection_period '2'\n",
+                                     "\toption detection_period '2'\n\toption postpone_ike '1'\n")
+    assert from_text(on).settings.machine.postpone_ike is True
+
+
 def test_the_i_has_vpn_pool_and_snat_addresses():
     """R-3.1-c, R-3.1-d: `list vpn_pool` and `list vpn_snat` reach the i-HA; a pool outside the trusted
     networks is refused with the option named (its requests would be dropped, R-4.3-h)."""

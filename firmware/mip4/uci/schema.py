@@ -159,6 +159,8 @@ MOBILE_NODE = {
                         "carries traffic again, default 10 (an uplink can set its own)"),
     "t_monitor_grace": Option("mn.t_monitor_grace", RANGED, help="N in T_MONITOR - N, default 10"),
     "detection_period": Option("mn.detection_period", RANGED, help="RFC 5265 3.3, default 2"),
+    "postpone_ike": Option("mn.postpone_ike", boolean, help="hold back a new IKE SA until the detection "
+                           "period is over (RFC 5265 3.3 MAY), default 0: IKE on the x-HA's reply"),
     "lifetime": Option("mn.timing.lifetime", RANGED, help="requested registration lifetime, default 1800"),
     "retransmit_initial": Option("mn.timing.retransmit_initial", RANGED),
     "retransmit_max": Option("mn.timing.retransmit_max", RANGED),

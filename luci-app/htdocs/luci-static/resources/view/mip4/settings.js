@@ -175,6 +175,8 @@ return view.extend({
 		o = option(s, 'timing', form.Value, 'detection_period', _('Detection period (s)'),
 			_('How long the i-HA may still answer (RFC 5265 3.3)'), seconds(0, 300));
 		o.placeholder = '2';
+		option(s, 'timing', form.Flag, 'postpone_ike', _('Postpone IKE'),
+			_('Start a new IKE SA only after the detection period (RFC 5265 3.3); by default IKE starts on the x-HA\'s reply'));
 		o = option(s, 'timing', form.Value, 'hold_down', _('Hold-down (s)'),
 			_('An uplink that came back carries traffic again only after staying up this long; an uplink may set its own'),
 			seconds(0, 3600));

@@ -16,8 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
 from ..core.actions import Datagram, Log, SendIcmp, SendUdp
 from ..status.model import StatusModel
 from ..wire.registration import PORT
@@ -25,6 +23,7 @@ from .control import ControlServer
 from .driver import BatchDone, Driver
 from .endpoints import IcmpEndpoint, UdpEndpoint
 from .kernel import KernelDataPlane
+from .rtnl import AsyncIPRoute
 from .settings import Settings
 from .udp_tunnels import HEADER, UdpTunnelPlane, UdpTunnels
 from .wallclock import WallClockWatch

@@ -31,7 +31,7 @@ class Incoming:
 
     def __post_init__(self) -> None:
         sa = self.entry.sa
-        self.authentic = self.request.verify(MOBILE_HOME_AUTH, sa.spi, sa.key)
+        self.authentic = self.request.verify(MOBILE_HOME_AUTH, sa.spi, sa.key, self.dgram.payload)
 
     @property
     def home_address(self) -> str:
@@ -84,7 +84,7 @@ def _bad_authenticator(config: HomeAgentConfig, table: BindingTable, rq: Incomin
 def _bad_fa_authenticator(config: HomeAgentConfig, table: BindingTable, rq: Incoming) -> bool:
     """RFC 5944 3.8.2.1: with an FA-HA SA for the relaying FA, its authenticator must verify."""
     sa = config.fa_ha.get(rq.dgram.src)
-    return sa is not None and not rq.request.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key)
+    return sa is not None and not rq.request.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key, rq.dgram.payload)
 
 
 def _wrong_home_agent(config: HomeAgentConfig, table: BindingTable, rq: Incoming) -> bool:

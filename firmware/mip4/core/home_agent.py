@@ -20,7 +20,7 @@ import random
 from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED, UDP_TUNNEL_DECLINED, UdpTunnelReply
-from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_header
+from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_extensions, request_header
 from .actions import Datagram, log
 from .bindings import Binding, BindingTable
 from .config import HomeAgentConfig
@@ -72,10 +72,12 @@ class HomeAgent:
             return self._drop("rate-limited", "rate-limited", "registration request from %s for %s dropped: more than"
                               " %g a second from that source" % (dgram.src, header.home_address,
                                                                  self.config.rate_limit), now=now, src=dgram.src)
-        try:
-            message = codec.decode_registration(dgram.payload)
+        try:  # the fixed part is decoded already: only the extensions are left (same checks as the codec's)
+            if len(dgram.payload) > codec.MAX_REGISTRATION:
+                codec.decode_registration(dgram.payload)  # raises: too long to decode
+            message = request_extensions(header, dgram.payload)
         except CodecError as e:
-            return self._poorly_formed(dgram, header, str(e), now)
+            return self._poorly_formed(dgram, request_header(dgram.payload), str(e), now)
         entry = self.config.mobile_nodes.get(message.home_address)
         if entry is None:
             return self._unknown_home_address(dgram, message, now)

@@ -6,6 +6,12 @@ def ip4_pack(what, name, text):
     """'192.0.2.1' -> b'\\xc0\\x00\\x02\\x01'; CodecError on anything else."""
     if not isinstance(text, str):
         raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))
+    try:  # the usual case first: a dotted quad as ip4_str writes it
+        out = bytes([int(p) for p in text.split(".")])
+        if len(out) == 4 and ip4_str(out) == text:
+            return out
+    except ValueError:
+        pass
     parts = text.split(".")
     if len(parts) != 4:
         raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))

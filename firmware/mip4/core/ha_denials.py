@@ -28,6 +28,7 @@ class Incoming:
     now: float
     wall: float  # time of day: identifications only (RFC 5944 5.7.1); lifetimes run on `now`
     authentic: bool = field(init=False)
+    _protected: list[Extension] | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sa = self.entry.sa
@@ -48,7 +49,10 @@ class Incoming:
 
     def protected(self) -> list[Extension]:
         """Extensions the MN-HA authenticator covers (RFC 5944 3.5.1); none unless it verified."""
-        return self.request.protected_extensions(MOBILE_HOME_AUTH, self.entry.sa.spi) if self.authentic else []
+        if self._protected is None:  # asked up to three times per request: found once
+            self._protected = (self.request.protected_extensions(MOBILE_HOME_AUTH, self.entry.sa.spi)
+                               if self.authentic else [])
+        return self._protected
 
     def udp_request(self) -> UdpTunnelRequest | None:
         """RFC 3519 3.1: the MN's UDP Tunnel Request, which counts only when authenticated."""

@@ -157,14 +157,15 @@ class HomeAgent:
     def _admission(self, dgram: Datagram, request: RegistrationRequest, now: float) -> list | None:
         """Drop silently (no reply, no binding change, one log line) or None to go on."""
         c = self.config
-        fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
         if c.role == "i-ha" and not c.trusts(dgram.src):
+            fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
             # RFC 5265 4.3, R-4.3-c: nothing is trusted by default; R-4.3-d: drop silently, no reply of any
             # kind; R-4.3-g: judged on the IP source as received, never the CoA or HoA fields; R-4.3-e: logged
             return self._drop("untrusted-source", "dropped-untrusted", "dropped registration request from %s for %s:"
                               " source not in trusted_networks (RFC 5265 4.3)"
                               % (dgram.src, request.home_address), now, **fields)
         if c.role == "x-ha" and c.ignores(dgram.src):
+            fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
             # RFC 5265 3.7, R-3.7-a: an enterprise x-HA may drop registrations that come from inside
             return self._drop("inside-source", "dropped-inside", "dropped registration request from %s for %s:"
                               " source is inside (ignored_sources, RFC 5265 3.7)"

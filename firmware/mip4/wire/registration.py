@@ -127,13 +127,10 @@ class RegistrationRequest(_Registration):
 
     def _fixed(self):
         w = self.what
-        return (
-            pack(">BBH", REGISTRATION_REQUEST, check_int(w, "flags", self.flags, 8), check_int(w, "lifetime", self.lifetime, 16))
-            + ip4_pack(w, "home_address", self.home_address)
-            + ip4_pack(w, "home_agent", self.home_agent)
-            + ip4_pack(w, "care_of_address", self.care_of_address)
-            + pack(">Q", check_int(w, "identification", self.identification, 64))
-        )
+        return pack(">BBH4s4s4sQ", REGISTRATION_REQUEST, check_int(w, "flags", self.flags, 8),
+                    check_int(w, "lifetime", self.lifetime, 16), ip4_pack(w, "home_address", self.home_address),
+                    ip4_pack(w, "home_agent", self.home_agent), ip4_pack(w, "care_of_address", self.care_of_address),
+                    check_int(w, "identification", self.identification, 64))
 
     @staticmethod
     def decode(data):
@@ -164,12 +161,10 @@ class RegistrationReply(_Registration):
 
     def _fixed(self):
         w = self.what
-        return (
-            pack(">BBH", REGISTRATION_REPLY, check_int(w, "code", self.code, 8), check_int(w, "lifetime", self.lifetime, 16))
-            + ip4_pack(w, "home_address", self.home_address)
-            + ip4_pack(w, "home_agent", self.home_agent)
-            + pack(">Q", check_int(w, "identification", self.identification, 64))
-        )
+        return pack(">BBH4s4sQ", REGISTRATION_REPLY, check_int(w, "code", self.code, 8),
+                    check_int(w, "lifetime", self.lifetime, 16), ip4_pack(w, "home_address", self.home_address),
+                    ip4_pack(w, "home_agent", self.home_agent),
+                    check_int(w, "identification", self.identification, 64))
 
     @staticmethod
     def decode(data):
@@ -196,4 +191,5 @@ def request_header(data):
     decode (RFC 5944 3.4 code 134, 3.7.2.1 code 70)."""
     if len(data) < REQUEST_FIXED or data[0] != REGISTRATION_REQUEST:
         return None
-    return RegistrationRequest.decode(bytes(data[:REQUEST_FIXED]))
+    _, flags, lifetime, hoa, ha, coa, identification = unpack_from(">BBH4s4s4sQ", data, 0)
+    return RegistrationRequest(ip4_str(hoa), ip4_str(ha), ip4_str(coa), identification, lifetime, flags)

@@ -254,7 +254,8 @@ class HomeAgent:
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, fa_extensions=extensions, rq=rq)
         else:
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
-        return plane + [reply, log("info", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
+        # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
+        return plane + [reply, log("info" if plane else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
             hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not plane, udp=udp)]
 

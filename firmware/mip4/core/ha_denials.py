@@ -28,24 +28,18 @@ class Incoming:
     now: float
     wall: float  # time of day: identifications only (RFC 5944 5.7.1); lifetimes run on `now`
     authentic: bool = field(init=False)
+    home_address: str = field(init=False)
+    care_of: str = field(init=False)
+    # RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0, or the home address as care-of (returning home)
+    deregistration: bool = field(init=False)
     _protected: list[Extension] | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        sa = self.entry.sa
-        self.authentic = self.request.verify(MOBILE_HOME_AUTH, sa.spi, sa.key, self.dgram.payload)
-
-    @property
-    def home_address(self) -> str:
-        return self.request.home_address
-
-    @property
-    def care_of(self) -> str:
-        return self.request.care_of_address
-
-    @property
-    def deregistration(self) -> bool:
-        """RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0, or the home address as care-of (returning home)."""
-        return self.request.lifetime == 0 or self.care_of == self.home_address
+        sa, r = self.entry.sa, self.request
+        self.authentic = r.verify(MOBILE_HOME_AUTH, sa.spi, sa.key, self.dgram.payload)
+        # read a dozen times per request: attributes, not properties (issue 25)
+        self.home_address, self.care_of = r.home_address, r.care_of_address
+        self.deregistration = r.lifetime == 0 or self.care_of == self.home_address
 
     def protected(self) -> list[Extension]:
         """Extensions the MN-HA authenticator covers (RFC 5944 3.5.1); none unless it verified."""

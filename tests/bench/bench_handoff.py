@@ -219,7 +219,8 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
         mem.rows.append({"what": "RSS after the first registration", "kib": start, "vs_start": 1.0})
         sizes = [(i + 1, m["mr_rss_kib"]) for i, m in enumerate(moves) if m.get("mr_rss_kib")]
         warm = min(len(sizes), len(CYCLE) * 2)  # every kind of move twice: the warm-up (first IKE, first FA, ...)
-        for n, kib in ([sizes[0]] if sizes else []) + ([sizes[warm - 1]] if warm > 1 else []) + sizes[-1:]:
+        shown = sorted({0, warm - 1, len(sizes) - 1}) if sizes else []  # the first move, the warm-up's end, the last
+        for n, kib in (sizes[i] for i in shown if i >= 0):
             mem.rows.append({"what": "RSS after move %d of %d" % (n, len(moves)), "kib": kib,
                              "vs_start": ratio(kib, start)})
         mem.rows += [{"what": "RSS after %d handoffs (at the end)" % len(moves), "kib": footprint.get("rss_kib"),

@@ -204,12 +204,14 @@ def run(quick: bool) -> list[Figure]:
                           "cpu_us": daemon["server_cpu"] / daemon["replies"] * 1e6, "mrs": d_rate * REREGISTER_EVERY})
     else:
         rate.notes.append("not root or no `ip netns`: no UDP floor and no mip4d row; core rates have no ratio")
+    counted = 1000 if quick else 10000  # instructions: n bindings' configuration under callgrind takes long
     for n in sizes:
         agent, mem = home_agent(n)
         got = core_rate(agent, seconds / 2 if n > 1000 else seconds)
         rate.rows.append({"path": "HomeAgent core", "bindings": n, "rate": got["rate"],
                           "vs_floor": ratio(got["rate"], rate.rows[0]["rate"] if floor else None),
-                          "cpu_us": got["cpu_us"], "instructions": instructions.measure("registration", n) if n <= (1000 if quick else 10000) else None,
+                          "cpu_us": got["cpu_us"],
+                          "instructions": instructions.measure("registration", n) if n <= counted else None,
                           "mrs": got["rate"] * REREGISTER_EVERY})
         memory.rows.append({"bindings": n, "binding": mem["binding"], "minimal": mem["minimal"],
                             "vs_minimal": ratio(mem["binding"], mem["minimal"]), "config": mem["config"]})

@@ -238,9 +238,10 @@ class HomeAgent:
         granted = self._grant(rq)
         udp, udp_reply, by_fa = self._udp_tunnel(rq)
         d = rq.dgram
+        source = rq.care_of if d.src == rq.care_of else d.src  # one string kept, not two equal ones (no NAT)
         binding = Binding(rq.home_address, rq.care_of, granted, rq.now,
                           math.inf if granted == 0xFFFF else rq.now + granted, rq.request.identification,
-                          rq.request.has(FLAG_T), d.src, d.sport, udp, rq.request.has(FLAG_D))
+                          rq.request.has(FLAG_T), source, d.sport, udp, rq.request.has(FLAG_D))
         if rq.request.has(FLAG_S) and self.config.max_bindings > 1:
             code = codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.add(binding))

@@ -223,8 +223,9 @@ class Role:
             return
         started = time.monotonic()
         tmp = path + ".tmp"
+        text = json.dumps(self.status(), default=str)  # dumps: the C encoder (dump's chunks are pure Python)
         with open(tmp, "w") as f:
-            json.dump(self.status(), f, default=str)
+            f.write(text)
         os.replace(tmp, path)
         self.status_written, self.status_cost = started, time.monotonic() - started
 

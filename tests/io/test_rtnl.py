@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("ssl", "_ssl", "sqlite3", "ctypes", "unittest.mock", "_hashlib", "pyroute2.ndb", "pyroute2.ipdb")
+HEAVY = ("ssl", "_ssl", "sqlite3", "ctypes", "unittest.mock", "multiprocessing", "_hashlib", "pyroute2.ndb",
+         "pyroute2.ipdb")
 PROBE = """
 import json, sys
 import mip4.io.daemon, mip4.cli.mip4d

@@ -4,11 +4,12 @@
 sqlite3 among them: 12.9 MB of a 38.9 MB mobile router). mip4 uses the rtnetlink part only, so this
 module registers the package without running its `__init__` (anything else asked of `pyroute2` later
 runs it then, once: `from pyroute2 import Conntrack` still works) and imports the submodules mip4
-uses. Three of those import a standard module for a feature mip4 never calls: ssl (probe_msg's TLS
-probe), unittest.mock (a placeholder queue of the synchronous IPRSocket) and ctypes (annotations;
-setns() for a netns= socket). While they are imported each of those three is a stand-in that loads
-the real module on first use, and afterwards the name is free again, so other importers get the real
-thing. The daemon's process thus never loads ssl, ctypes or unittest.mock (tests/io/test_rtnl.py).
+uses. Some of those import a standard module for a feature mip4 never calls: ssl (probe_msg's TLS
+probe), unittest.mock (a placeholder queue of the synchronous IPRSocket), ctypes (annotations;
+setns() for a netns= socket) and multiprocessing (child processes, for netns). While they are
+imported each of those is a stand-in that loads the real module on first use, and afterwards the
+name is free again, so other importers get the real thing. The daemon's process thus never loads
+ssl, ctypes, unittest.mock or multiprocessing (tests/io/test_rtnl.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 import types
 from typing import Any
 
-_HEAVY = ("ssl", "ctypes", "ctypes.util", "unittest", "unittest.mock")
+_HEAVY = ("ssl", "ctypes", "ctypes.util", "unittest", "unittest.mock", "multiprocessing")
 
 
 class _Deferred(types.ModuleType):
@@ -51,11 +52,15 @@ class _Later:
         return getattr(self._made, name)
 
 
-class _CDLL:
-    """ctypes.CDLL as pyroute2's annotations name it; a call (setns() for a netns= socket) loads ctypes."""
+def _on_call(module: str, name: str) -> type:
+    """A stand-in for `module.name` as pyroute2 reads it at import time (ctypes.CDLL in annotations,
+    multiprocessing.Pipe in its config): calling it (setns() for a netns= socket, a child process)
+    loads the real module and calls the real thing."""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        return importlib.import_module("ctypes").CDLL(*args, **kwargs)
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return type(name, (), {"__new__": new, "__module__": module})
 
 
 def module_loaded(name: str) -> bool:
@@ -89,8 +94,11 @@ def _import_lean() -> None:
         if name not in sys.modules:
             standins[name] = sys.modules[name] = _Deferred(name)
     if "ctypes" in standins:
-        standins["ctypes"].CDLL = _CDLL  # type: ignore[attr-defined]
+        standins["ctypes"].CDLL = _on_call("ctypes", "CDLL")  # type: ignore[attr-defined]
         standins["ctypes"].util = sys.modules["ctypes.util"]  # type: ignore[attr-defined]
+    if "multiprocessing" in standins:  # pyroute2.config: for child processes (netns), which mip4 never starts
+        for name in ("Pipe", "Queue", "Process"):
+            setattr(standins["multiprocessing"], name, _on_call("multiprocessing", name))
     if "unittest.mock" in standins:
         standins["unittest.mock"].Mock = _Later("unittest.mock", "Mock")  # type: ignore[attr-defined]
         if "unittest" in standins:

@@ -33,6 +33,7 @@ class Incoming:
     # RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0, or the home address as care-of (returning home)
     deregistration: bool = field(init=False)
     _protected: list[Extension] | None = field(init=False, default=None, repr=False, compare=False)
+    _udp: tuple[UdpTunnelRequest | None, bool] | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sa, r = self.entry.sa, self.request
@@ -67,8 +68,10 @@ class Incoming:
 
     def udp_tunnel_request(self) -> tuple[UdpTunnelRequest | None, bool]:
         """The UDP Tunnel Request that counts (the MN's, else the FA's), and whether the FA asked."""
-        mn = self.udp_request()
-        return (mn, False) if mn is not None else (self.fa_udp_request(), True)
+        if self._udp is None:  # asked by the denial table and by the acceptance: found once
+            mn = self.udp_request()
+            self._udp = (mn, False) if mn is not None else (self.fa_udp_request(), True)
+        return self._udp
 
 # -- the denial table: RFC 5944 3.8.2.1 validity checks, RFC 3024, RFC 3519; first match denies --
 

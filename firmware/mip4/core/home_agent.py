@@ -239,16 +239,17 @@ class HomeAgent:
         udp, udp_reply, by_fa = self._udp_tunnel(rq)
         d = rq.dgram
         source = rq.care_of if d.src == rq.care_of else d.src  # one string kept, not two equal ones (no NAT)
+        flags = rq.request.flags
         binding = Binding(rq.home_address, rq.care_of, granted, rq.now,
                           math.inf if granted == 0xFFFF else rq.now + granted, rq.request.identification,
-                          rq.request.has(FLAG_T), source, d.sport, udp, rq.request.has(FLAG_D))
-        if rq.request.has(FLAG_S) and self.config.max_bindings > 1:
+                          bool(flags & FLAG_T), source, d.sport, udp, bool(flags & FLAG_D))
+        if flags & FLAG_S and self.config.max_bindings > 1:
             code = codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.add(binding))
         else:
             # RFC 5944 3.8.2.2: without S the new binding replaces all others; S asked of an HA that keeps
             # one binding per home address: accepted, with code 1 (RFC 5944 3.4)
-            code = codes.ACCEPTED_NO_SIMULTANEOUS if rq.request.has(FLAG_S) else codes.ACCEPTED
+            code = codes.ACCEPTED_NO_SIMULTANEOUS if flags & FLAG_S else codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.replace(binding))
         extensions = [udp_reply] if udp_reply is not None else []
         if by_fa:  # RFC 3519 3.2: the FA asked, so the answer is in the FA's part

@@ -34,6 +34,12 @@ def test_quick_bench_writes_every_figure(tmp_path):
                     assert math.isfinite(value) and (value > 0 or key in MAY_BE_ZERO), (name, key, row)
     rows = {r["path"]: r for r in results["figures"]["registration"]["rows"]}
     assert rows["floor: bare UDP echo"]["vs_floor"] == 1.0 and rows["mip4d over UDP"]["vs_floor"] > 0
+    # instructions per refresh beside the rates (callgrind), at 1 and 1,000 bindings in a quick run (issue 25)
+    core = [r for r in results["figures"]["registration"]["rows"] if r["path"] == "HomeAgent core"]
+    assert [r["bindings"] for r in core if r.get("instructions")] == [1, 1000]
+    assert all(r["instructions"] for r in results["figures"]["codec"]["rows"])
+    idle = [r for r in results["figures"]["footprint"]["rows"] if r["process"] == "mip4d mn"]
+    assert idle and idle[0]["rss_kib"] > 0
     assert [r["mode"] for r in results["figures"]["overhead"]["rows"]][:1] == ["c"]
 
 
@@ -54,18 +60,23 @@ def test_handoff_figures_from_a_run_s_events_and_log():
     events = [{"event": "registered"}, {"event": "bulk", "mode": "home", "mbit_s": 100.0, "bytes": 1},
               {"event": "netem", "rtt_ms": 20}, {"event": "floor", "rtt_ms": 20, "node": "isp", "rtt_avg_ms": 40.0},
               {"event": "step", "network": "net1", "wall": t0, "data_after_s": 3.0, "ok": True,
-               "stream": {"gaps": 150}},
+               "stream": {"gaps": 150}, "mr_rss_kib": 20000},
               {"event": "step", "network": "ext1", "wall": t0 + 10, "data_after_s": 8.0, "ok": True,
-               "stream": {"gaps": 550}},
+               "stream": {"gaps": 550}, "mr_rss_kib": 21000},
               {"event": "step", "network": "ext2", "wall": t0 + 20, "data_after_s": 4.0, "ok": True,
-               "stream": {"gaps": 750}},
+               "stream": {"gaps": 750}, "mr_rss_kib": 21000},
+              {"event": "footprint", "rss_at_start_kib": 19000, "rss_kib": 21000, "hwm_kib": 22000},
               {"event": "bulk", "mode": "cvc", "mbit_s": 50.0, "bytes": 1, "retransmits": 3},
               {"event": "bulk", "mode": "home", "mbit_s": 80.0, "bytes": 1}]
     mr_log = "\n".join([log(t0 + 10.5, "mip4 udhcpc: wan 198.18.1.174/24"),
                         log(t0 + 13.0, "IKE and ESP from the x-HoA: dev mip4-x-wan"),
                         log(t0 + 15.0, "[ike-up] IKE SA up"), log(t0 + 15.25, "[registered] vpn: 0"),
                         log(t0 + 20.75, "mip4 udhcpc: wan 198.18.2.174/24")])
-    handoff, tput = h.figures(events, mr_log)[:2]
+    handoff, tput, mem = h.figures(events, mr_log)
+    # the MR's RSS after the first and after the last move (a warm-up of 18 moves is more than this run has)
+    assert [(r["what"], r["kib"]) for r in mem.rows] == [
+        ("RSS after the first registration", 19000), ("RSS after move 1 of 3", 20000),
+        ("RSS after move 3 of 3", 21000), ("RSS after 3 handoffs (at the end)", 21000), ("peak RSS (VmHWM)", 22000)]
     rows = {r["transition"]: r for r in handoff.rows}
     assert set(rows) == {"c->cvc", "cvc->cvc"}  # home -> c is the start, not a measured transition
     assert rows["cvc->cvc"]["median_s"] == 4.0 and rows["cvc->cvc"]["vs_floor"] == 100.0

@@ -615,7 +615,8 @@ class Lab:
                       data_after_s=None if resumed is None else round(resumed - attached, 3),
                       outage_s=None if resumed is None else round(resumed - detached, 3),
                       care_of=snap["care_of"], stream=s, restored=restored, ike=snap["ike"],
-                      ike_sa=snap["ike_sa"], child_sa=snap["child_sa"], counters=snap["counters"], rogue=snap["rogue"])
+                      ike_sa=snap["ike_sa"], child_sa=snap["child_sa"], counters=snap["counters"], rogue=snap["rogue"],
+                      mr_rss_kib=self.rss("mip4d-mr").get("rss_kib"))  # the bench: memory across the moves
         self.keep_status(index)
         emit("step", **result)
         return result

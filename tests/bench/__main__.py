@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
             figures[fig.name] = dict(fig.as_json(), seconds=None)
         for key in [k for k, v in figures.items() if v["seconds"] is None]:
             figures[key]["seconds"] = round(time.monotonic() - t, 3)
+    lab_rss = figures.get("handoff_rss")
+    if lab_rss and "footprint" in figures:  # the MR's RSS across the lab's moves belongs in the footprint too
+        figures["footprint"]["rows"] += [
+            {"process": "mip4d mr (UML lab)", "state": r["what"], "rss_kib": r["kib"], "rss_vs": None,
+             "cpu_s_per_h": None, "cpu_vs": None} for r in lab_rss["rows"] if r["kib"] is not None]
+        figures["footprint"]["notes"].append("mip4d mr (UML lab): the handoff bench's MR (handoff_rss), forked "
+                                             "from the lab's controller; its RSS is not comparable to the bare loop's")
     meta = {"quick": args.quick, "started": started.isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - t0, 3), "python": platform.python_version(),
             "machine": platform.machine(), "kernel": platform.release(), "cpus": os.cpu_count()}

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import codec_workload
+from . import codec_workload, instructions
 from .report import Column, Figure, ratio
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,7 @@ def run(quick: bool) -> list[Figure]:
                  "CPython: struct (+ stdlib HMAC-MD5 for +auth), a request-sized message; "
                  "MicroPython: the codec under CPython", [
                      Column("message", "message", left=True), Column("cpython", "CPython msg/s", "{:,.0f}"),
+                     Column("instructions", "CPython instr/msg", "{:,.0f}"),
                      Column("floor", "floor msg/s", "{:,.0f}"), Column("vs_floor", "vs floor", "{:.2f}"),
                      Column("micropython", "MicroPython msg/s", "{:,.0f}"),
                      Column("mp_vs_cpython", "MicroPython vs CPython", "{:.3f}")])
@@ -82,12 +83,14 @@ def run(quick: bool) -> list[Figure]:
     for name, _ in codec_workload.WORKLOADS:
         auth = name.endswith("+auth")
         mp_rate = mp.get(name) if isinstance(mp, dict) else None
-        fig.rows.append({"message": name, "cpython": cpython[name], "floor": bases[auth],
+        fig.rows.append({"message": name, "cpython": cpython[name], "instructions": instructions.measure("codec", name),
+                         "floor": bases[auth],
                          "vs_floor": ratio(cpython[name], bases[auth]), "micropython": mp_rate,
                          "mp_vs_cpython": ratio(mp_rate, cpython[name])})
     fig.notes += [
         "request+auth: a co-located request with a UDP Tunnel Request and the MN-HA authenticator; "
         "reply+auth: an i-HA acceptance with TNC and the MN-HA authenticator; request: the same without auth",
+        "CPython instr/msg: instructions per message under valgrind's callgrind (tests/bench/instructions.py)",
         "MicroPython: the npm WebAssembly port under node (what the tests run), not a router's native build; "
         "its MD5 is mip4.wire.md5 in pure Python, so the +auth rows are mostly MD5",
     ]

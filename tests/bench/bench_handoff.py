@@ -216,13 +216,32 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
                          Column("what", "what", left=True), Column("kib", "KiB", "{:,}"),
                          Column("vs_start", "vs start", "{:.2f}")])
         start = footprint.get("rss_at_start_kib")
-        mem.rows += [{"what": "RSS after the first registration", "kib": start, "vs_start": 1.0},
-                     {"what": "RSS after %d handoffs" % len(moves), "kib": footprint.get("rss_kib"),
+        mem.rows.append({"what": "RSS after the first registration", "kib": start, "vs_start": 1.0})
+        sizes = [(i + 1, m["mr_rss_kib"]) for i, m in enumerate(moves) if m.get("mr_rss_kib")]
+        warm = min(len(sizes), len(CYCLE) * 2)  # every kind of move twice: the warm-up (first IKE, first FA, ...)
+        shown = sorted({0, warm - 1, len(sizes) - 1}) if sizes else []  # the first move, the warm-up's end, the last
+        for n, kib in (sizes[i] for i in shown if i >= 0):
+            mem.rows.append({"what": "RSS after move %d of %d" % (n, len(moves)), "kib": kib,
+                             "vs_start": ratio(kib, start)})
+        mem.rows += [{"what": "RSS after %d handoffs (at the end)" % len(moves), "kib": footprint.get("rss_kib"),
                       "vs_start": ratio(footprint.get("rss_kib"), start)},
                      {"what": "peak RSS (VmHWM)", "kib": footprint.get("hwm_kib"),
                       "vs_start": ratio(footprint.get("hwm_kib"), start)}]
+        if len(sizes) > warm:
+            after = [kib for _, kib in sizes[warm:]]
+            mem.notes.append("after the warm-up (%d moves): RSS %s to %s KiB over %d moves, %+.1f KiB per 100 moves "
+                             "(least squares)" % (warm, f"{min(after):,}", f"{max(after):,}", len(after),
+                                                  100 * _slope(sizes[warm:])))
         out.append(mem)
     return out
+
+
+def _slope(points: list[tuple[int, int]]) -> float:
+    """Least-squares slope of y over x."""
+    n = len(points)
+    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
 
 
 def _fmt(values: list[tuple[int, float]]) -> str:

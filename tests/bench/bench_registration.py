@@ -20,15 +20,17 @@ import subprocess
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 from mip4.core.actions import Datagram
+from mip4.core.bindings import Binding
 from mip4.core.config import HomeAgentConfig, MobileNodeEntry, SecurityAssociation
 from mip4.core.home_agent import HomeAgent
 from mip4.wire import RegistrationRequest, UdpTunnelRequest, ident
 from mip4.wire.registration import FLAG_D, FLAG_T
 
-from . import netns, proc
+from . import instructions, netns, proc
 from .report import Column, Figure, num, ratio
 
 NOW = 1_800_000_000.0  # the core's clock; its wall clock is set to the same
@@ -46,9 +48,10 @@ def _addr(base: int, i: int) -> str:
     return str(ipaddress.IPv4Address(base + i))
 
 
-def home_agent(n: int) -> tuple[HomeAgent, dict]:
+def home_agent(n: int, fill: Callable[[HomeAgent, int, int], None] | None = None) -> tuple[HomeAgent, dict]:
     """An i-HA with `n` mobile nodes, each registered (one binding) through receive_udp(); and the
-    memory that took (the registrations' own garbage is collected before the reading)."""
+    memory that took (the registrations' own garbage is collected before the reading). `fill`: another
+    way to register them (fill_directly, for callgrind, where n first requests take minutes)."""
     tracemalloc.start()
     m0 = tracemalloc.get_traced_memory()[0]
     nodes = {_addr(HOA_BASE, i): MobileNodeEntry(SecurityAssociation(SPI, _key(i))) for i in range(n)}
@@ -59,6 +62,10 @@ def home_agent(n: int) -> tuple[HomeAgent, dict]:
     agent.set_wall_clock(NOW, NOW)
     m2 = tracemalloc.get_traced_memory()[0]
     first = ident.timestamp_identification(NOW - 60, 0, clock_bits=0)
+    if fill is not None:
+        tracemalloc.stop()
+        fill(agent, n, first)
+        return agent, {}
     for i in range(n):
         agent.receive_udp(_registration(i, first), NOW - 60)
     if agent.counters["accepted"] != n:
@@ -69,6 +76,16 @@ def home_agent(n: int) -> tuple[HomeAgent, dict]:
     tracemalloc.stop()
     del minimal
     return agent, {"config": (m1 - m0) / n, "binding": (m3 - m2) / n, "minimal": (m4 - m3) / n}
+
+
+def fill_directly(agent: HomeAgent, n: int, identification: int) -> None:
+    """The bindings (and tunnels) n first registrations leave, made without the requests: what
+    receive_udp() of _registration(i) would have put in the table, the plane and the replay state."""
+    for i in range(n):
+        hoa, coa = _addr(HOA_BASE, i), _addr(COA_BASE, i)
+        b = Binding(hoa, coa, 1800, NOW - 60, NOW - 60 + 1800, identification, True, coa, 434, False, True)
+        agent.bindings.accept_identification(hoa, identification)
+        agent.plane.change(hoa, lambda b=b: agent.bindings.replace(b))
 
 
 def _registration(i: int, identification: int) -> Datagram:
@@ -169,7 +186,8 @@ def run(quick: bool) -> list[Figure]:
                   "bare UDP echo of the same request octets, loopback, same run", [
                       Column("path", "path", left=True), Column("bindings", "bindings", "{:,}"),
                       Column("rate", "reg/s", num), Column("vs_floor", "vs floor", num),
-                      Column("cpu_us", "CPU us/reg", "{:,.0f}"), Column("mrs", "MRs at 1 per 50 s", "{:,.0f}")])
+                      Column("cpu_us", "CPU us/reg", "{:,.0f}"), Column("instructions", "instr/reg", "{:,.0f}"),
+                      Column("mrs", "MRs at 1 per 50 s", "{:,.0f}")])
     memory = Figure("memory", "Home agent memory per binding (tracemalloc)",
                     "a minimal Python table: dict home address -> (care-of, expiry, identification)", [
                         Column("bindings", "bindings", "{:,}"), Column("binding", "B/binding", "{:,.0f}"),
@@ -186,12 +204,15 @@ def run(quick: bool) -> list[Figure]:
                           "cpu_us": daemon["server_cpu"] / daemon["replies"] * 1e6, "mrs": d_rate * REREGISTER_EVERY})
     else:
         rate.notes.append("not root or no `ip netns`: no UDP floor and no mip4d row; core rates have no ratio")
+    counted = 1000 if quick else 10000  # instructions: n bindings' configuration under callgrind takes long
     for n in sizes:
         agent, mem = home_agent(n)
         got = core_rate(agent, seconds / 2 if n > 1000 else seconds)
         rate.rows.append({"path": "HomeAgent core", "bindings": n, "rate": got["rate"],
                           "vs_floor": ratio(got["rate"], rate.rows[0]["rate"] if floor else None),
-                          "cpu_us": got["cpu_us"], "mrs": got["rate"] * REREGISTER_EVERY})
+                          "cpu_us": got["cpu_us"],
+                          "instructions": instructions.measure("registration", n) if n <= counted else None,
+                          "mrs": got["rate"] * REREGISTER_EVERY})
         memory.rows.append({"bindings": n, "binding": mem["binding"], "minimal": mem["minimal"],
                             "vs_minimal": ratio(mem["binding"], mem["minimal"]), "config": mem["config"]})
         del agent
@@ -200,7 +221,12 @@ def run(quick: bool) -> list[Figure]:
         "as mip4d calls them per datagram; mip4d and floor: replies per second at the client, 32 in flight",
         "vs floor: reg/s / the echo's round trips/s; CPU us/reg: server CPU per request (schedstat for mip4d, echo)",
         "MRs at 1 per 50 s: mobile routers one HA process keeps inside (T_MONITOR 60 s, N 10 s, RFC 5265 3.2.4)",
-        "mip4d row: one binding, log level info (a line per registration); each new binding would need an ipip "
+        "instr/reg: instructions per refresh in receive_udp() + get_timer() (valgrind --tool=callgrind, counting "
+        "only the refreshes: tests/bench/instructions.py); a noisy machine changes the rates, not this; "
+        "not at 100,000 bindings (making their configuration under callgrind takes over 10 minutes) "
+        "nor over 1,000 in a quick run",
+        "mip4d row: one binding, log level info (a refresh that changes nothing logs at debug); each new binding would "
+        "need an ipip "
         "device, which this host kernel may lack: the core rows show how the rate scales with N",
         "the table is filled through receive_udp() (a first registration per MN); a refresh looks only at its "
         "own home address's bindings and tunnels, and expiries come from a heap, so the cost should not grow with N",

@@ -15,7 +15,7 @@ class BindingLimit(ValueError):
     """add() would give a home address more simultaneous bindings than the table allows."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an HA holds one per mobile node (issue 25: at most 1 KiB each)
 class Binding:
     """One mobility binding: home address -> care-of address, for a granted lifetime."""
 

@@ -28,27 +28,26 @@ class Incoming:
     now: float
     wall: float  # time of day: identifications only (RFC 5944 5.7.1); lifetimes run on `now`
     authentic: bool = field(init=False)
+    home_address: str = field(init=False)
+    care_of: str = field(init=False)
+    # RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0, or the home address as care-of (returning home)
+    deregistration: bool = field(init=False)
+    _protected: list[Extension] | None = field(init=False, default=None, repr=False, compare=False)
+    _udp: tuple[UdpTunnelRequest | None, bool] | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        sa = self.entry.sa
-        self.authentic = self.request.verify(MOBILE_HOME_AUTH, sa.spi, sa.key)
-
-    @property
-    def home_address(self) -> str:
-        return self.request.home_address
-
-    @property
-    def care_of(self) -> str:
-        return self.request.care_of_address
-
-    @property
-    def deregistration(self) -> bool:
-        """RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0, or the home address as care-of (returning home)."""
-        return self.request.lifetime == 0 or self.care_of == self.home_address
+        sa, r = self.entry.sa, self.request
+        self.authentic = r.verify(MOBILE_HOME_AUTH, sa.spi, sa.key, self.dgram.payload)
+        # read a dozen times per request: attributes, not properties (issue 25)
+        self.home_address, self.care_of = r.home_address, r.care_of_address
+        self.deregistration = r.lifetime == 0 or self.care_of == self.home_address
 
     def protected(self) -> list[Extension]:
         """Extensions the MN-HA authenticator covers (RFC 5944 3.5.1); none unless it verified."""
-        return self.request.protected_extensions(MOBILE_HOME_AUTH, self.entry.sa.spi) if self.authentic else []
+        if self._protected is None:  # asked up to three times per request: found once
+            self._protected = (self.request.protected_extensions(MOBILE_HOME_AUTH, self.entry.sa.spi)
+                               if self.authentic else [])
+        return self._protected
 
     def udp_request(self) -> UdpTunnelRequest | None:
         """RFC 3519 3.1: the MN's UDP Tunnel Request, which counts only when authenticated."""
@@ -69,8 +68,10 @@ class Incoming:
 
     def udp_tunnel_request(self) -> tuple[UdpTunnelRequest | None, bool]:
         """The UDP Tunnel Request that counts (the MN's, else the FA's), and whether the FA asked."""
-        mn = self.udp_request()
-        return (mn, False) if mn is not None else (self.fa_udp_request(), True)
+        if self._udp is None:  # asked by the denial table and by the acceptance: found once
+            mn = self.udp_request()
+            self._udp = (mn, False) if mn is not None else (self.fa_udp_request(), True)
+        return self._udp
 
 # -- the denial table: RFC 5944 3.8.2.1 validity checks, RFC 3024, RFC 3519; first match denies --
 
@@ -84,7 +85,7 @@ def _bad_authenticator(config: HomeAgentConfig, table: BindingTable, rq: Incomin
 def _bad_fa_authenticator(config: HomeAgentConfig, table: BindingTable, rq: Incoming) -> bool:
     """RFC 5944 3.8.2.1: with an FA-HA SA for the relaying FA, its authenticator must verify."""
     sa = config.fa_ha.get(rq.dgram.src)
-    return sa is not None and not rq.request.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key)
+    return sa is not None and not rq.request.verify(FOREIGN_HOME_AUTH, sa.spi, sa.key, rq.dgram.payload)
 
 
 def _wrong_home_agent(config: HomeAgentConfig, table: BindingTable, rq: Incoming) -> bool:

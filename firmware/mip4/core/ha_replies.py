@@ -35,10 +35,13 @@ def reply(config: HomeAgentConfig, dgram: Datagram, request: RegistrationRequest
     message = RegistrationReply(code, request.home_address, config.address,
                                 request.identification if identification is None else identification,
                                 lifetime, exts)
+    fa_sa = config.fa_ha.get(dgram.src)
+    if rq is not None and not fa_extensions and fa_sa is None:  # the usual reply: encoded once
+        octets = message.encode_authenticated(MOBILE_HOME_AUTH, rq.entry.sa.spi, rq.entry.sa.key)
+        return SendUdp(Datagram(dgram.iface, config.address, PORT, dgram.src, dgram.sport, octets))
     if rq is not None:
         message.authenticate(MOBILE_HOME_AUTH, rq.entry.sa.spi, rq.entry.sa.key)
     message.extensions += fa_extensions or []
-    fa_sa = config.fa_ha.get(dgram.src)
     if fa_sa is not None:  # RFC 5944 3.8.3.1: the FA-HA authenticator follows, for the relaying FA
         message.authenticate(FOREIGN_HOME_AUTH, fa_sa.spi, fa_sa.key)
     return SendUdp(Datagram(dgram.iface, config.address, PORT, dgram.src, dgram.sport, message.encode()))

@@ -20,7 +20,7 @@ import random
 from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED, UDP_TUNNEL_DECLINED, UdpTunnelReply
-from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_header
+from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_extensions, request_header
 from .actions import Datagram, log
 from .bindings import Binding, BindingTable
 from .config import HomeAgentConfig
@@ -72,10 +72,12 @@ class HomeAgent:
             return self._drop("rate-limited", "rate-limited", "registration request from %s for %s dropped: more than"
                               " %g a second from that source" % (dgram.src, header.home_address,
                                                                  self.config.rate_limit), now=now, src=dgram.src)
-        try:
-            message = codec.decode_registration(dgram.payload)
+        try:  # the fixed part is decoded already: only the extensions are left (same checks as the codec's)
+            if len(dgram.payload) > codec.MAX_REGISTRATION:
+                codec.decode_registration(dgram.payload)  # raises: too long to decode
+            message = request_extensions(header, dgram.payload)
         except CodecError as e:
-            return self._poorly_formed(dgram, header, str(e), now)
+            return self._poorly_formed(dgram, request_header(dgram.payload), str(e), now)
         entry = self.config.mobile_nodes.get(message.home_address)
         if entry is None:
             return self._unknown_home_address(dgram, message, now)
@@ -155,14 +157,15 @@ class HomeAgent:
     def _admission(self, dgram: Datagram, request: RegistrationRequest, now: float) -> list | None:
         """Drop silently (no reply, no binding change, one log line) or None to go on."""
         c = self.config
-        fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
         if c.role == "i-ha" and not c.trusts(dgram.src):
+            fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
             # RFC 5265 4.3, R-4.3-c: nothing is trusted by default; R-4.3-d: drop silently, no reply of any
             # kind; R-4.3-g: judged on the IP source as received, never the CoA or HoA fields; R-4.3-e: logged
             return self._drop("untrusted-source", "dropped-untrusted", "dropped registration request from %s for %s:"
                               " source not in trusted_networks (RFC 5265 4.3)"
                               % (dgram.src, request.home_address), now, **fields)
         if c.role == "x-ha" and c.ignores(dgram.src):
+            fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
             # RFC 5265 3.7, R-3.7-a: an enterprise x-HA may drop registrations that come from inside
             return self._drop("inside-source", "dropped-inside", "dropped registration request from %s for %s:"
                               " source is inside (ignored_sources, RFC 5265 3.7)"
@@ -235,23 +238,26 @@ class HomeAgent:
         granted = self._grant(rq)
         udp, udp_reply, by_fa = self._udp_tunnel(rq)
         d = rq.dgram
+        source = rq.care_of if d.src == rq.care_of else d.src  # one string kept, not two equal ones (no NAT)
+        flags = rq.request.flags
         binding = Binding(rq.home_address, rq.care_of, granted, rq.now,
                           math.inf if granted == 0xFFFF else rq.now + granted, rq.request.identification,
-                          rq.request.has(FLAG_T), d.src, d.sport, udp, rq.request.has(FLAG_D))
-        if rq.request.has(FLAG_S) and self.config.max_bindings > 1:
+                          bool(flags & FLAG_T), source, d.sport, udp, bool(flags & FLAG_D))
+        if flags & FLAG_S and self.config.max_bindings > 1:
             code = codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.add(binding))
         else:
             # RFC 5944 3.8.2.2: without S the new binding replaces all others; S asked of an HA that keeps
             # one binding per home address: accepted, with code 1 (RFC 5944 3.4)
-            code = codes.ACCEPTED_NO_SIMULTANEOUS if rq.request.has(FLAG_S) else codes.ACCEPTED
+            code = codes.ACCEPTED_NO_SIMULTANEOUS if flags & FLAG_S else codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.replace(binding))
         extensions = [udp_reply] if udp_reply is not None else []
         if by_fa:  # RFC 3519 3.2: the FA asked, so the answer is in the FA's part
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, fa_extensions=extensions, rq=rq)
         else:
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
-        return plane + [reply, log("info", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
+        # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
+        return plane + [reply, log("info" if plane else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
             hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not plane, udp=udp)]
 

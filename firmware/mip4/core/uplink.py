@@ -6,11 +6,15 @@ verdict, selection.py picks among uplinks, datapath.py builds the paths.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .client import RegistrationClient
+
+try:
+    from _sha1 import sha1  # CPython's own SHA-1: hashlib loads OpenSSL's libcrypto, 3.7 MB (issue 25)
+except ImportError:
+    from hashlib import sha1
 
 DOWN = "down"  # no link
 WAITING = "waiting"  # link up, no care-of address yet
@@ -68,7 +72,7 @@ def tunnel_tag(iface: str, taken: set[str]) -> str:
         return iface
     salt = 0
     while True:
-        tag = hashlib.sha1(("%s#%d" % (iface, salt) if salt else iface).encode()).hexdigest()[:_TAG]
+        tag = sha1(("%s#%d" % (iface, salt) if salt else iface).encode()).hexdigest()[:_TAG]
         if tag not in taken:
             return tag
         salt += 1

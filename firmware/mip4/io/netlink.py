@@ -10,7 +10,7 @@ import ipaddress
 import logging
 from collections.abc import Callable
 
-from pyroute2 import AsyncIPRoute
+from .rtnl import AsyncIPRoute
 
 log = logging.getLogger("mip4.netlink")
 
@@ -79,6 +79,8 @@ class LinkMonitor:
             self.addresses[name].add(address)
         else:
             self.addresses[name].discard(address)
+            if not any(address in held for held in self.addresses.values()):
+                self.prefixlen.pop(address, None)  # bounded by the addresses held: DHCP hands out new ones
         self._report(name)
 
     def _report(self, name: str) -> None:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from . import xfrm
+from .rtnl import IPRoute, NetlinkError
 
 log = logging.getLogger("mip4.ike")
 

@@ -2,10 +2,26 @@
 from .errors import CodecError
 
 
+_packed = {}  # recent addresses packed: an agent's own address is in every message it sends
+_PACKED_KEPT = 256
+
+
 def ip4_pack(what, name, text):
     """'192.0.2.1' -> b'\\xc0\\x00\\x02\\x01'; CodecError on anything else."""
     if not isinstance(text, str):
         raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))
+    out = _packed.get(text)
+    if out is not None:
+        return out
+    try:  # the usual case first: a dotted quad as ip4_str writes it
+        out = bytes([int(p) for p in text.split(".")])
+        if len(out) == 4 and ip4_str(out) == text:
+            if len(_packed) >= _PACKED_KEPT:
+                _packed.clear()
+            _packed[text] = out
+            return out
+    except ValueError:
+        pass
     parts = text.split(".")
     if len(parts) != 4:
         raise CodecError(what, "%s must be a dotted-quad IPv4 address, got %r" % (name, text))

@@ -28,6 +28,8 @@ def need(what, data, offset, size):
 
 def check_int(what, name, value, bits):
     """Raise unless `value` is an integer that fits in `bits` unsigned bits."""
+    if type(value) is int and 0 <= value < (1 << bits):  # the usual case, at once (bool is not int here)
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise CodecError(what, "%s must be an integer, got %r" % (name, value))
     if value < 0 or value >= (1 << bits):

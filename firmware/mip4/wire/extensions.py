@@ -231,6 +231,13 @@ REGISTRATION_DECODERS = {
 }
 
 
+_NEED_WHAT = AUTH_TYPES  # registration decoders that may raise, naming the extension
+
+
+def _ext_what(what, t):
+    return "%s: extension type %d" % (what, t)
+
+
 def decode_extensions(what, data, offset, decoders=None, long_types=LONG_FORMAT_TYPES, padding=False):
     """Extensions from `offset` to the end of `data`; each gets `.offset` set.
 
@@ -249,19 +256,17 @@ def decode_extensions(what, data, offset, decoders=None, long_types=LONG_FORMAT_
             out.append(ext)
             offset += 1
             continue
-        ext_what = "%s: extension type %d" % (what, t)
         if t in long_types:  # type, sub-type, 16-bit length
-            need(ext_what, data, offset, 4)
             head, length_at = 4, offset + 2
-            length = unpack_from(">H", data, length_at)[0]
         else:  # type, 8-bit length
-            need(ext_what, data, offset, 2)
             head, length_at = 2, offset + 1
-            length = data[length_at]
+        if end - offset < head:
+            need(_ext_what(what, t), data, offset, head)
+        length = unpack_from(">H", data, length_at)[0] if head == 4 else data[length_at]
         stop = offset + head + length
         if stop > end:
-            raise CodecError(
-                ext_what, "length %d overruns the packet, %d octets left" % (length, end - offset - head), length_at)
+            raise CodecError(_ext_what(what, t), "length %d overruns the packet, %d octets left"
+                             % (length, end - offset - head), length_at)
         body = data[offset + head : stop]
         dec = decoders.get(t)
         if head == 4:
@@ -269,7 +274,8 @@ def decode_extensions(what, data, offset, decoders=None, long_types=LONG_FORMAT_
         elif dec is None:
             ext = RawExtension(t, bytes(body))
         else:
-            ext = dec(ext_what, t, body, offset)
+            lazy = decoders is REGISTRATION_DECODERS and t not in _NEED_WHAT  # these never raise
+            ext = dec(what if lazy else _ext_what(what, t), t, body, offset)
         ext.offset = offset
         out.append(ext)
         offset = stop

@@ -70,29 +70,40 @@ class _Registration(Record):
 
     def authenticate(self, ext_type, spi, key):
         """Append an authentication extension over everything before it (RFC 5944 3.5.1)."""
+        return self._authenticate(ext_type, spi, key)[0]
+
+    def encode_authenticated(self, ext_type, spi, key):
+        """authenticate(), then the octets of the whole message: what encode() would return, encoded once."""
+        return self._authenticate(ext_type, spi, key)[1]
+
+    def _authenticate(self, ext_type, spi, key):
         if ext_type not in AUTH_TYPES:
             raise CodecError(self.what, "authentication type must be 32, 33 or 34, got %r" % (ext_type,))
         if check_int(self.what, "spi", spi, 32) <= SPI_RESERVED_MAX:
             raise CodecError(self.what, "SPI %d is reserved (0..255, RFC 5944 1.6)" % spi)
-        ext = Authentication(ext_type, spi, b"\x00" * auth.AUTHENTICATOR_LEN)
+        protected = self.encode() + pack(">BBI", ext_type, 4 + auth.AUTHENTICATOR_LEN, spi)
+        ext = Authentication(ext_type, spi, auth.hmac_md5(key, protected))
         self.extensions.append(ext)
-        data, offsets = self._encode()
-        protected = data[: offsets[-1] + _AUTH_HEAD]
-        ext.authenticator = auth.hmac_md5(key, protected)
-        return ext
+        return ext, protected + ext.authenticator
 
-    def verify(self, ext_type, spi, key):
+    def verify(self, ext_type, spi, key, octets=None):
         """True when the first `ext_type` extension with `spi` carries a good HMAC-MD5.
 
         Computed over the message as it stands now, so a field changed after decoding fails
         verification; for a decoded message these are the received octets (decoding is exact).
+        `octets`: the octets this message was decoded from, unchanged since (a receiver's fast path:
+        no re-encoding; the extensions' `offset` says where the authenticator starts).
         """
         i = self.find(ext_type, spi)
         if i < 0 or spi <= SPI_RESERVED_MAX:
             return False
-        data, offsets = self._encode()
-        expected = auth.hmac_md5(key, data[: offsets[i] + _AUTH_HEAD])
-        return auth.equal(expected, self.extensions[i].authenticator)
+        ext = self.extensions[i]
+        if octets is not None and ext.offset is not None:
+            covered = octets[: ext.offset + _AUTH_HEAD]
+        else:
+            data, offsets = self._encode()
+            covered = data[: offsets[i] + _AUTH_HEAD]
+        return auth.equal(auth.hmac_md5(key, covered), ext.authenticator)
 
 
 class RegistrationRequest(_Registration):
@@ -116,13 +127,10 @@ class RegistrationRequest(_Registration):
 
     def _fixed(self):
         w = self.what
-        return (
-            pack(">BBH", REGISTRATION_REQUEST, check_int(w, "flags", self.flags, 8), check_int(w, "lifetime", self.lifetime, 16))
-            + ip4_pack(w, "home_address", self.home_address)
-            + ip4_pack(w, "home_agent", self.home_agent)
-            + ip4_pack(w, "care_of_address", self.care_of_address)
-            + pack(">Q", check_int(w, "identification", self.identification, 64))
-        )
+        return pack(">BBH4s4s4sQ", REGISTRATION_REQUEST, check_int(w, "flags", self.flags, 8),
+                    check_int(w, "lifetime", self.lifetime, 16), ip4_pack(w, "home_address", self.home_address),
+                    ip4_pack(w, "home_agent", self.home_agent), ip4_pack(w, "care_of_address", self.care_of_address),
+                    check_int(w, "identification", self.identification, 64))
 
     @staticmethod
     def decode(data):
@@ -153,12 +161,10 @@ class RegistrationReply(_Registration):
 
     def _fixed(self):
         w = self.what
-        return (
-            pack(">BBH", REGISTRATION_REPLY, check_int(w, "code", self.code, 8), check_int(w, "lifetime", self.lifetime, 16))
-            + ip4_pack(w, "home_address", self.home_address)
-            + ip4_pack(w, "home_agent", self.home_agent)
-            + pack(">Q", check_int(w, "identification", self.identification, 64))
-        )
+        return pack(">BBH4s4sQ", REGISTRATION_REPLY, check_int(w, "code", self.code, 8),
+                    check_int(w, "lifetime", self.lifetime, 16), ip4_pack(w, "home_address", self.home_address),
+                    ip4_pack(w, "home_agent", self.home_agent),
+                    check_int(w, "identification", self.identification, 64))
 
     @staticmethod
     def decode(data):
@@ -172,10 +178,18 @@ class RegistrationReply(_Registration):
         )
 
 
+def request_extensions(header, data):
+    """Complete `header` (request_header's, of the same `data`) with the extensions after the fixed
+    part, as RegistrationRequest.decode would (CodecError likewise), without decoding the fixed part twice."""
+    header.extensions = decode_extensions("registration request", data, REQUEST_FIXED)
+    return header
+
+
 def request_header(data):
     """The fixed part of a registration request, without its extensions, or None when `data` is not
     even that (shorter, or another type): what an agent can still answer when the extensions do not
     decode (RFC 5944 3.4 code 134, 3.7.2.1 code 70)."""
     if len(data) < REQUEST_FIXED or data[0] != REGISTRATION_REQUEST:
         return None
-    return RegistrationRequest.decode(bytes(data[:REQUEST_FIXED]))
+    _, flags, lifetime, hoa, ha, coa, identification = unpack_from(">BBH4s4s4sQ", data, 0)
+    return RegistrationRequest(ip4_str(hoa), ip4_str(ha), ip4_str(coa), identification, lifetime, flags)

@@ -10,13 +10,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mip4.io import daemon
 from mip4.io.settings import RouterOptions
 from mip4.status.methods import Source
-from mip4.ubus.libubus import DEFAULT_SOCKET, UbusError
-from mip4.ubus.netifd import NetifdEvents
-from mip4.ubus.object import Mip4Object
+from mip4.ubus import DEFAULT_SOCKET
+
+if TYPE_CHECKING:  # imported only where a ubusd runs: libubus needs ctypes (issue 25: not off OpenWrt)
+    from mip4.ubus.netifd import NetifdEvents
+    from mip4.ubus.object import Mip4Object
 
 log = logging.getLogger("mip4d")
 
@@ -33,6 +36,8 @@ def netifd(options: RouterOptions, on_link: Callable[[str, bool], None], on_addr
     path = ubus_socket()
     if not options.netifd or path is None:
         return None
+    from mip4.ubus.netifd import NetifdEvents
+
     return NetifdEvents(options.netifd, on_link, on_address, on_gateway, path)
 
 
@@ -41,6 +46,9 @@ def ubus_object(source: Source) -> Mip4Object | None:
     path = ubus_socket()
     if path is None:
         return None
+    from mip4.ubus.libubus import UbusError
+    from mip4.ubus.object import Mip4Object
+
     try:
         obj = Mip4Object(source, path)
     except (UbusError, OSError) as e:  # mip4d runs on; `mip4 status` still has the control socket

@@ -44,7 +44,6 @@ from typing import Any
 
 log = logging.getLogger("mip4.ubus")
 
-DEFAULT_SOCKET = "/var/run/ubus/ubus.sock"
 STATUS_OK, INVALID_ARGUMENT, UNKNOWN_ERROR = 0, 2, 9  # ubusmsg.h: enum ubus_msg_status
 BLOBMSG_TYPE = {"string": 3, "int": 5, "bool": 7, "table": 2, "array": 1}  # blobmsg.h (int: INT32, bool: INT8)
 ULOOP_READ = 1

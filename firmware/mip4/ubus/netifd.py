@@ -21,7 +21,7 @@ import socket
 import stat
 from collections.abc import Callable
 
-from .libubus import DEFAULT_SOCKET
+from . import DEFAULT_SOCKET
 
 log = logging.getLogger("mip4d.netifd")
 

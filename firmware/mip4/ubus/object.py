@@ -21,7 +21,8 @@ import asyncio
 import logging
 
 from ..status.methods import SIGNATURE, MethodError, Source, call
-from .libubus import DEFAULT_SOCKET, STATUS_OK, DispatchThread, ObjectServer
+from . import DEFAULT_SOCKET
+from .libubus import STATUS_OK, DispatchThread, ObjectServer
 
 log = logging.getLogger("mip4.ubus")
 NAME = "mip4"

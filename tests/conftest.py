@@ -36,7 +36,7 @@ NETNS = (
 # Over about 5 s each on the 2-core test machine (pytest --durations, an otherwise idle machine): together
 # about 77 s of the 135 s that everything but the lab took. make check leaves them out, make test runs them.
 SLOW = (
-    "tests/test_bench.py::test_quick_bench_writes_every_figure",  # 23 s: make bench QUICK=1
+    "tests/test_bench.py::test_quick_bench_writes_every_figure",  # 55 s: make bench QUICK=1
     "tests/router/test_package.py::test_make_package_builds_the_same_files_again",  # 9 s: make package
     "tests/router/test_owrt_mip4d.py::test_mip4d_waits_for_missing_and_down_uplinks_and_takes_them_from_netifd",  # 12 s
     "tests/router/test_owrt_mip4d.py::test_mip4d_comes_back_on_ubus_after_ubusd_restarts",  # 9 s: 5 s between tries

@@ -90,7 +90,7 @@ def log_events(text: str) -> list[tuple[float, str]]:
 
 
 def phases(log: list[tuple[float, str]], steps: list[dict]) -> dict[str, list[tuple[int, float]]]:
-    """Per RTT-tagged step: seconds from plugging in to the DHCP address ("address"); for c -> cvc moves,
+    """Per RTT-tagged step: seconds from plugging in to the address, DHCP's or DNAv4's ("address"); for c -> cvc moves,
     the MR's full IKE ("ike": IKE allowed through x-MIP -> IKE SA up) and i-MIP registration
     ("i_mip": IKE SA up -> the i-HA's reply through the VPN). Values are (rtt, seconds)."""
     got: dict[str, list[tuple[int, float]]] = {"address": [], "ike": [], "i_mip": []}
@@ -98,7 +98,9 @@ def phases(log: list[tuple[float, str]], steps: list[dict]) -> dict[str, list[tu
         start = s["wall"]
         end = steps[i + 1]["wall"] if i + 1 < len(steps) else float("inf")
         window = [(t, line) for t, line in log if start - 0.05 <= t < end]
-        addr = next((t for t, line in window if "mip4 udhcpc: wan " in line), None)
+        # the address from DHCP (the hook's lease line), or a remembered one DNAv4 put back (io/dhcp.py)
+        addr = next((t for t, line in window
+                     if "mip4 udhcpc: wan " in line or "wan: back on the network of router" in line), None)
         if addr is not None:
             got["address"].append((s["rtt_ms"], addr - start))
         if s["transition"] == "c->cvc":

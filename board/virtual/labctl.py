@@ -502,7 +502,7 @@ class Lab:
                       renewed_after_s=None if renewed is None else round(renewed - started, 3), stream=s,
                       ike_before=before["ike_sa"], child_before=before["child_sa"], ike_sa=snap["ike_sa"],
                       child_sa=snap["child_sa"], mode_after_s=None, data_after_s=None, outage_s=None,
-                      care_of=snap["care_of"])
+                      care_of=snap["care_of"], wall=time.time() - (time.monotonic() - started))
         self.keep_status(index)
         emit("step", **result)
         return result

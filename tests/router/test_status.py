@@ -37,6 +37,18 @@ def test_model_adds_registrations_verdict_and_reason(node):
     assert 0 < wan["t_monitor_left"] <= 60 and s["child_sa"] == "down"
 
 
+def test_the_verdict_says_tentatively_outside_while_the_i_ha_may_still_answer():
+    """RFC 5265 3.3: after the x-HA's reply the i-HA is asked through the detection period; the status says
+    so (mode cvc already, data only as ESP), then outside."""
+    n = LiveNode(speed=1.0)
+    n.do(n.w.connect, "wwan", "ext1", "198.18.0.5")
+    n.run(1.0)  # the x-HA has answered; the detection period (2 s) is not over
+    s = n.status()["status"]
+    assert s["interfaces"]["wwan"]["state"] == "tentative-outside" and s["verdict"] == "tentative-outside", s
+    n.run(3.0)
+    assert n.status()["status"]["verdict"] == "outside"
+
+
 def test_handoff_timeline_inside_to_outside(node):
     node.do(node.w.disconnect, "wan")
     node.do(node.w.connect, "wwan", "ext1", "198.18.0.5")

@@ -61,7 +61,8 @@ class StatusModel:
             u["verdict_reason"] = self.reasons.get(iface, "")
         primary = s["interfaces"].get(s["primary"] or "")
         state = primary["state"] if primary else None
-        s["verdict"] = state if state in ("inside", "outside") else "none"
+        # tentatively outside: the x-HA accepted, the i-HA may still answer (RFC 5265 3.3); data only as ESP
+        s["verdict"] = state if state in ("inside", "tentative-outside", "outside") else "none"
         s["verdict_reason"] = (primary["verdict_reason"] if primary else "no uplink carries user data")
         s["child_sa"] = "up" if s["ike"] == "up" and s["vpn_tia"] else ("connecting" if s["ike"] == "connecting"
                                                                          else "down")

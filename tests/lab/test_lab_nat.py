@@ -50,10 +50,17 @@ def test_cvc_behind_the_nat_runs_x_mip_as_udp_tunnel_data(tour):
     # the IKE SA moved here with the x-HoA: its liveness checks cross the tunnel, no new IKE_SA_INIT while the
     # MR is here (later in the tour the gateway deletes the IKE SA on purpose: the new SA's IKE_SA_INIT may
     # then cross natlan too, to a binding of the MR's that is still behind the NAT)
+    # (and nothing as IP-in-IP or bare ESP while it is here: later steps leave bindings behind the NAT that
+    # the tour's NAT restarts and the gateway's delete then touch; their own tests judge those)
     after = [x["wall"] for x in steps(events) if x.get("wall", 0) > step["wall"]]
-    inits = tshark(cap, "udp.port == 434 && isakmp.exchangetype == 34", "frame.time_epoch")
-    assert [t for (t,) in inits if step["wall"] <= float(t) < min(after, default=float("inf"))] == []
-    assert tshark(cap, "ip.proto == 4 || (esp && !udp.port == 434)", "ip.src") == []
+    end = min(after, default=float("inf"))
+
+    def here(display_filter: str) -> list[list[str]]:
+        return [r for r in tshark(cap, display_filter, "frame.time_epoch", "ip.src")
+                if step["wall"] <= float(r[0]) < end]
+
+    assert here("udp.port == 434 && isakmp.exchangetype == 34") == []
+    assert here("ip.proto == 4 || (esp && !udp.port == 434)") == []
 
 
 def test_keepalives_cross_the_tunnel_and_the_x_ha_answers_them(tour):

@@ -5,6 +5,7 @@ UML kernel, which runs as an ordinary process group; close() kills it and remove
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import selectors
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOPOLOGY = os.path.join(REPO, "board", "virtual", "topology.json")
+# Two UML labs at once starve each other's timers on a small machine: a boot waits for the one before it.
+LOCK = os.environ.get("MIP4_LAB_LOCK", "/tmp/mip4-lab.lock")
 
 
 def topology() -> dict:
@@ -38,6 +41,8 @@ class Lab:
         rounds: how many times the scenario runs in this boot (make soak).
         stream: the LAN host's stream, "tcp" (the counter stream, nothing may be lost) or "udp" (the bench's probes).
         captures: dumpcap on the topology's capture points (the leak auditor's input; the bench turns it off)."""
+        self._lock = open(LOCK, "a")  # noqa: SIM115 (held until close())
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         self.dir = tempfile.mkdtemp(prefix="mip4-lab-")
         with open(os.path.join(self.dir, "params.json"), "w") as f:
             json.dump({"netem": netem or {}, "tour": tour, "rounds": rounds, "stream": stream,
@@ -112,6 +117,7 @@ class Lab:
             time.sleep(0.1)
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+        self._lock.close()  # releases the flock: the next boot may start
 
 
 def uml_processes() -> list[str]:

@@ -85,6 +85,8 @@ class Lab:
                     except ValueError:
                         continue
                     event["host_s"] = round(time.monotonic() - self.started, 3)
+                    with open(self.path("events.jsonl"), "a") as f:  # a kept lab (MIP4_LAB_KEEP=1) can be traced later
+                        f.write(json.dumps(event) + "\n")
                     yield event
                     if event.get("event") == "halt":
                         return

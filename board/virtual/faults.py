@@ -49,7 +49,8 @@ def inject(lab, index: int, step: dict) -> dict:  # noqa: ANN001  (labctl.Lab)
                   recovered_after_s=None if recovered is None else round(recovered - event, 3),
                   data_after_s=None if resumed is None else round(resumed - event, 3), mode_after_s=None,
                   outage_s=max(stalls, default=0.0), care_of=snap["care_of"], ike_sa=snap["ike_sa"],
-                  child_sa=snap["child_sa"], counters=snap["counters"], **injected)
+                  child_sa=snap["child_sa"], counters=snap["counters"], gate=snap["gate"],
+                  lan_route=snap["lan_route"], detection=snap["detection"], **injected)
     lab.keep_status(index)
     emit("step", **result)
     return result

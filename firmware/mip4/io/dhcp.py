@@ -25,6 +25,7 @@ from typing import Any
 
 from . import dnav4
 from .dnav4 import Memory, Network
+from .rtnl import dump
 
 log = logging.getLogger("mip4.dhcp")
 SCRIPT = os.path.join(os.path.dirname(__file__), "udhcpc.script")
@@ -225,12 +226,13 @@ class DhcpClients:
         assert lease.address is not None and lease.prefixlen is not None
         await self.gateway(iface, lease.router)
         ipr: Any = self.ipr
-        index = (await ipr.link_lookup(ifname=iface) or [None])[0]
-        if index is None:
+        try:  # not link_lookup(): pyroute2 leaves its ACK queued (issue 25)
+            index = socket.if_nametoindex(iface)
+        except OSError:
             log.warning("%s: gone before its lease %s went on", iface, lease.address)
             return
-        have = [(a.get("address"), a["prefixlen"]) async for a in await ipr.addr("dump", index=index,
-                                                                                   family=socket.AF_INET)]
+        have = [(a.get("address"), a["prefixlen"]) for a in await dump(ipr, "addr", "dump", index=index,
+                                                                       family=socket.AF_INET)]
         if have != [(lease.address, lease.prefixlen)]:
             if have:  # removing the last address takes the device's routes with it: the router again
                 await self.flush(iface)

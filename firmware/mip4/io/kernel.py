@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from ..core.actions import Tunnel
 from ..core.paths import IPIP_HEADER
 from .backend import MAIN
-from .rtnl import NTF_PROXY, AsyncIPRoute, NetlinkError
+from .rtnl import NTF_PROXY, AsyncIPRoute, NetlinkError, dump
 
 log = logging.getLogger("mip4.kernel")
 
@@ -137,7 +137,7 @@ class KernelDataPlane:
     async def table_route(self, table: int, prefix: str = "0.0.0.0/0") -> dict | None:
         """The kernel's route for `prefix` in `table`, whoever installed it (e.g. udhcpc's default)."""
         dst, plen = _net(prefix)
-        async for r in await self.ipr.route("dump", table=table):
+        for r in await dump(self.ipr, "route", "dump", table=table):
             if r.get("dst_len") == plen and (r.get("dst") or "0.0.0.0") == dst:
                 return {"gateway": r.get("gateway"), "oif": r.get("oif"), "type": r.get("type")}
         return None
@@ -236,12 +236,12 @@ class KernelDataPlane:
                     blackholes: tuple[int, ...] = ()) -> None:
         """Remove what a killed predecessor left: our tunnels, and every rule and route of our tables
         (and, for an FA, its visitors-only rules and its blackhole rules of priority `blackholes`)."""
-        async for link in await self.ipr.get_links():
+        for link in await dump(self.ipr, "get_links"):
             name = link.get("ifname") or ""
             if OUR_TUNNELS.match(name):
                 log.warning("removing stale tunnel %s", name)
                 await self.ipr.link("del", index=link["index"])
-        async for r in await self.ipr.get_rules(family=2):
+        for r in await dump(self.ipr, "get_rules", family=2):
             iif, priority = r.get("FRA_IIFNAME"), r.get("FRA_PRIORITY", 0)
             if visitors_only and iif and priority in (VISITORS_ONLY_PRIORITY, VISITORS_ONLY_PRIORITY + 1):
                 await self._quietly_rule_del(self._visitors_only_rules(iif)[priority - VISITORS_ONLY_PRIORITY])
@@ -253,7 +253,7 @@ class KernelDataPlane:
             elif r.get("table") in tables or r.get("FRA_TABLE") in tables:
                 await self._quietly_rule_del(dict(priority=priority, table=r.get("FRA_TABLE") or r.get("table")))
         for table in tables:
-            async for r in await self.ipr.route("dump", table=table):
+            for r in await dump(self.ipr, "route", "dump", table=table):
                 try:
                     await self.ipr.route("del", table=table, dst=r.get("dst") or "0.0.0.0", dst_len=r["dst_len"])
                 except NetlinkError:

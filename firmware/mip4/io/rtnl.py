@@ -13,10 +13,12 @@ ssl, ctypes, unittest.mock or multiprocessing (tests/io/test_rtnl.py).
 """
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import sys
 import types
+import weakref
 from typing import Any
 
 _HEAVY = ("ssl", "ctypes", "ctypes.util", "unittest", "unittest.mock", "multiprocessing")
@@ -119,4 +121,18 @@ from pyroute2.iproute.linux import AsyncIPRoute, IPRoute  # noqa: E402
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.rtnl.ndmsg import NTF_PROXY  # noqa: E402
 
-__all__ = ["NTF_PROXY", "AsyncIPRoute", "IPRoute", "NetlinkError", "module_loaded"]
+__all__ = ["NTF_PROXY", "AsyncIPRoute", "IPRoute", "NetlinkError", "dump", "module_loaded"]
+
+_DUMPING: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def dump(ipr: AsyncIPRoute, method: str, *args: Any, **kwargs: Any) -> list:  # noqa: ANN401
+    """`ipr.<method>(...)`'s dump, read to its end before another dump starts on the same socket. The
+    kernel runs one dump per netlink socket and refuses a second meanwhile with EBUSY
+    (netlink_dump_start); two of mip4d's tasks sharing its socket (an uplink's Attach and the DHCP
+    hook's lease) met so in a carrier storm, and the failed Attach left the uplink without its route."""
+    lock = _DUMPING.get(ipr)
+    if lock is None:
+        lock = _DUMPING[ipr] = asyncio.Lock()
+    async with lock:
+        return [msg async for msg in await getattr(ipr, method)(*args, **kwargs)]

@@ -1,0 +1,83 @@
+"""A real etcd cluster on loopback for the binding store tests (Debian's etcd-server, issue 27).
+
+Three members on ports picked free here, each in its own data directory; `stop`/`start` one member
+(SIGKILL: as a machine dies) to take the cluster's quorum away and give it back.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class EtcdCluster:
+    def __init__(self, base: Path, members: int = 3) -> None:
+        self.base = base
+        ports = free_ports(2 * members)
+        self.names = ["m%d" % i for i in range(members)]
+        self.client = {n: "http://127.0.0.1:%d" % ports[2 * i] for i, n in enumerate(self.names)}
+        self.peer = {n: "http://127.0.0.1:%d" % ports[2 * i + 1] for i, n in enumerate(self.names)}
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(self.client[n] for n in self.names)
+
+    def start(self, name: str | None = None) -> None:
+        cluster = ",".join("%s=%s" % (n, self.peer[n]) for n in self.names)
+        for n in [name] if name else self.names:
+            log = open(self.base / ("%s.log" % n), "ab")
+            self.procs[n] = subprocess.Popen(
+                [ETCD, "--name", n, "--data-dir", str(self.base / n), "--listen-client-urls", self.client[n],
+                 "--advertise-client-urls", self.client[n], "--listen-peer-urls", self.peer[n],
+                 "--initial-advertise-peer-urls", self.peer[n], "--initial-cluster", cluster,
+                 "--initial-cluster-state", "new", "--initial-cluster-token", "mip4-test",
+                 "--heartbeat-interval", "50", "--election-timeout", "500"],
+                stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Until a write goes through (the cluster has a leader and quorum)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for url in [self.client[n] for n in self.procs]:
+                try:
+                    rq = urllib.request.Request(url + "/v3/kv/put", data=json.dumps(
+                        {"key": "aGVhbHRo", "value": "b2s="}).encode())
+                    with urllib.request.urlopen(rq, timeout=1) as r:
+                        if "header" in json.loads(r.read()):
+                            return
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("etcd cluster not healthy; logs in %s" % self.base)
+            time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        p = self.procs.pop(name)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def stop(self) -> None:
+        for n in list(self.procs):
+            self.kill(n)

@@ -242,7 +242,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
             assert not [x for x in lines if "registered" in x]
             return
         wait_for("ha2 active", lambda: ha2.states()[-1:] == ["active"])
-        print("failover (%s): %.3f s from the kill to the stream's next datagram at the mobile node" % (death, failover))
+        print("failover (%s): %.3f s from the kill to the stream's next datagram at the node" % (death, failover))
         # machine: 3.6 advertisement intervals, the read from etcd, ARP; mip4d: the track script's second too
         assert ha2.has_vip() and failover < (3.0 if death == "machine" else 4.0)  # ha1's dead machine keeps its copy
         if death == "mip4d":

@@ -265,6 +265,9 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
         assert binding["home_address"] == HOA and binding["udp_tunnel"] and binding["source_port"] == PORT
         assert status["counters"]["accepted"] == 0  # ha2 never saw a registration: the node did not re-register
         assert ha2.status()["store"]["reachable"]
+        text = subprocess.run(["ip", "netns", "exec", ha2.ns, sys.executable, "-m", "mip4", "status", "--socket",
+                               str(ha2.socket)], capture_output=True, text=True, env=ENV, timeout=20).stdout
+        assert "i-ha %s, 1 binding(s)\nactive; binding store reachable (http://10.9.0.5:" % VIP in text, text
         mn.stdin.write("replay\n")  # RFC 5944 5.7: the request ha1 accepted, replayed to ha2
         mn.stdin.flush()
         replay = read_until(lambda x: "replay" in x)

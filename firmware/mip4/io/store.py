@@ -2,7 +2,7 @@
 
 Why no client library: etcd serves its v3 API as JSON over HTTP (the gRPC gateway, /v3/kv/range,
 /v3/kv/txn, /v3/lease/grant, ...; keys and values base64), which urllib, json and base64 speak. The
-home agent needs six calls of it; docs/redundancy.md says why that beats the PyPI clients.
+home agent needs five calls of it; docs/redundancy.md says why that beats the PyPI clients.
 
 Layout under `prefix` ("mip4/<i-ha|x-ha>/<home agent address>/" by default, so an i-HA pair and an
 x-HA pair can share one cluster):
@@ -113,8 +113,10 @@ class EtcdClient:
         answer = self.call("kv/range", {"key": _b64(prefix), "range_end": _prefix_end(prefix)})
         return [(_unb64(kv["key"]), _unb64(kv.get("value", "")), kv.get("lease", "0")) for kv in answer.get("kvs", [])]
 
-    def status(self) -> dict:
-        return self.call("maintenance/status", {})
+    def probe(self, key: str) -> None:
+        """A linearizable read: answered only by a cluster with a leader and quorum (a member's own status
+        would answer without them)."""
+        self.call("kv/range", {"key": _b64(key), "limit": 1})
 
 
 def put(key: str, value: str, lease: str = "0") -> dict:
@@ -277,7 +279,7 @@ class BindingStore:
         while not self.reachable:
             await asyncio.sleep(self.retry)
             try:
-                await self._run(self.client.status)
+                await self._run(self.client.probe, self.prefix)
             except (StoreUnreachable, StoreError):
                 continue
             memory = self.snapshot()

@@ -149,3 +149,20 @@ def test_a_record_that_is_no_binding_is_skipped_and_logged_never_served(etcd, re
     b = home_agent(etcd, start_standby=True)
     actions = b.activate(Restored([(record, 100.0)], {}), NOW)
     assert not b.bindings.lookup(I_HOA) and [x.reason for x in actions] == ["store-bad-record", "active"]
+
+
+def test_a_refresh_starts_its_lease_again_and_a_new_lifetime_takes_a_new_lease_revoking_the_old(etcd):
+    async def main() -> None:
+        a = home_agent(etcd)
+        sa = store_of(a, "t5/")
+        key = sa.binding_key(I_HOA, CO_COA)
+        await drive(sa, send(a, request(at=NOW)))
+        first = sa.leases[key]
+        await asyncio.sleep(1.1)
+        await drive(sa, send(a, request(at=NOW + 1), now=NOW + 1))  # a refresh: the same lease, from 1800 again
+        assert sa.leases[key] == first and sa.client.time_to_live(first) in ((1800, 1800), (1799, 1800))
+        await drive(sa, send(a, request(lifetime=900, at=NOW + 2), now=NOW + 2))
+        assert sa.leases[key] != first and sa.client.time_to_live(first)[0] == -1  # revoked
+        assert sa.client.time_to_live(sa.leases[key]) in ((900, 900), (899, 900))
+        sa.close()
+    asyncio.run(main())

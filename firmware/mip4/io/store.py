@@ -100,9 +100,14 @@ class EtcdClient:
         except StoreError:  # expired already
             pass
 
-    def time_to_live(self, lease: str) -> int:
-        """Seconds the lease has left; -1: gone."""
-        return int(self.call("lease/timetolive", {"ID": lease}).get("TTL", -1))
+    def time_to_live(self, lease: str) -> tuple[int, int]:
+        """Seconds the lease has left (-1: gone) and its granted TTL."""
+        answer = self.call("lease/timetolive", {"ID": lease})
+        return int(answer.get("TTL", -1)), int(answer.get("grantedTTL", 0))
+
+    def keep_alive(self, lease: str) -> int:
+        """Start the lease's TTL again (the leader alone: no raft write); its TTL, 0 when it is gone."""
+        return int(self.call("lease/keepalive", {"ID": lease}).get("result", {}).get("TTL", 0))
 
     def txn(self, ops: list[dict]) -> None:
         for i in range(0, len(ops), MAX_OPS):
@@ -155,6 +160,7 @@ class BindingStore:
         self.retry = retry
         self.reachable = True
         self.leases: dict[str, str] = {}  # key -> its lease (touched on the worker thread only)
+        self.granted: dict[str, int] = {}  # lease -> its granted TTL (worker thread only)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="mip4-store")
         self.prober: asyncio.Task | None = None
         self.counters = {"writes": 0, "unreachable": 0, "refused": 0}
@@ -195,12 +201,19 @@ class BindingStore:
         `replace`, the home address's other care-of bindings deleted in the same transaction (etcd refuses a
         range delete over a key the transaction puts: they are deleted one by one, as we know them)."""
         key = self.binding_key(b.home_address, b.care_of)
-        lease = "0" if b.lifetime == INFINITE else self.client.grant(b.lifetime)
+        old = self.leases.get(key, "0")
+        if b.lifetime == INFINITE:
+            lease = "0"
+        elif old != "0" and self.granted.get(old) == b.lifetime and self.client.keep_alive(old) > 0:
+            lease = old  # a refresh: its lease starts again (one raft write less than a new one, and no revoke)
+        else:
+            lease = self.client.grant(b.lifetime)
+            self.granted[lease] = b.lifetime
         others = [k for k in self._keys_of(b.home_address) if k != key] if replace else []
         self.client.txn([delete(k) for k in others] + [
             put(key, json.dumps(to_record(b)), lease),
             put(self.identification_key(b.home_address), "%016x" % b.identification)])
-        self._forget_leases(others + [key])  # the key is on the new lease now: the old one holds nothing
+        self._forget_leases(others + ([key] if old != lease else []))  # the key is on its new lease now
         self.leases[key] = lease
 
     def _forget(self, home_address: str, care_of: str | None, identification: int) -> None:
@@ -217,6 +230,7 @@ class BindingStore:
         for k in keys:
             lease = self.leases.pop(k, None)
             if lease not in (None, "0"):
+                self.granted.pop(lease, None)
                 self.client.revoke(lease)
 
     # -- becoming active -------------------------------------------------------------------------
@@ -235,6 +249,7 @@ class BindingStore:
     def _load(self) -> Restored:
         bindings: list[tuple[object, float | None]] = []
         self.leases.clear()
+        self.granted.clear()
         left: dict[str, int] = {}
         for key, value, lease in self.client.range(self.prefix + "binding/"):
             try:
@@ -246,7 +261,7 @@ class BindingStore:
                 self.leases[key] = "0"
                 continue
             if lease not in left:
-                left[lease] = self.client.time_to_live(lease)
+                left[lease], self.granted[lease] = self.client.time_to_live(lease)
             if left[lease] > 0:  # -1: expired between the range and now
                 bindings.append((record, float(left[lease])))
                 self.leases[key] = lease

@@ -2,7 +2,8 @@
 address (a real request from the wire codec, RFC 3519 UDP tunnelling forced, so the home agent's data
 plane is its userspace one: the host kernel has no ipip), then only listens. Each tunnelled datagram
 from the correspondent is printed as a JSON line with when it came; "replay" on stdin sends the
-registration request again, byte for byte, and prints the reply's code.
+registration request again, byte for byte, and prints the reply's code. Ten seconds without any
+datagram print a "silence" line.
 
 argv: home_address home_agent care_of port spi key_hex
 """
@@ -20,6 +21,7 @@ from mip4.wire.registration import FLAG_D, FLAG_T
 from mip4.wire.tunnel import TunnelData
 
 MN_HA_AUTH = 32
+SILENCE = 10.0  # seconds without a datagram before a {"silence": ...} line
 
 
 def say(**kw: object) -> None:
@@ -54,7 +56,10 @@ def main() -> None:
 
     register("registered")
     while True:
-        ready, _, _ = select.select([sock, sys.stdin], [], [])
+        ready, _, _ = select.select([sock, sys.stdin], [], [], SILENCE)
+        if not ready:  # the stream stopped: say so, so that the test fails instead of waiting for ever
+            say(silence=SILENCE)
+            continue
         if sys.stdin in ready:
             line = sys.stdin.readline()
             if not line:

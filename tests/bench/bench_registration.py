@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-import signal
 import subprocess
 import tempfile
 import time
@@ -147,12 +146,7 @@ def _serve(ns: str, argv: list[str], ready: str, log: Path, kind: str, seconds: 
         got = _client(ns, kind, seconds, count)
         got["server_cpu"] = proc.cpu_seconds(server.pid) - cpu
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        proc.stop(server)
     return got
 
 

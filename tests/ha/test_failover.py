@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from ..bench import proc
 from .etcd import EtcdCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,16 +154,8 @@ vrrp_instance ha {
 
     def stop(self) -> None:
         for p in (self.keepalived, self.mip4d):
-            if p is not None and p.poll() is None:
-                if p is self.keepalived:
-                    os.killpg(p.pid, signal.SIGTERM)
-                else:
-                    p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            if p is not None:
+                proc.stop(p, 10, group=p is self.keepalived)
 
 
 @pytest.fixture

@@ -31,9 +31,10 @@ def home_agent(etcd, **kw) -> HomeAgent:
     return HomeAgent(HomeAgentConfig(**config), rng())
 
 
-def store_of(agent: HomeAgent, prefix: str, **kw) -> BindingStore:
+def store_of(agent: HomeAgent, prefix: str, now: float = NOW, **kw) -> BindingStore:
+    """The adapter for `agent`; its memory is written back as at `now` (the core's clock in these tests)."""
     return BindingStore(agent.config.store_endpoints, prefix, lambda: (list(agent.bindings), {
-        h: agent.bindings.last_identification(h) for h in agent.bindings.home_addresses()}), **kw)
+        h: agent.bindings.last_identification(h) for h in agent.bindings.home_addresses()}, now), **kw)
 
 
 async def drive(store: BindingStore, actions: list) -> list:
@@ -111,7 +112,7 @@ def test_with_the_store_down_the_home_agent_serves_from_memory_logs_once_and_wri
 
     async def main() -> None:
         a = home_agent(own_etcd)
-        sa = store_of(a, "t4/", retry=0.2)
+        sa = store_of(a, "t4/", now=NOW + 600, retry=0.2)  # written back 10 minutes into the last registration
         assert reply_of(await drive(sa, send(a, request(at=NOW)))).code == codes.ACCEPTED
         own_etcd.kill(own_etcd.names[0])  # one member of three: the cluster still has quorum
         assert reply_of(await drive(sa, send(a, request(coa=CO_COA2, at=NOW + 1), now=NOW + 1))).code == 0
@@ -140,6 +141,7 @@ def test_with_the_store_down_the_home_agent_serves_from_memory_logs_once_and_wri
         b.activate(await store_of(b, "t4/").load(), NOW + 10)
         (binding,) = b.bindings.lookup(I_HOA)  # what A accepted while the store was down
         assert binding.care_of == CO_COA and binding.identification == rq.identification
+        assert 1198 <= binding.remaining(NOW + 10) <= 1204  # the 1204 s it had left, not a new lifetime
         sa.close()
     asyncio.run(main())
 

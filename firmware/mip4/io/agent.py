@@ -66,13 +66,14 @@ class HomeAgentRole(AgentRole):
         await self.driver.join()
         return {"state": "active" if self.machine.active else "standby", "bindings": len(self.machine.bindings)}
 
-    def _memory(self) -> tuple[list, dict[str, int]] | None:
-        """What to write back to a store that answers again: nothing while standby."""
+    def _memory(self) -> tuple[list, dict[str, int], float] | None:
+        """What to write back to a store that answers again (and `now`, for their time left): nothing while
+        standby."""
         if not self.machine.active:
             return None
         table = self.machine.bindings
         ids = {h: i for h in self.machine.config.mobile_nodes if (i := table.last_identification(h)) is not None}
-        return list(table), ids
+        return list(table), ids, self.now()
 
     def role_status(self) -> dict:
         return {"store": self.store.status()} if self.store is not None else {}

@@ -21,6 +21,7 @@ import asyncio
 import base64
 import json
 import logging
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -143,14 +144,14 @@ def _error_message(e: urllib.error.HTTPError) -> str:
         return "HTTP %d" % e.code
 
 
-Snapshot = Callable[[], tuple[list[Binding], dict[str, int]] | None]
+Snapshot = Callable[[], tuple[list[Binding], dict[str, int], float] | None]  # bindings, identifications, now
 
 
 class BindingStore:
     """The home agent role's adapter for StoreBinding and ForgetBinding, and its `load` on activation.
 
-    `snapshot` gives the bindings and last identifications in memory (None while standby: nothing to
-    write back) when the store answers again after an outage."""
+    `snapshot` gives the bindings and last identifications in memory and the home agent's `now` (None
+    while standby: nothing to write back) when the store answers again after an outage."""
 
     def __init__(self, endpoints: tuple[str, ...], prefix: str, snapshot: Snapshot,
                  timeout: float = TIMEOUT, retry: float = RETRY) -> None:
@@ -196,19 +197,20 @@ class BindingStore:
             self.counters["refused"] += 1
             log.error("binding store refused a write: %s", e)
 
-    def _put(self, b: Binding, replace: bool) -> None:
-        """On the worker thread: the binding under a new lease of its lifetime, and its identification; with
-        `replace`, the home address's other care-of bindings deleted in the same transaction (etcd refuses a
-        range delete over a key the transaction puts: they are deleted one by one, as we know them)."""
+    def _put(self, b: Binding, replace: bool, ttl: int | None = None) -> None:
+        """On the worker thread: the binding under a lease of its lifetime (or of `ttl`, the seconds it has
+        left, on a write-back), and its identification; with `replace`, the home address's other care-of
+        bindings deleted in the same transaction (etcd refuses a range delete over a key the transaction
+        puts: they are deleted one by one, as we know them)."""
         key = self.binding_key(b.home_address, b.care_of)
         old = self.leases.get(key, "0")
         if b.lifetime == INFINITE:
             lease = "0"
-        elif old != "0" and self.granted.get(old) == b.lifetime and self.client.keep_alive(old) > 0:
+        elif ttl is None and old != "0" and self.granted.get(old) == b.lifetime and self.client.keep_alive(old) > 0:
             lease = old  # a refresh: its lease starts again (one raft write less than a new one, and no revoke)
         else:
-            lease = self.client.grant(b.lifetime)
-            self.granted[lease] = b.lifetime
+            lease = self.client.grant(ttl or b.lifetime)
+            self.granted[lease] = ttl or b.lifetime
         others = [k for k in self._keys_of(b.home_address) if k != key] if replace else []
         self.client.txn([delete(k) for k in others] + [
             put(key, json.dumps(to_record(b)), lease),
@@ -310,14 +312,14 @@ class BindingStore:
             self._up("%d binding(s) and %d identification(s) in memory written back" % (len(memory[0]),
                                                                                             len(memory[1])))
 
-    def _write_back(self, bindings: list[Binding], identifications: dict[str, int]) -> None:
+    def _write_back(self, bindings: list[Binding], identifications: dict[str, int], now: float) -> None:
         """Our bindings and identifications put again, as if each was just accepted: a home address's first
         binding replaces what we knew of it there, and the bindings we knew of home addresses that have none
         now (deregistered, expired during the outage) are deleted. Another home agent's keys we never knew
         are left alone: with a split brain both write, neither wipes the other."""
         first: set[str] = set()
-        for b in bindings:
-            self._put(b, replace=b.home_address not in first)
+        for b in bindings:  # each lease of the time its binding has left, not a whole lifetime again
+            self._put(b, replace=b.home_address not in first, ttl=max(1, math.ceil(b.remaining(now))))
             first.add(b.home_address)
         gone = [k for k in self.leases if k[len(self.prefix + "binding/"):].split("/")[0] not in first]
         self.client.txn([delete(k) for k in gone] + [put(self.identification_key(h), "%016x" % i)

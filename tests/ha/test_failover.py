@@ -134,6 +134,12 @@ vrrp_instance ha {
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
+    def proxied(self) -> list[str]:
+        """The addresses this machine answers ARP for on its home link (RFC 5944 4.6)."""
+        out = subprocess.run(["ip", "-n", self.ns, "neigh", "show", "proxy", "dev", "home"], capture_output=True,
+                             text=True, check=True)
+        return [line.split()[0] for line in out.stdout.splitlines()]
+
     def has_vip(self) -> bool:
         out = subprocess.run(["ip", "-n", self.ns, "-4", "addr", "show", "dev", "eth0"], capture_output=True, text=True)
         return " %s/" % VIP in out.stdout
@@ -296,6 +302,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
             ha1.start_mip4d()  # as procd respawns it
             wait_for("ha1 back as backup", lambda: "standby" in ha1.states()[told:])
             assert ha1.ha() == {"state": "standby", "bindings": 0}
+            assert ha1.proxied() == [] and ha2.proxied() == [HOA]  # the killed mip4d's proxy entry swept
             back = time.monotonic()
             stream = [read_until(lambda x: "data" in x and x["at"] > restarting)]
             while stream[-1]["at"] < back + 0.5:
@@ -304,6 +311,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
             assert max(gaps) < 0.3, gaps  # nothing taken back mid-flow, while ha1 came back and after
             assert ha2.has_vip() and not ha1.has_vip()
 
+        assert ha2.proxied() == [HOA]  # RFC 5944 4.6: the home link's traffic for the node comes to ha2 now
         status = ha2.status()["status"]
         (binding,) = status["bindings"]
         assert binding["home_address"] == HOA and binding["udp_tunnel"] and binding["source_port"] == PORT

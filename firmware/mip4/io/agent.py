@@ -50,6 +50,12 @@ class HomeAgentRole(AgentRole):
 
     async def start_role(self) -> None:
         await self.backend.kernel.sweep(())
+        if self.store is not None:  # a killed predecessor's proxy ARP would pull the home link's traffic here
+            try:
+                await self.backend.kernel.sweep_proxies(list(self.machine.config.mobile_nodes),
+                                                        self.machine.config.home_iface)
+            except LookupError:
+                log.warning("no home interface %s: no proxy ARP to sweep", self.machine.config.home_iface)
         self.udp[""] = self.endpoint(None)
         if self.store is not None and self.machine.active:  # a restarted home agent: its bindings back
             self.feed(self.machine.activate(await self.store.load(), self.now()))

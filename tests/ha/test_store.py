@@ -168,3 +168,19 @@ def test_a_refresh_starts_its_lease_again_and_a_new_lifetime_takes_a_new_lease_r
         assert sa.client.time_to_live(sa.leases[key]) in ((900, 900), (899, 900))
         sa.close()
     asyncio.run(main())
+
+
+def test_a_write_back_replaces_what_the_other_home_agent_wrote_for_the_same_home_address(etcd):
+    """B served while A could not reach the store (a failover with the store down, then back): A's
+    write-back leaves one binding per home address, A's own, not B's beside it as a second care-of."""
+    async def main() -> None:
+        a, b = home_agent(etcd), home_agent(etcd)
+        sa, sb = store_of(a, "t6/", now=NOW + 1), store_of(b, "t6/")
+        await drive(sb, send(b, request(coa=CO_COA2, at=NOW)))  # B's, in the store; A never read it
+        send(a, request(at=NOW + 1), now=NOW + 1)  # A's, in memory only (its store was down)
+        await sa._run(sa._write_back, *sa.snapshot())
+        restored = await sa.load()
+        assert [r["care_of"] for r, _ in restored.bindings] == [CO_COA]
+        sa.close()
+        sb.close()
+    asyncio.run(main())

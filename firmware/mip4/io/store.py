@@ -313,18 +313,19 @@ class BindingStore:
                                                                                             len(memory[1])))
 
     def _write_back(self, bindings: list[Binding], identifications: dict[str, int], now: float) -> None:
-        """Our bindings and identifications put again, as if each was just accepted: a home address's first
-        binding replaces what we knew of it there, and the bindings we knew of home addresses that have none
-        now (deregistered, expired during the outage) are deleted. Another home agent's keys we never knew
-        are left alone: with a split brain both write, neither wipes the other."""
-        first: set[str] = set()
+        """Our bindings and identifications put again: for each home address we have bindings of, every
+        binding the store holds for it goes first (ours are the newest; the other home agent's, written
+        while we could not read them, would come back as a second care-of), and the bindings we knew of home
+        addresses we have none of now (deregistered, expired during the outage) are deleted. Home addresses
+        we neither have nor knew of are left alone."""
+        mine = sorted({b.home_address for b in bindings})
+        prefix = len(self.prefix + "binding/")
+        gone = [k for k in self.leases if k[prefix:].split("/")[0] not in mine]
+        self.client.txn([delete(self.binding_key(h), prefix=True) for h in mine] + [delete(k) for k in gone])
+        self._forget_leases(list(self.leases))  # every key we knew of is deleted now
         for b in bindings:  # each lease of the time its binding has left, not a whole lifetime again
-            self._put(b, replace=b.home_address not in first, ttl=max(1, math.ceil(b.remaining(now))))
-            first.add(b.home_address)
-        gone = [k for k in self.leases if k[len(self.prefix + "binding/"):].split("/")[0] not in first]
-        self.client.txn([delete(k) for k in gone] + [put(self.identification_key(h), "%016x" % i)
-                                                      for h, i in identifications.items()])
-        self._forget_leases(gone)
+            self._put(b, replace=False, ttl=max(1, math.ceil(b.remaining(now))))
+        self.client.txn([put(self.identification_key(h), "%016x" % i) for h, i in identifications.items()])
 
     def status(self) -> dict:
         return {"endpoints": self.client.endpoints, "prefix": self.prefix, "reachable": self.reachable,

@@ -47,6 +47,7 @@ class EtcdCluster:
 
     def start(self, name: str | None = None) -> None:
         cluster = ",".join("%s=%s" % (n, self.peer[n]) for n in self.names)
+        self.ready_before = {n: self._readies(n) for n in self.names}
         for n in [name] if name else self.names:
             log = open(self.base / ("%s.log" % n), "ab")
             where = ["ip", "netns", "exec", self.netns] if self.netns else []
@@ -79,10 +80,16 @@ class EtcdCluster:
                 raise TimeoutError("etcd cluster not healthy; logs in %s" % self.base)
             time.sleep(0.1)
 
+    def _readies(self, name: str) -> int:
+        try:
+            return (self.base / ("%s.log" % name)).read_text(errors="replace").count("ready to serve client requests")
+        except FileNotFoundError:
+            return 0
+
     def _wait_logged(self, timeout: float) -> None:
+        """Until each member started last says it serves (a restarted one's log has the earlier lines too)."""
         deadline = time.monotonic() + timeout
-        while not all("ready to serve client requests" in (self.base / ("%s.log" % n)).read_text(errors="replace")
-                      for n in self.procs):
+        while not all(self._readies(n) > self.ready_before.get(n, 0) for n in self.procs):
             if time.monotonic() > deadline:
                 raise TimeoutError("etcd cluster not ready; logs in %s" % self.base)
             time.sleep(0.1)

@@ -2,7 +2,8 @@
 address (a real request from the wire codec, RFC 3519 UDP tunnelling forced, so the home agent's data
 plane is its userspace one: the host kernel has no ipip), then only listens. Each tunnelled datagram
 from the correspondent is printed as a JSON line with when it came; "replay" on stdin sends the
-registration request again, byte for byte, and prints the reply's code. Ten seconds without any
+registration request again, byte for byte, and prints the reply's code; "reregistered" sends a new one
+(the node's next registration). Ten seconds without any
 datagram print a "silence" line.
 
 argv: home_address home_agent care_of port spi key_hex
@@ -32,13 +33,20 @@ def main() -> None:
     hoa, ha, coa, port, spi, key = sys.argv[1:7]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((coa, int(port)))
-    identification = ident.timestamp_identification(time.time(), random.getrandbits(32), clock_bits=0)
-    rq = RegistrationRequest(hoa, ha, coa, identification, 1800, FLAG_D | FLAG_T, [UdpTunnelRequest(flags=0x80)])
-    rq.authenticate(MN_HA_AUTH, int(spi), bytes.fromhex(key))
-    wire = rq.encode()
+
+    last = [0]
+
+    def request() -> bytes:  # RFC 5944 5.7.1: each greater than the one before, as the real client's
+        identification = max(ident.timestamp_identification(time.time(), random.getrandbits(32), clock_bits=0),
+                             last[0] + 1)
+        last[0] = identification
+        rq = RegistrationRequest(hoa, ha, coa, identification, 1800, FLAG_D | FLAG_T, [UdpTunnelRequest(flags=0x80)])
+        rq.authenticate(MN_HA_AUTH, int(spi), bytes.fromhex(key))
+        return rq.encode()
+    first = request()
 
     def register(what: str) -> None:
-        sock.sendto(wire, (ha, 434))
+        sock.sendto(first if what != "reregistered" else request(), (ha, 434))
         end = time.monotonic() + 5
         while time.monotonic() < end:
             ready, _, _ = select.select([sock], [], [], end - time.monotonic())

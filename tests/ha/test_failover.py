@@ -186,7 +186,7 @@ def pair(tmp_path):
         (tmp_path / "etcd").mkdir()
         etcd.start()
         nodes = [Node("ha1", names["ha1"], tmp_path, etcd, 150), Node("ha2", names["ha2"], tmp_path, etcd, 100)]
-        yield names, nodes, tmp_path
+        yield names, nodes, tmp_path, etcd
     finally:
         for node in nodes:
             node.stop()
@@ -209,7 +209,7 @@ def start_node_and_stream(names: dict) -> tuple[subprocess.Popen, subprocess.Pop
 def test_a_single_home_agent_with_a_store_restarted_after_sigkill_serves_its_bindings_again(pair):
     """Without a pair: the home agent's address is its own, mip4d dies (SIGKILL) and is started again, as
     procd respawns it; it reads its binding back from etcd and the stream resumes with no registration."""
-    names, (ha1, _), tmp = pair
+    names, (ha1, _), tmp, _ = pair
     sh("ip -n %s addr add %s/24 dev eth0" % (ha1.ns, VIP))
     ha1.start_mip4d(alone=True)
     mn, cn = start_node_and_stream(names)
@@ -244,7 +244,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
     mip4d SIGKILLed and started again at once, maybe before the track script saw it die: either keepalived
     moved the address, or the track script (`mip4 ha state --record`) has the new mip4d follow the active
     state keepalived last gave it. Either way the stream resumes without a registration."""
-    names, (ha1, ha2), tmp = pair
+    names, (ha1, ha2), tmp, etcd = pair
     for node in (ha1, ha2):
         node.start_mip4d()
         assert node.ha()["state"] == "standby"
@@ -325,6 +325,55 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
         replay = read_until(lambda x: "replay" in x)
         assert replay["replay"] == 133 and ha2.status()["status"]["counters"]["replay"] == 1
         assert not [x for x in lines if "registered" in x]  # the node registered once, before the kill
+    finally:
+        cn.kill()
+        mn.kill()
+        cn.wait()
+        mn.wait()
+
+
+def test_with_etcd_down_the_active_serves_from_memory_says_so_once_and_a_failover_is_no_worse_than_today(pair):
+    """The store unreachable (all three members SIGKILLed): ha1 accepts the node's next registration from
+    memory and logs it once; a failover then leaves ha2 active without the binding (as a single home
+    agent's restart does today: the node's next registration restores it), and says why; the store back,
+    ha2 writes its memory back."""
+    names, (ha1, ha2), tmp, etcd = pair
+    for node in (ha1, ha2):
+        node.start_mip4d()
+    ha1.start_keepalived()
+    wait_for("ha1 active", lambda: ha1.states()[-1:] == ["active"] and ha1.has_vip())
+    ha2.start_keepalived()
+    wait_for("ha2 standby", lambda: ha2.states()[-1:] == ["standby"])
+    mn, cn = start_node_and_stream(names)
+    lines: list[dict] = []
+
+    def read_until(pred) -> dict:  # noqa: ANN001
+        while True:
+            line = json.loads(mn.stdout.readline())
+            lines.append(line)
+            if pred(line):
+                return line
+    try:
+        assert read_until(lambda x: "registered" in x)["registered"] == 0
+        etcd.stop()
+        for _ in range(2):
+            mn.stdin.write("reregistered\n")
+            mn.stdin.flush()
+            assert read_until(lambda x: "reregistered" in x)["reregistered"] == 0  # served from memory
+        unreachable = [x for x in ha1.log.read_text().splitlines() if "binding store unreachable" in x]
+        assert len(unreachable) == 1 and "serving from memory" in unreachable[0]
+
+        ha1.die()
+        wait_for("ha2 active", lambda: ha2.states()[-1:] == ["active"])
+        wait_for("ha2 says why", lambda: "from memory: the binding store is unreachable" in ha2.log.read_text())
+        assert ha2.status()["status"]["bindings"] == []  # no worse than today: the next registration restores it
+        mn.stdin.write("reregistered\n")
+        mn.stdin.flush()
+        assert read_until(lambda x: "reregistered" in x)["reregistered"] == 0
+        read_until(lambda x: "data" in x and x["at"] > time.monotonic() - 0.05)  # the stream, through ha2
+
+        etcd.start()
+        wait_for("ha2 writes back", lambda: "binding store reachable again (1 binding(s)" in ha2.log.read_text(), 30)
     finally:
         cn.kill()
         mn.kill()

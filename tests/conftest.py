@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Needs root: makes network namespaces (or, with unshare -m, a mount namespace) on the host and runs real
 # processes in them. A file name marks every test in it; FILE::test one test.
 NETNS = (
+    "tests/ha/test_failover.py",  # two mip4d home agents, keepalived and etcd in namespaces (issue 27)
     "tests/hardening/test_bad_input.py",
     "tests/io/test_fa_plane.py",
     "tests/io/test_host_kernel.py",
@@ -45,6 +46,7 @@ SLOW = (
     "tests/router/test_luci.py::test_status_view_shows_live_data_updates_in_place_and_survives_a_failed_call",  # 34 s
     "tests/router/test_luci.py::test_settings_view_saves_through_rollback_apply_and_refuses_bad_values",  # 20 s
     "tests/router/test_luci.py::test_save_and_apply_in_luci_reaches_the_running_mip4d_through_procd",  # 15 s
+    "tests/ha/test_failover.py",  # 4 to 9 s each: etcd, two mip4d, keepalived started and failed over
     "tests/hardening/test_bad_input.py",  # 9 to 11 s each: 100,000 bad datagrams at a real mip4d per role
     "tests/io/test_udp_tunnels.py::test_udp_tunnel_through_a_nat_carries_data_and_keepalives_and_drops_strangers",
 )

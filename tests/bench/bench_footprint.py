@@ -49,15 +49,6 @@ def _start(ns: str, argv: list[str], ready: str, log: Path) -> subprocess.Popen:
     return p
 
 
-def _stop(p: subprocess.Popen) -> None:
-    p.terminate()
-    try:
-        p.wait(15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
 def _hwm_kib(pid: int) -> int:
     with open("/proc/%d/status" % pid) as f:
         return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
@@ -92,8 +83,8 @@ def measure(window: float, settle: float) -> dict:
             netns.sh("ip -n %s link set eth1p down" % ns)
             time.sleep(0.2)
         finally:
-            _stop(bare)
-            _stop(daemon)
+            proc.stop(bare)
+            proc.stop(daemon)
     per_hour = 3600.0 / window
     return {"mip4d": {"rss": rss[daemon.pid], "cpu_h": cpu[daemon.pid] * per_hour},
             "bare": {"rss": rss[bare.pid], "cpu_h": cpu[bare.pid] * per_hour}, "link_event": busy}

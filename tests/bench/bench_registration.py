@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-import signal
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ from mip4.core.home_agent import HomeAgent
 from mip4.wire import RegistrationRequest, UdpTunnelRequest, ident
 from mip4.wire.registration import FLAG_D, FLAG_T
 
+from ..ha.etcd import ETCD, EtcdCluster
 from . import instructions, netns, proc
 from .report import Column, Figure, num, ratio
 
@@ -146,17 +146,13 @@ def _serve(ns: str, argv: list[str], ready: str, log: Path, kind: str, seconds: 
         got = _client(ns, kind, seconds, count)
         got["server_cpu"] = proc.cpu_seconds(server.pid) - cpu
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        proc.stop(server)
     return got
 
 
-def udp_rates(seconds: float) -> tuple[dict, dict]:
-    """(floor, mip4d): bare echo and the HA daemon, one after the other in one namespace."""
+def udp_rates(seconds: float) -> tuple[dict, dict, dict | None]:
+    """(floor, mip4d, mip4d with its bindings in etcd): bare echo, the HA daemon, and the daemon with a
+    three-member etcd cluster in the same namespace (issue 27; None without etcd), one after the other."""
     hoa, coa = UDP_MN
     with netns.namespace("ha") as ns, tempfile.TemporaryDirectory(prefix="mip4-bench-") as tmp:
         netns.sh("ip -n %s addr add %s/32 dev lo && ip -n %s addr add %s/32 dev lo" % (ns, HA, ns, coa))
@@ -170,10 +166,28 @@ def udp_rates(seconds: float) -> tuple[dict, dict]:
             "rate_limit": 0, "mobile_nodes": {hoa: {"spi": SPI, "key": _key(1).hex()}}}}))
         daemon = _serve(ns, ["-m", "mip4.io.daemon", "--config", str(config)], "mip4d started", Path(tmp, "ha.log"),
                         "ha", seconds, int(seconds * 8000) + 1000)
-    for name, got in (("echo", floor), ("mip4d", daemon)):
-        if not got["replies"] or (name == "mip4d" and got["accepted"] != got["replies"]):
+        stored = _stored_rate(ns, Path(tmp), config, seconds) if Path(ETCD).exists() else None
+    for name, got in (("echo", floor), ("mip4d", daemon), ("mip4d", stored)):
+        if got is not None and (not got["replies"] or (name == "mip4d" and got["accepted"] != got["replies"])):
             raise RuntimeError("%s: %s" % (name, got))
-    return floor, daemon
+    return floor, daemon, stored
+
+
+def _stored_rate(ns: str, tmp: Path, config: Path, seconds: float) -> dict:
+    """mip4d as before, its bindings written to etcd (three members on the namespace's loopback) before each
+    reply: a lease, a transaction, the old lease revoked (io/store.py)."""
+    (tmp / "etcd").mkdir()
+    cluster = EtcdCluster(tmp / "etcd", netns=ns)
+    cluster.start()
+    try:
+        raw = json.loads(config.read_text())
+        raw["ha"]["store_endpoints"] = list(cluster.endpoints)
+        stored = tmp / "ha-store.json"
+        stored.write_text(json.dumps(raw))
+        return _serve(ns, ["-m", "mip4.io.daemon", "--config", str(stored)], "mip4d started", tmp / "ha-store.log",
+                      "ha", seconds, int(seconds * 2000) + 200)
+    finally:
+        cluster.stop()
 
 
 # -- the figures -------------------------------------------------------------------------------
@@ -195,13 +209,20 @@ def run(quick: bool) -> list[Figure]:
                         Column("config", "B/MN config", "{:,.0f}")])
     floor = daemon = None
     if netns.available():
-        floor, daemon = udp_rates(seconds)
+        floor, daemon, stored = udp_rates(seconds)
         floor_rate = floor["replies"] / floor["seconds"]
         rate.rows.append({"path": "floor: bare UDP echo", "bindings": None, "rate": floor_rate, "vs_floor": 1.0,
                           "cpu_us": floor["server_cpu"] / floor["replies"] * 1e6, "mrs": None})
         d_rate = daemon["replies"] / daemon["seconds"]
         rate.rows.append({"path": "mip4d over UDP", "bindings": 1, "rate": d_rate, "vs_floor": d_rate / floor_rate,
                           "cpu_us": daemon["server_cpu"] / daemon["replies"] * 1e6, "mrs": d_rate * REREGISTER_EVERY})
+        if stored is not None:
+            s_rate = stored["replies"] / stored["seconds"]
+            rate.rows.append({"path": "mip4d, bindings in etcd", "bindings": 1, "rate": s_rate,
+                              "vs_floor": s_rate / floor_rate, "cpu_us": stored["server_cpu"] / stored["replies"] * 1e6,
+                              "mrs": s_rate * REREGISTER_EVERY})
+        else:
+            rate.notes.append("no etcd (Debian etcd-server): no row for mip4d with its bindings in etcd")
     else:
         rate.notes.append("not root or no `ip netns`: no UDP floor and no mip4d row; core rates have no ratio")
     counted = 1000 if quick else 10000  # instructions: n bindings' configuration under callgrind takes long
@@ -225,6 +246,9 @@ def run(quick: bool) -> list[Figure]:
         "only the refreshes: tests/bench/instructions.py); a noisy machine changes the rates, not this; "
         "not at 100,000 bindings (making their configuration under callgrind takes over 10 minutes) "
         "nor over 1,000 in a quick run",
+        "mip4d, bindings in etcd: a redundant pair's home agent (issue 27, docs/redundancy.md), each refresh written "
+        "to a three-member etcd on loopback before its reply (a refresh: the lease's keepalive and one transaction, "
+        "one HTTP connection each, one after the other); CPU us/reg is mip4d's alone, etcd's own is not counted",
         "mip4d row: one binding, log level info (a refresh that changes nothing logs at debug); each new binding would "
         "need an ipip "
         "device, which this host kernel may lack: the core rows show how the rate scales with N",

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 
 
 def rss_kib(pid: int) -> int:
@@ -22,3 +24,18 @@ def cpu_seconds(pid: int) -> float:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop(p: subprocess.Popen, timeout: float = 15.0, group: bool = False) -> None:
+    """SIGTERM (to its whole process group with `group`: a daemon that forks), then SIGKILL after `timeout`."""
+    if p.poll() is not None:
+        return
+    if group:
+        os.killpg(p.pid, signal.SIGTERM)
+    else:
+        p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()

@@ -155,3 +155,17 @@ def test_every_limit_names_a_field_of_its_section():
         section, _, name = path.rpartition(".")
         assert name in {f.name for f in dataclasses.fields(sections[section])}, path
         assert limit.low <= limit.high and limit.why, path
+
+
+def test_a_home_agents_binding_store_is_etcd_client_urls_and_a_standby_needs_one():
+    """Issue 27: store_endpoints are http(s)://host:port, nothing after; start_standby without a store
+    would wait for bindings from nowhere."""
+    base = dict(address="10.1.0.1", role="i-ha", mobile_nodes={})
+    ok = HomeAgentConfig(**base, store_endpoints=("http://10.1.0.5:2379", "https://etcd.example:2379"),
+                         start_standby=True)
+    assert ok.store_endpoints[1] == "https://etcd.example:2379"
+    for bad in ("10.1.0.5:2379", "http://10.1.0.5:2379/v3", "unix:///run/etcd.sock", ""):
+        with pytest.raises(ConfigError, match="store_endpoints: .* is not an etcd client URL"):
+            HomeAgentConfig(**base, store_endpoints=(bad,))
+    with pytest.raises(ConfigError, match="start_standby: a standby needs store_endpoints"):
+        HomeAgentConfig(**base, start_standby=True)

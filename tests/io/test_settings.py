@@ -90,6 +90,13 @@ def test_bad_values_are_refused_with_the_option_named(changes, message):
      "ha.mobile_nodes.10.1.0.10.max_lifetime: '600' is not an integer"),
     ({"mobile_nodes": {"10.1.0.10": {"spi": 1000, "key": "00" * 16, "networks": "10.9.0.0/24"}}},
      "ha.mobile_nodes.10.1.0.10.networks: '10.9.0.0/24' is not a list"),
+    # issue 27: a redundant pair's home agent
+    ({"store_endpoints": "http://10.0.0.5:2379"}, "ha.store_endpoints: 'http://10.0.0.5:2379' is not a list"),
+    ({"store_endpoints": ["10.0.0.5:2379"]}, "ha.store_endpoints: '10.0.0.5:2379' is not an etcd client URL"),
+    ({"start_standby": True}, "ha.start_standby: a standby needs store_endpoints"),
+    # keepalived's `mip4 ha active` could not reach it: it would stay standby for ever
+    ({"start_standby": True, "store_endpoints": ["http://10.0.0.5:2379"]},
+     "ha.start_standby: a standby waits for `mip4 ha active` (keepalived), which reaches mip4d by its control_socket"),
 ])
 def test_bad_home_agent_values_are_refused_with_the_option_named(changes, message):
     raw = json.loads(json.dumps(topology()["daemons"]["iha"]))

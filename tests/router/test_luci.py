@@ -425,6 +425,8 @@ def test_settings_form_has_every_option_of_every_section_type_with_the_limits_of
             assert "'netdevname'" in call, where
         elif conv is schema.boolean:
             assert "form.Flag" in call, where
+        elif conv is schema.client_url:
+            assert re.search(r"'%s'.*\n(?:\t\t.*\n){0,2}\t\to\.validate = clientUrl;" % opt, src), where
         elif conv is schema.path:
             assert re.search(r"'%s'.*\n(?:\t\t.*\n){0,2}\t\to\.validate = absolutePath;" % opt, src), where
         elif "form.ListValue" in call:

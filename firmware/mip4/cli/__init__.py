@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from mip4 import __version__
-from mip4.cli import config, console, status, wire
+from mip4.cli import config, console, ha, status, wire
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parser(sub)
     status.add_parser(sub)
     console.add_parser(sub)
+    ha.add_parser(sub)
     return parser
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .bindings import Binding
+
 VPN = "vpn"  # the pseudo-interface for traffic inside the IPsec tunnel (i-MIP in cvc/fvc)
 
 
@@ -157,6 +159,28 @@ class ProxyArp:
 class GratuitousArp:
     address: str
     iface: str
+
+
+@dataclass(frozen=True)
+class StoreBinding:
+    """HA with a binding store (issue 27): keep `binding` where the other home agent of the pair finds it,
+    for its lifetime, and its identification as its home address's last accepted one (RFC 5944 5.7), so
+    that replay protection survives a failover. `replace`: the home address's other care-of bindings go
+    (a registration without S, RFC 5944 3.8.2.2)."""
+
+    binding: Binding
+    replace: bool
+
+
+@dataclass(frozen=True)
+class ForgetBinding:
+    """HA with a binding store: a deregistration (RFC 5944 3.8.2.2) removed the binding to `care_of`
+    (None: every binding of the home address); `identification` is the deregistration's (RFC 5944 5.7).
+    Expiry needs no action: the store's lease of the binding's lifetime ends it there too."""
+
+    home_address: str
+    care_of: str | None
+    identification: int
 
 
 @dataclass(frozen=True)

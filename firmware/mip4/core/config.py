@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
+import re
 from dataclasses import dataclass, field
 
 from ..wire.registration import SPI_RESERVED_MAX
@@ -145,10 +146,20 @@ class HomeAgentConfig:
     # FA speaks for all its visitors from one address, so the default leaves room for a thousand of them
     rate_limit: float = 100.0
     rate_burst: int = 200
+    # issue 27: a redundant pair keeps its bindings in etcd (io/store.py; its v3 JSON gateway at these URLs).
+    # Empty: no store, the home agent keeps its bindings in memory only, as it always did
+    store_endpoints: tuple[str, ...] = ()
+    # with a store: start as the standby of the pair (keepalived's notify makes it active, `mip4 ha active`)
+    start_standby: bool = False
 
     def __post_init__(self) -> None:
         check_address("address", self.address)
         check_limits(self, "ha")
+        for url in self.store_endpoints:
+            if not isinstance(url, str) or not re.fullmatch(r"https?://[^/\s]+", url):
+                raise ConfigError("store_endpoints: %r is not an etcd client URL (http://host:port)" % (url,))
+        if self.start_standby and not self.store_endpoints:
+            raise ConfigError("start_standby: a standby needs store_endpoints to take the bindings from")
         check_ifname("home_iface", self.home_iface)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))

@@ -21,14 +21,16 @@ from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED, UDP_TUNNEL_DECLINED, UdpTunnelReply
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_extensions, request_header
-from .actions import Datagram, log
-from .bindings import Binding, BindingTable
+from .actions import Datagram, ForgetBinding, StoreBinding, log
+from .bindings import Binding, BindingLimit, BindingTable
 from .config import HomeAgentConfig
 from .events import Events
 from .ha_denials import CHECKS, Incoming
 from .ha_plane import HomePlane, mobile_router_tunnel_name, tunnel_name
 from .ha_replies import reply as build_reply
 from .ha_replies import resync_identification
+from .ha_store import BadRecord, Restored, from_record
+from .identification import later
 from .ratelimit import SourceLimiter
 
 __all__ = ["COUNTERS", "HomeAgent", "mobile_router_tunnel_name", "tunnel_name"]
@@ -40,7 +42,7 @@ COUNTERS = ("accepted", "denied", "deregistered", "expired", "dropped-untrusted"
             "unexpected-message", "unknown-home-address", "bad-authenticator", "wrong-home-agent",
             "identification-mismatch", "replay", "unknown-extension", "encapsulation-unavailable",
             "reverse-tunnel-unavailable", "too-many-bindings", "poorly-formed-request", "rate-limited",
-            "relayed-through-vpn", "log-suppressed")
+            "relayed-through-vpn", "log-suppressed", "dropped-standby")
 
 
 class HomeAgent:
@@ -57,6 +59,8 @@ class HomeAgent:
         self.ident_offset = 0.0  # the identification clock minus `now`: never goes back (set_wall_clock)
         self.wall_set = False  # until set_wall_clock (the daemon calls it at start-up), `now` is the time of day
         self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)
+        self.store = bool(config.store_endpoints)  # issue 27: a binding store behind us (StoreBinding, ForgetBinding)
+        self.active = not config.start_standby  # the standby of a redundant pair serves nobody
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -65,6 +69,9 @@ class HomeAgent:
         header = request_header(dgram.payload)
         if header is None:  # not even the fixed part of a registration request
             return self._not_a_request(dgram, now)
+        if not self.active:  # issue 27: the pair's active home agent answers; a request here went astray
+            return self._drop("standby", "dropped-standby", "registration request from %s for %s dropped: this home"
+                              " agent is the standby" % (dgram.src, header.home_address), now=now, src=dgram.src)
         dropped = self._admission(dgram, header, now)
         if dropped is not None:
             return dropped
@@ -143,11 +150,81 @@ class HomeAgent:
                                    % (b.home_address, b.care_of, b.lifetime), hoa=b.home_address, coa=b.care_of))
         return actions
 
+    # -- a redundant pair (issue 27) ----------------------------------------------------------
+
+    def activate(self, restored: Restored, now: float) -> list:
+        """This home agent becomes the pair's active one, with what the binding store held.
+
+        A home address it has bindings for already keeps them (they are its own, accepted since it was
+        last active); any other gets the stored ones, with their tunnels, routes and home link (RFC 5944
+        4.6) as if registered here, and the time their leases have left. The last accepted identification
+        of each home address is the later of ours and the store's (RFC 5944 5.7): a request the old active
+        home agent accepted cannot be replayed here.
+        """
+        actions: list = []
+        was = self.active
+        self.active = True
+        for hoa, identification in restored.identifications.items():
+            mine = self.bindings.last_identification(hoa)
+            if hoa in self.config.mobile_nodes and isinstance(identification, int) and (
+                    mine is None or later(identification, mine)):
+                self.bindings.accept_identification(hoa, identification)
+        stored: dict[str, list[Binding]] = {}
+        bad = 0
+        for record, remaining in restored.bindings:
+            try:
+                b = from_record(record, remaining, now)
+            except BadRecord as e:
+                bad += 1
+                actions.append(log("error", "store-bad-record", "binding store: %s: skipped" % e))
+                continue
+            if b.home_address not in self.config.mobile_nodes:
+                bad += 1
+                actions.append(log("error", "store-bad-record", "binding store: %s is no mobile node of ours: skipped"
+                                   % b.home_address, hoa=b.home_address))
+            elif b.remaining(now) > 0 and b.home_address not in self.bindings.home_addresses():
+                stored.setdefault(b.home_address, []).append(b)
+        for hoa, bindings in stored.items():
+            _, plane = self.plane.change(hoa, lambda h=hoa, bs=bindings: self._install(h, bs))
+            actions += plane
+        how = "from the binding store" if restored.reachable else "from memory: the binding store is unreachable"
+        actions.append(log("info" if restored.reachable else "warning", "active",
+                           "home agent %s %s: %d binding(s) of %d home address(es) %s%s"
+                           % (self.config.address, "active" if not was else "still active",
+                              sum(len(b) for b in stored.values()), len(stored), how,
+                              ", %d record(s) skipped" % bad if bad else ""),
+                           restored=sum(len(b) for b in stored.values()), reachable=restored.reachable))
+        return actions
+
+    def _install(self, hoa: str, bindings: list[Binding]) -> None:
+        self.bindings.remove(hoa)
+        for b in bindings:
+            try:
+                self.bindings.add(b)
+            except BindingLimit:  # more than our max_bindings (the pair configured apart): the first ones
+                break
+
+    def standby(self, now: float) -> list:
+        """This home agent becomes the pair's standby: it stops answering and removes the data plane of
+        every binding (the active one serves them now). The store keeps them: nothing is forgotten there."""
+        if not self.active:
+            return []
+        self.active = False
+        actions: list = []
+        count = len(self.bindings)
+        for hoa in self.bindings.home_addresses():
+            _, plane = self.plane.change(hoa, lambda h=hoa: self.bindings.remove(h))
+            actions += plane
+        actions.append(log("info", "standby", "home agent %s standby: %d binding(s) left to the active one"
+                           % (self.config.address, count), bindings=count))
+        return actions
+
     def status(self, now: float | None = None) -> dict:
         """Role, address, bindings (with seconds left when `now` is given) and counters."""
         return {
             "role": self.config.role,
             "address": self.config.address,
+            **({"state": "active" if self.active else "standby"} if self.store else {}),
             "bindings": [self._binding_status(b, now) for b in self.bindings],
             "counters": dict(self.counters),
         }
@@ -230,6 +307,8 @@ class HomeAgent:
         self._count("deregistered")
         code = codes.ACCEPTED
         reply = build_reply(self.config, rq.dgram, rq.request, code, lifetime=0, rq=rq)
+        if self.store:  # before the reply: an accepted deregistration is one the other home agent knows of
+            plane.append(ForgetBinding(rq.home_address, only, rq.request.identification))
         return plane + [reply, log("info", "deregistered", "%s deregistered %s from %s: %s, %d binding(s) removed"
                                    % (rq.home_address, rq.care_of, rq.dgram.src, codes.describe(code), len(gone)),
                                    hoa=rq.home_address, coa=rq.care_of, src=rq.dgram.src, code=code)]
@@ -243,7 +322,8 @@ class HomeAgent:
         binding = Binding(rq.home_address, rq.care_of, granted, rq.now,
                           math.inf if granted == 0xFFFF else rq.now + granted, rq.request.identification,
                           bool(flags & FLAG_T), source, d.sport, udp, bool(flags & FLAG_D))
-        if flags & FLAG_S and self.config.max_bindings > 1:
+        replace = not (flags & FLAG_S and self.config.max_bindings > 1)
+        if not replace:
             code = codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.add(binding))
         else:
@@ -251,15 +331,18 @@ class HomeAgent:
             # one binding per home address: accepted, with code 1 (RFC 5944 3.4)
             code = codes.ACCEPTED_NO_SIMULTANEOUS if flags & FLAG_S else codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.replace(binding))
+        moved = bool(plane)  # False: a refresh, the same tunnels as before
+        if self.store:  # a refresh too (its lease starts again); before the reply, as ForgetBinding
+            plane = plane + [StoreBinding(binding, replace)]
         extensions = [udp_reply] if udp_reply is not None else []
         if by_fa:  # RFC 3519 3.2: the FA asked, so the answer is in the FA's part
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, fa_extensions=extensions, rq=rq)
         else:
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
         # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
-        return plane + [reply, log("info" if plane else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
+        return plane + [reply, log("info" if moved else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
-            hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not plane, udp=udp)]
+            hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not moved, udp=udp)]
 
     def _grant(self, rq: Incoming) -> int:
         """RFC 5944 3.8.2.2: at most what was asked and what we allow; 0xffff (infinite) is capped too."""

@@ -4,6 +4,7 @@ actions (tunnels, routes, source rules, proxy and gratuitous ARP) AgentPlane app
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from ..core.config import ForeignAgentConfig, HomeAgentConfig
 from ..core.foreign_agent import ForeignAgent
@@ -12,6 +13,9 @@ from .endpoints import IcmpEndpoint
 from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .role import Role
 from .settings import Settings
+
+if TYPE_CHECKING:  # imported only with a store configured: urllib pulls in ssl and hashlib (issue 25)
+    from .store import BindingStore
 
 ALL_ROUTERS = "224.0.0.2"
 log = logging.getLogger("mip4d")
@@ -36,10 +40,53 @@ class HomeAgentRole(AgentRole):
         super().__init__(settings, HomeAgent(m, self.rng(settings)), home_iface=m.home_iface)
         self.machine: HomeAgent
         self.machine.set_wall_clock(self.wall_clock.offset + self.now(), self.now())
+        self.store: BindingStore | None = None
+        if m.store_endpoints:  # issue 27: one of a redundant pair
+            from .store import BindingStore
+
+            self.store = BindingStore(m.store_endpoints, "mip4/%s/%s/" % (m.role, m.address), self._memory)
+            self.handlers.update(self.store.handlers)
+            self.control_methods["ha"] = self.ha
 
     async def start_role(self) -> None:
         await self.backend.kernel.sweep(())
+        if self.store is not None:  # a killed predecessor's proxy ARP would pull the home link's traffic here
+            try:
+                await self.backend.kernel.sweep_proxies(list(self.machine.config.mobile_nodes),
+                                                        self.machine.config.home_iface)
+            except LookupError:
+                log.warning("no home interface %s: no proxy ARP to sweep", self.machine.config.home_iface)
         self.udp[""] = self.endpoint(None)
+        if self.store is not None and self.machine.active:  # a restarted home agent: its bindings back
+            self.feed(self.machine.activate(await self.store.load(), self.now()))
+
+    async def ha(self, args: dict) -> dict:
+        """The control socket's `ha` method (keepalived's notify script: `mip4 ha active|standby`)."""
+        state = args.get("state")
+        if state == "active":
+            self.feed(self.machine.activate(await self.store.load(), self.now()))  # type: ignore[union-attr]
+        elif state == "standby":
+            self.feed(self.machine.standby(self.now()))
+        elif state is not None:
+            raise ValueError("state: %r is not active or standby" % (state,))
+        await self.driver.join()
+        return {"state": "active" if self.machine.active else "standby", "bindings": len(self.machine.bindings)}
+
+    def _memory(self) -> tuple[list, dict[str, int], float] | None:
+        """What to write back to a store that answers again (and `now`, for their time left): nothing while
+        standby."""
+        if not self.machine.active:
+            return None
+        table = self.machine.bindings
+        ids = {h: i for h in self.machine.config.mobile_nodes if (i := table.last_identification(h)) is not None}
+        return list(table), ids, self.now()
+
+    def role_status(self) -> dict:
+        return {"store": self.store.status()} if self.store is not None else {}
+
+    async def close_role(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
     def set_wall_clock(self, wall: float, now: float) -> list:
         return self.machine.set_wall_clock(wall, now)

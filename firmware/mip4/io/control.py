@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..status.methods import INVALID_ARGUMENT, MethodError, Source, call
@@ -22,9 +23,11 @@ log = logging.getLogger("mip4d.control")
 
 
 class ControlServer:
-    def __init__(self, path: str, source: Source) -> None:
+    def __init__(self, path: str, source: Source,
+                 local: dict[str, Callable[[dict], Awaitable[dict]]] | None = None) -> None:
         self.path = path
         self.source = source
+        self.local = local or {}  # methods of this socket alone (not ubus's): `ha` of a redundant home agent
         self.server: asyncio.AbstractServer | None = None
         self.clients: set[asyncio.Task] = set()
 
@@ -59,7 +62,8 @@ class ControlServer:
         self.clients.add(task)
         try:
             while line := await reader.readline():
-                writer.write((json.dumps(self.answer(line), default=str) + "\n").encode())
+                answer = await self._local(line) or self.answer(line)
+                writer.write((json.dumps(answer, default=str) + "\n").encode())
                 await writer.drain()
         except ValueError:  # a line over MAX_LINE: say so, then hang up (the rest of it is not a request)
             log.warning("control client dropped: a request longer than %d octets", MAX_LINE)
@@ -72,6 +76,22 @@ class ControlServer:
         finally:
             self.clients.discard(task)
             writer.close()
+
+    async def _local(self, line: bytes) -> dict | None:
+        """The answer of a local method, or None for the others (answer() has them)."""
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(req, dict) or req.get("method") not in self.local:
+            return None
+        args = req.get("args") or {}
+        if not isinstance(args, dict):
+            return _error(INVALID_ARGUMENT, "%s: arguments must be a JSON object" % req["method"])
+        try:
+            return {"result": await self.local[req["method"]](args)}
+        except ValueError as e:
+            return _error(INVALID_ARGUMENT, "%s: %s" % (req["method"], e))
 
     def answer(self, line: bytes) -> dict:
         try:

@@ -203,6 +203,21 @@ class KernelDataPlane:
                 raise
         (self.proxies.add if enable else self.proxies.discard)(key)
 
+    async def sweep_proxies(self, addresses: list[str], iface: str) -> int:
+        """Remove the proxy ARP entries a killed predecessor left on `iface` for these addresses (a standby
+        of a redundant pair must not answer ARP for home addresses the active one serves); how many."""
+        index, removed = await self.index(iface), 0
+        for address in addresses:
+            try:
+                await self.ipr.neigh("del", dst=address, ifindex=index, flags=NTF_PROXY)
+                removed += 1
+            except NetlinkError as e:
+                if e.code != 2:  # ENOENT: none there, the usual case
+                    raise
+        if removed:
+            log.warning("%s: removed %d stale proxy ARP entries", iface, removed)
+        return removed
+
     async def flush_addresses(self, iface: str) -> None:
         """Every IPv4 address off `iface`, whoever put it there (udhcpc's lease of a network left behind)."""
         try:

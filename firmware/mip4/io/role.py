@@ -60,6 +60,8 @@ class Role:
         self.handlers: dict[type, Handler] = {Log: self._log, SendUdp: self._send_udp, SendIcmp: self._send_icmp,
                                               BatchDone: self._batch_done}
         self.status_written, self.status_cost = 0.0, 0.0  # when the status file was last written, how long it took
+        # methods only the control socket answers (root on this machine: keepalived's notify script), not ubus
+        self.control_methods: dict[str, Callable[[dict], Awaitable[dict]]] = {}
 
     @staticmethod
     def rng(settings: Settings) -> random.Random:
@@ -83,7 +85,7 @@ class Role:
         await self.start_role()
         self.loop.create_task(self._status_every_second())
         if self.settings.control_socket:
-            self.control = ControlServer(self.settings.control_socket, self)
+            self.control = ControlServer(self.settings.control_socket, self, self.control_methods)
             await self.control.start()
         log.info("mip4d started as %s", self.settings.role)
 

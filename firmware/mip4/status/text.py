@@ -18,6 +18,11 @@ def summary(top: dict) -> str:
             lines += _foreign_agent(s)
         if "bindings" in s:
             lines.append("%s %s, %d binding(s)" % (s.get("role"), s.get("address"), len(s["bindings"])))
+            store = top.get("store")
+            if store:  # one of a redundant pair (issue 27)
+                lines.append("%s; binding store %s (%s)" % (s.get("state"), "reachable" if store.get("reachable")
+                                                            else "UNREACHABLE: serving from memory",
+                                                            ", ".join(store.get("endpoints", ()))))
             for b in s["bindings"]:
                 lines.append("  %s" % json.dumps(b, default=str))
         return "\n".join(lines)

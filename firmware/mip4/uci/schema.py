@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,6 +93,13 @@ def text(v: str) -> str:
 def path(v: str) -> str:
     if not v.startswith("/"):
         raise BadValue("an absolute path")
+    return v
+
+
+def client_url(v: str) -> str:
+    """An etcd client URL: scheme, host and port, nothing after (core/config.py checks the same)."""
+    if not re.fullmatch(r"https?://[^/\s]+", v):
+        raise BadValue("an etcd client URL, e.g. http://10.1.0.5:2379")
     return v
 
 
@@ -201,6 +209,10 @@ HOME_AGENT = {
     "rate_limit": Option("ha.rate_limit", RANGED, help="registration requests a second from one source address, "
                          "default 100 (a relaying FA speaks for all its visitors); 0: no limit"),
     "rate_burst": Option("ha.rate_burst", RANGED, help="requests one source may send at once, default 200"),
+    "store_endpoint": Option("ha.store_endpoints", client_url, is_list=True, help="a redundant pair (issue 27): "
+                             "etcd client URLs holding the bindings; none: bindings in memory only"),
+    "start_standby": Option("ha.start_standby", boolean, help="with a store: start as the pair's standby until "
+                            "keepalived makes this one active (`mip4 ha active`)"),
 }
 
 BINDING = {  # one mobile node the home agent serves

@@ -50,6 +50,12 @@ function single(m, type, title) {
 	return s;
 }
 
+/* an etcd client URL (mip4/uci/schema.py client_url): scheme, host and port, nothing after */
+function clientUrl(section_id, value) {
+	return (value == null || value === '' || /^https?:\/\/[^\/\s]+$/.test(value)) ? true
+		: _('Expecting an etcd client URL, e.g. http://10.1.0.5:2379');
+}
+
 function absolutePath(section_id, value) {
 	return (value == null || value === '' || value.charAt(0) === '/') ? true : _('Expecting an absolute path');
 }
@@ -236,6 +242,11 @@ return view.extend({
 		o = option(s, null, form.Value, 'rate_burst', _('Rate burst'), _('Requests one source may send at once'),
 			integer(1, 1000000));
 		o.placeholder = '200';
+		o = option(s, null, form.DynamicList, 'store_endpoint', _('Binding store'),
+			_('A redundant pair: the etcd client URLs that hold the bindings; none: bindings in memory only'));
+		o.validate = clientUrl;
+		option(s, null, form.Flag, 'start_standby', _('Start as standby'),
+			_('With a binding store: serve nobody until keepalived makes this home agent active (mip4 ha active)'));
 	},
 
 	bindings: function(m) {

@@ -45,7 +45,8 @@ def test_concurrent_dumps_on_one_socket_all_complete():
     ns = "mip4t-dump-%d" % os.getpid()
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        batch = ["link set lo up", "link add d0 type veth peer name d1", "link set d0 up", "link set d1 up", "addr add 10.9.0.1/16 dev d0"]
+        batch = ["link set lo up", "link add d0 type veth peer name d1", "link set d0 up", "link set d1 up",
+                 "addr add 10.9.0.1/16 dev d0"]
         batch += ["route add 10.%d.%d.0/24 dev d0 table 100" % (20 + i // 256, i % 256) for i in range(ROUTES)]
         subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True)
         env = dict(os.environ, PYTHONPATH="%s/firmware" % ROOT)

@@ -262,8 +262,6 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
                       "CPU-bound, as on a small router: the ratio is what each mode's per-packet work "
                       "(encapsulation, ESP) costs; retransmits: median per sample")
     out = [handoff, tput]
-    if alt_moves:
-        out.append(alternatives(moves, alt_moves))
     if footprint:
         mem = Figure("handoff_rss", "MR agent memory across the bench's handoffs (mip4d in the lab)",
                      "its RSS right after the first registration", [
@@ -287,6 +285,8 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
                              "(least squares)" % (warm, f"{min(after):,}", f"{max(after):,}", len(after),
                                                   100 * _slope(sizes[warm:])))
         out.append(mem)
+    if alt_moves:
+        out.append(alternatives(moves, alt_moves))
     return out
 
 

@@ -45,6 +45,7 @@ class Alternatives:
         self.wg: list[subprocess.Popen] = []
         self.kick = ""  # the hook's ping through the tunnel (wireguard)
         self.etc = os.path.join(lab.run_dir, "..", "etc")
+        self.failed: set[str] = set()  # a system that did not come up: its moves are left out, the run goes on
 
     # -- the lab around them -------------------------------------------------------------------------
 
@@ -57,8 +58,17 @@ class Alternatives:
         emit("alternatives", step=index, mip4d_exit=code, installed=self.lab.installed("mr"))
         return {"mip4d_exit": code}
 
-    def start(self, index: int, system: str, network: str) -> dict:
-        """The system up with the MR on `network`, until the probes flow through it."""
+    def start(self, index: int, system: str, network: str) -> None:
+        """The system up with the MR on `network`, until the probes flow through it; if it does not come
+        up, the event says why and the other systems still run."""
+        try:
+            self._start(index, system, network)
+        except Exception as e:
+            self.failed.add(system)
+            emit("alternative_failed", step=index, system=system, message="%s: %s" % (type(e).__name__, e),
+                 trace=self._trace(system))
+
+    def _start(self, index: int, system: str, network: str) -> None:
         ipsec = self.topo["ipsec"]
         if system == "wireguard":
             self._wireguard()
@@ -78,7 +88,6 @@ class Alternatives:
                  60, "%s: the probes did not come through" % system)
         emit("alternative_up", step=index, system=system, network=network,
              seconds=round(time.monotonic() - attached, 3))
-        return {}
 
     def stop(self, index: int, system: str) -> None:
         """The system down, so that the next one alone carries the probes (no SA or route of it left)."""
@@ -102,8 +111,10 @@ class Alternatives:
 
     # -- a move ------------------------------------------------------------------------------------------
 
-    def step(self, index: int, network: str, system: str) -> dict:
+    def step(self, index: int, network: str, system: str) -> dict | None:
         """Unplug, plug into `network`: the time to the lease and to the first probe through the VPN."""
+        if system in self.failed:
+            return None
         before = self.lab.read(self.lab.stream_file())
         attached = self._plug(network)
         wall = time.time() - (time.monotonic() - attached)

@@ -827,7 +827,8 @@ def main() -> int:
                 if "fault" in step:
                     results.append(faults.inject(lab, i, step))
                 elif "alt" in step:
-                    results.append(alts.step(i, step["network"], step["alt"]))
+                    if (got := alts.step(i, step["network"], step["alt"])) is not None:
+                        results.append(got)
                     where = step.get("network") or where
                 elif "cut" in step:
                     results.append(lab.cut(i, step["cut"]))

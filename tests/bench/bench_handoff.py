@@ -365,7 +365,7 @@ def run(quick: bool, cycles: int | None = None) -> list[Figure]:
         for ev in lab.events(timeout=900 + (cycles + alt_cycles * len(systems)) * len(rtts) * 120):
             if ev["event"] != "status":
                 events.append(ev)
-            if ev["event"] in ("step", "bulk", "floor", "error", "alternative", "alternative_up", "alternatives"):
+            if ev["event"] in ("step", "bulk", "floor", "error") or ev["event"].startswith("alternative"):
                 print("lab:", json.dumps({k: v for k, v in ev.items() if k in (
                     "event", "step", "network", "mode", "ok", "data_after_s", "rtt_avg_ms", "mbit_s", "retransmits",
                     "message", "system", "address_after_s", "address_to_data_s", "seconds", "mip4d_exit")}),

@@ -11,8 +11,11 @@ the same links, the same DHCP servers and the same probe stream from the CN to t
   one (unique = replace);
 - `wireguard`: Debian's wireguard-go (userspace, on TUN: the UML kernel has no WireGuard module) on
   the MR and the gateway; the gateway learns the MR's new endpoint from its first authenticated packet.
-  The probes only flow towards the LAN, so the DHCP hook sends one ping through the tunnel once the
-  lease is in place, as a hotplug script would (PersistentKeepalive 1 s is the fallback).
+  The probes only flow towards the LAN, so once the lease is in place the DHCP hook sets the peer's
+  endpoint again and sends one ping through the tunnel, as a hotplug script would. Setting the endpoint
+  drops the source address wireguard-go keeps per peer ("sticky sockets"): in the lab it went on
+  sending from the address of the network left ("network is unreachable") until its handshake timer
+  renewed the session, 15 s after the move (run of 2 Dec 2026, board/virtual/alternatives.py's first).
 
 The intranet routes the LAN's prefix to the VPN gateway instead of the i-HA while they run. DHCP on
 the MR is udhcpc with the options mip4d gives it (io/dhcp.py), started at each plug-in, with a plain
@@ -71,8 +74,9 @@ class Alternatives:
     def _start(self, index: int, system: str, network: str) -> None:
         ipsec = self.topo["ipsec"]
         if system == "wireguard":
-            self._wireguard()
-            self.kick = WG_GW
+            gw_key = self._wireguard()
+            self.kick = "wg set wgmr peer %s endpoint %s:%d; ping -q -c 1 -W 1 %s" % (
+                gw_key, ipsec["gateway"]["address"], WG_PORT, WG_GW)
         else:
             gw = ipsec["gateway"]["node"]
             self._swanctl(gw, "alt-gateway.conf", _gateway_conf(ipsec, self.topo["lan"]["network"]))
@@ -96,7 +100,7 @@ class Alternatives:
                 p.terminate()
                 p.wait(10)
             self.wg = []
-            batch(["route del %s" % self.topo["lan"]["network"]], "vpngw")
+            sh("ip -n vpngw route del %s" % self.topo["lan"]["network"], check=False)  # gone with wggw
         else:
             for node in ("mr", self.topo["ipsec"]["gateway"]["node"]):
                 sh("ip netns exec %s swanctl --terminate --ike %s --force --uri unix://%s"
@@ -183,8 +187,9 @@ class Alternatives:
         sh("ip netns exec %s swanctl --load-creds --file %s --uri %s" % (node, path, uri))
         sh("ip netns exec %s swanctl --load-conns --file %s --uri %s" % (node, path, uri))
 
-    def _wireguard(self) -> None:
-        """wireguard-go on the MR (wgmr) and on the gateway (wggw); the firewall lets its port into the DMZ."""
+    def _wireguard(self) -> str:
+        """wireguard-go on the MR (wgmr) and on the gateway (wggw); the firewall lets its port into the DMZ.
+        Returns the gateway's public key."""
         keys = {}
         for side in ("mr", "gw"):
             key = sh("wg genkey").strip()
@@ -209,6 +214,7 @@ class Alternatives:
         batch(["addr add %s/24 dev wggw" % WG_GW, "link set wggw up",
                "route replace %s dev wggw" % self.topo["lan"]["network"]], gw_node)
         sh("ip netns exec fw iptables-legacy -I FORWARD -i out -o dmz -p udp --dport %d -j ACCEPT" % WG_PORT)
+        return keys["gw"][1]
 
 
 def _client_conf(ipsec: dict, system: str, lan: str) -> str:

@@ -219,64 +219,37 @@ class Alternatives:
 
 def _client_conf(ipsec: dict, system: str, lan: str) -> str:
     """The MR as a plain VPN client of the gateway: its LAN to the intranet; MOBIKE or not."""
-    return """connections {
-  %(name)s {
-    version = 2
-    remote_addrs = %(gw)s
-    proposals = %(proposals)s
-    mobike = %(mobike)s
-    keyingtries = 0
-    local {
-      auth = psk
-      id = %(me)s
-    }
-    remote {
-      auth = psk
-      id = %(gw_id)s
-    }
-    children {
-      %(name)s {
-        local_ts = %(lan)s
-        remote_ts = %(intranet)s
-        esp_proposals = %(esp)s
-      }
-    }
-  }
-}
-secrets {
-  ike-alt {
-    id-1 = %(gw_id)s
-    id-2 = %(me)s
-    secret = "%(psk)s"
-  }
-}
-""" % dict(lan=lan, name=system, gw=ipsec["gateway"]["address"], proposals=ipsec["proposals"],
-           mobike="yes" if system == "mobike" else "no", me=ALT_ID, gw_id=ipsec["gateway"]["id"],
-           intranet=",".join(ipsec["intranet"]), esp=ipsec["esp_proposals"], psk=ipsec["psk"])
+    return _conf(ipsec, system, "remote_addrs = %s\n    mobike = %s\n    keyingtries = 0" % (
+        ipsec["gateway"]["address"], "yes" if system == "mobike" else "no"),
+        ALT_ID, ipsec["gateway"]["id"], lan, ",".join(ipsec["intranet"]))
 
 
 def _gateway_conf(ipsec: dict, lan: str) -> str:
     """The gateway's side: one client (the MR as `alt.example.net`), MOBIKE allowed, a new IKE SA of the
     same identity replacing the old one (the re-IKE client's)."""
+    return _conf(ipsec, "alt", "local_addrs = %s\n    mobike = yes\n    unique = replace" % ipsec["gateway"]["address"],
+                 ipsec["gateway"]["id"], ALT_ID, ",".join(ipsec["intranet"]), lan)
+
+
+def _conf(ipsec: dict, name: str, options: str, me: str, peer: str, local_ts: str, remote_ts: str) -> str:
+    """A swanctl.conf of one connection (PSK, the lab's proposals) and its secret."""
     return """connections {
-  alt {
+  %(name)s {
     version = 2
-    local_addrs = %(gw)s
     proposals = %(proposals)s
-    mobike = yes
-    unique = replace
+    %(options)s
     local {
-      auth = psk
-      id = %(gw_id)s
-    }
-    remote {
       auth = psk
       id = %(me)s
     }
+    remote {
+      auth = psk
+      id = %(peer)s
+    }
     children {
-      alt {
-        local_ts = %(intranet)s
-        remote_ts = %(lan)s
+      %(name)s {
+        local_ts = %(local_ts)s
+        remote_ts = %(remote_ts)s
         esp_proposals = %(esp)s
       }
     }
@@ -284,11 +257,10 @@ def _gateway_conf(ipsec: dict, lan: str) -> str:
 }
 secrets {
   ike-alt {
-    id-1 = %(gw_id)s
-    id-2 = %(me)s
+    id-1 = %(me)s
+    id-2 = %(peer)s
     secret = "%(psk)s"
   }
 }
-""" % dict(lan=lan, gw=ipsec["gateway"]["address"], proposals=ipsec["proposals"], me=ALT_ID,
-           gw_id=ipsec["gateway"]["id"], intranet=",".join(ipsec["intranet"]), esp=ipsec["esp_proposals"],
-           psk=ipsec["psk"])
+""" % dict(name=name, proposals=ipsec["proposals"], options=options, me=me, peer=peer, local_ts=local_ts,
+           remote_ts=remote_ts, esp=ipsec["esp_proposals"], psk=ipsec["psk"])

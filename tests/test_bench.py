@@ -115,7 +115,11 @@ def test_handoff_figures_from_a_run_s_events_and_log():
     assert (alt[("mobike", "cvc->c")]["moves"], alt[("mobike", "cvc->c")]["ok"]) == (1, 0)
     assert (alt[("mobike", "c->cvc")]["median_s"], alt[("wireguard", "cvc->cvc")]["address_to_data_s"]) == (4.5, 0.25)
     assert "mobike step None (cvc->c, RTT 20 ms)" in alternatives.notes[-1]
+    # the schema issue 24 names for results.json
+    assert set(alternatives.as_json()["columns"]) == {"system", "transition", "rtt_ms", "median_s", "p95_s",
+                                                       "address_to_data_s", "moves", "ok"}
     assert set(alternatives.rows[0]) == set(alternatives.as_json()["columns"])
+    assert {"transition", "rtt_ms", "median_s", "p95_s", "ok", "moves", "address_to_data_s"} <= set(handoff.rows[0])
     # the direct path's median (100, 80) is the baseline of every mode's median
     assert [(r["mode"], r["samples"], r["vs_direct"]) for r in tput.rows] == [("direct (home)", 2, 1.0),
                                                                              ("cvc", 1, 50.0 / 90.0)]

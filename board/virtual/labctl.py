@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import faults  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
+from alternatives import Alternatives  # noqa: E402
 from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, topology_state, wait_for  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
@@ -769,6 +770,7 @@ def main() -> int:
         uptime = float(f.read().split()[0])
     emit("booted", kernel_to_python_s=round(uptime, 3))
     lab = Lab(topo)
+    alts = Alternatives(lab)  # the bench's plain VPNs after mip4's moves (alternatives.py)
     results: list[dict] = []
     ok = False
     try:
@@ -813,8 +815,20 @@ def main() -> int:
                 if "bulk" in step:
                     emit("bulk", step=i, **lab.bulk(i, step["bulk"]))
                     continue
+                if "alt_begin" in step:
+                    alts.begin(i)
+                    continue
+                if "alt_start" in step:
+                    alts.start(i, step["alt_start"], step["network"])
+                    continue
+                if "alt_stop" in step:
+                    alts.stop(i, step["alt_stop"])
+                    continue
                 if "fault" in step:
                     results.append(faults.inject(lab, i, step))
+                elif "alt" in step:
+                    if (got := alts.step(i, step["network"], step["alt"])) is not None:
+                        results.append(got)
                     where = step.get("network") or where
                 elif "cut" in step:
                     results.append(lab.cut(i, step["cut"]))
@@ -842,6 +856,7 @@ def main() -> int:
     except Exception as e:
         emit("error", message="%s: %s" % (type(e).__name__, e), trace=traceback.format_exc())
     final = lab.snapshot()["stream"]
+    alts.end()
     codes = lab.shutdown()
     left = lab.leftovers()
     emit("done", ok=ok and not left and all(c == 0 for c in codes.values()), steps=results, stream=final,

@@ -58,7 +58,7 @@ def tour():
     yield from _boot("tour", 1200, netem={"iha-core": "delay %dms" % NETEM_MS})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not kept for the tour's modules: one lab at a time
 def faults():
     """The fault scenario (topology.json "faults"); `make soak` runs it MIP4_SOAK_ROUNDS times in one boot."""
     rounds = int(os.environ.get("MIP4_SOAK_ROUNDS", "1"))

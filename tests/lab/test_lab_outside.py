@@ -280,7 +280,7 @@ def test_leak_auditor_allows_only_the_rfc_s_clear_traffic_and_fails_on_anything_
         ipv4(coa, "192.0.2.80", 6, bytes(20)),  # TCP from the care-of
         ipv4(coa, X_HA, 4, ipv4(X_HOA, "192.0.2.80", 6, bytes(20))),  # x-MIP carrying TCP, not IPsec
         ipv4(coa, X_HA, PROTO_UDP, udp(434, 434, tunnel_data + ipv4(X_HOA, "192.0.2.53", PROTO_UDP,
-                                                                    udp(40000, 53, bytes(20))))),  # DNS in the UDP tunnel
+                                                                    udp(40000, 53, bytes(20))))),  # DNS, UDP tunnel
         ipv4(coa, "192.0.2.9", 47, bytes(24)),  # GRE
         ipv4(X_HOA, VPN_GW, PROTO_UDP, udp(1194, 1194, bytes(40))),  # another VPN (OpenVPN's port)
         ipv4(CN, coa, PROTO_UDP, udp(434, 434, bytes(24))),  # an intranet host's address outside a registration

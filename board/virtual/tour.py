@@ -113,6 +113,9 @@ def main() -> int:
             elif kind == "status" and live:
                 sys.stdout.write(panel(ev, network, steps, started))
                 sys.stdout.flush()
+            elif kind == "bulk" and not live:
+                print("step %d: bulk TCP (iperf3) CN -> LAN host in mode %s: %s Mbit/s, fragments made %s"
+                      % (ev["step"], ev.get("mode"), ev.get("mbit_s"), ev.get("fragments") or "none"), flush=True)
             elif kind in ("registered", "stream", "topology", "daemons") and not live:
                 print("%-10s at %.1f s" % (kind, ev["host_s"]), flush=True)
             elif kind == "error":

@@ -19,7 +19,7 @@ SA = re.compile(r"^src (\S+) dst (\S+)\n\s+proto esp spi (0x[0-9a-f]+).*?"
                 r"\n\s+aead rfc4106\(gcm\(aes\)\) (0x[0-9a-f]+) 128", re.M | re.S)
 FIELDS = ("frame.number", "frame.time_epoch", "frame.protocols", "frame.len", "ip.src", "ip.dst", "ip.len", "ip.proto",
           "ip.flags.df", "ip.flags.mf", "ip.frag_offset", "udp.srcport", "udp.dstport", "tcp.srcport", "tcp.dstport",
-          "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "esp.spi", "esp.pad_len", "isakmp.exchangetype", "isakmp.ispi",
+          "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "esp.spi", "isakmp.exchangetype", "isakmp.ispi",
           "isakmp.rspi", "mip.type", "mip.code")
 
 
@@ -37,8 +37,14 @@ class Frame:
 
     @property
     def stack(self) -> str:
-        """The layers above Ethernet: "ip:ip:esp:ip:ip:tcp"."""
-        return self.layers.removeprefix("eth:ethertype:")
+        """The layers above Ethernet: "ip:ip:esp:ip:ip:tcp" (a payload without a dissector, "data", is no layer)."""
+        return self.layers.removeprefix("eth:ethertype:").removesuffix(":data")
+
+    def esp_trailer(self) -> tuple[int, int]:
+        """(pad length, next header): the last two octets ESP decrypted (RFC 4303 2.4, 2.6), when asked
+        for with extra=("esp.decrypted_data",)."""
+        data = bytes.fromhex(self.f["esp.decrypted_data"].replace(":", ""))
+        return data[-2], data[-1]
 
     def ints(self, name: str) -> tuple[int, ...]:
         return tuple(int(v, 0) for v in self.f.get(name, "").split(",") if v)
@@ -59,7 +65,7 @@ def frames(lab_dir: str, capture: str, display_filter: str = "", decrypt: bool =
     """Every frame of captures/CAPTURE.pcapng matching `display_filter`, ESP decrypted unless `decrypt` is off;
     `extra` fields besides FIELDS."""
     argv = ["tshark", "-n", "-r", os.path.join(lab_dir, "captures", capture + ".pcapng"), "-T", "fields",
-            "-E", "separator=\t", "-E", "occurrence=a"]
+            "-E", "separator=\t", "-E", "occurrence=a", "--disable-protocol", "gsm_ipa"]  # not on the stream's port
     if decrypt:
         argv += ["-o", "esp.enable_encryption_decode:TRUE"]
         for src, dst, spi, key in gateway_sas(lab_dir):

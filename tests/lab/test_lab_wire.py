@@ -190,7 +190,7 @@ def test_overhead_per_mode_is_section_5_2_s_for_the_lab_s_cipher(tour):
         step = _plain(events, network)
         assert step["mode"] == mode, step
         start, end = _window(events, step)
-        link = frames(lab.dir, capture, "tcp.port in {%d %d} && !icmp" % (STREAM_PORT, STREAM_PORT + 1),
+        link = frames(lab.dir, capture, "(tcp.port == %d || tcp.port == %d) && !icmp" % (STREAM_PORT, STREAM_PORT + 1),
                       extra=("esp.decrypted_data",))  # the stream, and the bulk transfer's sizes behind the NAT
         got = [x for x in between(link, start + step["data_after_s"], end) if x.f["tcp.srcport"]]
         assert len(got) > 20, (network, len(got))

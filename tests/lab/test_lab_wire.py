@@ -4,7 +4,8 @@ MR (5.4), a full-size DF flow behind the NAT, and an attacker holding the x-HA b
 
 tshark is the judge, with the ESP decrypted from the gateway's SAs that the lab keeps (wire.py): the
 layers inside ESP are read off the external link, not inferred. Requirement IDs proved here: R-A.1-b,
-R-A.1-c, R-5.2-a, R-5.2-b, R-5.3-c, R-5.4-b, R-6.2-a.
+R-A.1-c, R-5.2-a, R-5.3-c, R-5.4-b, R-6.2-a. (The full-size flow shows the CN finding its path MTU through
+ICMP from the gateway: the MR clamps no TCP MSS, so 5.2's "where ICMP is filtered" is not proved here.)
 """
 from __future__ import annotations
 
@@ -310,7 +311,7 @@ def test_the_intranet_sees_only_vpn_tia_to_i_ha_mobile_ip_while_the_mr_is_outsid
     assert kinds["udp 434"] > 0 and kinds["ip-in-ip"] > 100
 
 
-# ---- R-5.2-b: a full-size DF flow behind the NAT ---------------------------------------------------------
+# ---- a full-size DF flow behind the NAT (section 5.2) -----------------------------------------------------
 
 
 def test_full_size_df_tcp_in_cvc_behind_the_nat_never_fragments(tour):

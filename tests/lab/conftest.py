@@ -49,7 +49,7 @@ class KeptLab:
             return [json.loads(line) for line in f]
 
 
-EVENTS = "events.jsonl"  # a kept boot's events but its status snapshots
+EVENTS = "events.jsonl"  # every event of a boot, written by boot.py as they come
 
 
 def _boot(scenario: str, timeout: float, **kw):  # noqa: ANN003
@@ -69,10 +69,7 @@ def _boot(scenario: str, timeout: float, **kw):  # noqa: ANN003
                 print("lab:", json.dumps({k: v for k, v in ev.items() if k not in ("stream", "steps", "trace")}))
         yield lab, events
     finally:
-        if keep:
-            with open(lab.path(EVENTS), "w") as f:
-                f.writelines(json.dumps(ev) + "\n" for ev in events if ev["event"] != "status")
-        lab.close(keep=keep)  # keep its logs and captures to debug
+        lab.close(keep=keep)  # keep its logs, captures and events (boot.py's events.jsonl) to debug
         # nothing of this lab left on the host: its namespaces and processes lived inside UML. Only the
         # lab's own are compared (its kernel runs with uml_dir=lab.dir); other work may boot or leave its own
         assert [p for p in uml_processes() if lab.dir in p] == []

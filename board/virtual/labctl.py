@@ -623,12 +623,17 @@ class Lab:
         return result
 
     def keep_status(self, index: int) -> None:
-        """The MR's status model as it stood at the end of a step (tests render it with `mip4 status`)."""
+        """The MR's status model as it stood at the end of a step (tests render it with `mip4 status`),
+        and the VPN gateway's ESP SAs with their keys, so that tshark can decrypt the captures (the
+        tests read the layers inside ESP on every link: RFC 5265 A.1)."""
         try:
             shutil.copy(os.path.join(self.run_dir, "mr.status.json"),
                         os.path.join(self.run_dir, "mr-step-%d.json" % index))
         except OSError:
             pass
+        gateway = self.topo["ipsec"]["gateway"]["node"]
+        with open(os.path.join(self.run_dir, "xfrm-step-%d.txt" % index), "w") as f:
+            f.write(sh("ip -n %s xfrm state" % gateway, check=False))
 
     # -- teardown --------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from socket import inet_aton
 from dataclasses import dataclass, field
+from socket import inet_aton
 
 from ..wire.registration import SPI_RESERVED_MAX
 from .limits import LIMITS, RESERVED_TABLES, ConfigError, Limit, check_address, check_ifname, check_limits, is_ifname

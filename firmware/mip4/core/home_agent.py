@@ -25,7 +25,7 @@ from .actions import Datagram, log
 from .bindings import Binding, BindingTable
 from .config import HomeAgentConfig
 from .events import Events
-from .ha_denials import CHECKS, Incoming
+from .ha_denials import Incoming, checks_for
 from .ha_plane import HomePlane, mobile_router_tunnel_name, tunnel_name
 from .ha_replies import reply as build_reply
 from .ha_replies import resync_identification
@@ -57,6 +57,8 @@ class HomeAgent:
         self.ident_offset = 0.0  # the identification clock minus `now`: never goes back (set_wall_clock)
         self.wall_set = False  # until set_wall_clock (the daemon calls it at start-up), `now` is the time of day
         self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)
+        self._checks_for: HomeAgentConfig | None = None  # the configuration self._checks was made for
+        self._checks: tuple = ()
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -82,8 +84,11 @@ class HomeAgent:
         if entry is None:
             return self._unknown_home_address(dgram, message, now)
         rq = Incoming(dgram, message, entry, now, now + self.ident_offset)
-        for reason, code, failed in CHECKS:
-            if failed(self.config, self.bindings, rq):
+        config = self.config
+        if self._checks_for is not config:  # the denial table for this configuration, made once
+            self._checks, self._checks_for = checks_for(config), config
+        for reason, code, failed in self._checks:
+            if failed(config, self.bindings, rq):
                 return self._deny(rq, reason, code)
         return self._accept(rq)
 

@@ -36,6 +36,14 @@ def ip4_pack(what, name, text):
     return bytes(out)
 
 
+def remember_packed(text, octets):
+    """`text` is ip4_str(`octets`): ip4_pack(`text`) finds them (an address just decoded is answered)."""
+    if text not in _packed:
+        if len(_packed) >= _PACKED_KEPT:
+            _packed.clear()
+        _packed[text] = bytes(octets)
+
+
 def ip4_str(data, offset=0):
     """Four octets at `offset` -> dotted quad."""
     return "%d.%d.%d.%d" % (data[offset], data[offset + 1], data[offset + 2], data[offset + 3])

@@ -1,7 +1,7 @@
 """Registration Request and Reply (RFC 5944 3.3, 3.4) and their authenticators (3.5.1)."""
 from . import auth
 from ._struct import pack, unpack_from
-from .addr import ip4_pack, ip4_str
+from .addr import ip4_pack, ip4_str, remember_packed
 from .errors import CodecError, check_int, need
 from .extensions import AUTH_TYPES, Authentication, decode_extensions, encode_extensions, unknown_critical
 from .record import Record
@@ -161,6 +161,11 @@ class RegistrationReply(_Registration):
 
     def _fixed(self):
         w = self.what
+        code, lifetime, identification = self.code, self.lifetime, self.identification
+        if (type(code) is int and type(lifetime) is int and type(identification) is int and 0 <= code <= 0xFF
+                and 0 <= lifetime <= 0xFFFF and 0 <= identification <= 0xFFFFFFFFFFFFFFFF):  # every reply sent
+            return pack(">BBH4s4sQ", REGISTRATION_REPLY, code, lifetime, ip4_pack(w, "home_address", self.home_address),
+                        ip4_pack(w, "home_agent", self.home_agent), identification)
         return pack(">BBH4s4sQ", REGISTRATION_REPLY, check_int(w, "code", self.code, 8),
                     check_int(w, "lifetime", self.lifetime, 16), ip4_pack(w, "home_address", self.home_address),
                     ip4_pack(w, "home_agent", self.home_agent),
@@ -191,5 +196,7 @@ def request_header(data):
     decode (RFC 5944 3.4 code 134, 3.7.2.1 code 70)."""
     if len(data) < REQUEST_FIXED or data[0] != REGISTRATION_REQUEST:
         return None
-    _, flags, lifetime, hoa, ha, coa, identification = unpack_from(">BBH4s4s4sQ", data, 0)
-    return RegistrationRequest(ip4_str(hoa), ip4_str(ha), ip4_str(coa), identification, lifetime, flags)
+    v = unpack_from(">BBH12BQ", data, 0)  # the addresses as octets, formatted from slices of one tuple
+    home_address = "%d.%d.%d.%d" % v[3:7]
+    remember_packed(home_address, data[4:8])  # the reply carries it back
+    return RegistrationRequest(home_address, "%d.%d.%d.%d" % v[7:11], "%d.%d.%d.%d" % v[11:15], v[15], v[2], v[1])

@@ -42,6 +42,9 @@ class Icmp:
 class SendUdp:
     datagram: Datagram
 
+    def __init__(self, datagram: Datagram) -> None:
+        self.__dict__["datagram"] = datagram  # as Datagram's: one per reply
+
 
 @dataclass(frozen=True)
 class SendIcmp:

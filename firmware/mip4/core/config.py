@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass, field
 from socket import inet_aton
 
+from ..wire.addr import ip4_str
 from ..wire.registration import SPI_RESERVED_MAX
 from .limits import LIMITS, RESERVED_TABLES, ConfigError, Limit, check_address, check_ifname, check_limits, is_ifname
 
-__all__ = ["LIMITS", "RESERVED_TABLES", "ConfigError", "ForeignAgentConfig", "HomeAgentConfig", "Limit",
+__all__ = ["IGNORED", "LIMITS", "RESERVED_TABLES", "TRUSTED", "VPN_POOL", "VPN_SNAT", "ConfigError",
+           "ForeignAgentConfig", "HomeAgentConfig", "Limit",
            "MobileNodeConfig", "MobileNodeEntry", "SecurityAssociation", "Timing", "check_ifname",
            "check_limits", "is_ifname"]
 
@@ -174,31 +176,32 @@ class HomeAgentConfig:
         object.__setattr__(self, "_ignored", _prefixes("ignored_sources", self.ignored_sources))
         object.__setattr__(self, "_pool", tuple(n for option, n, _ in vpn if option == "vpn_pool"))
         object.__setattr__(self, "_snat", tuple(n for option, n, _ in vpn if option == "vpn_snat"))
-        object.__setattr__(self, "_kinds", {})  # address -> _TRUSTED | _POOL | ... (sources repeat)
+        object.__setattr__(self, "_kinds", {})  # address -> kind() (sources repeat)
         object.__setattr__(self, "_ranges", tuple((bit, int(n.network_address), int(n.netmask)) for bit, nets in (
-            (_TRUSTED, nets), (_POOL, self._pool), (_SNAT, self._snat), (_IGNORED, self._ignored)) for n in nets))  # type: ignore[attr-defined]
+            (TRUSTED, nets), (VPN_POOL, self._pool), (VPN_SNAT, self._snat), (IGNORED, self._ignored)) for n in nets))  # type: ignore[attr-defined]
         _check_mobile_networks(self)
 
-    # Each is asked up to six times per request, of two addresses: one dict look-up each (issue 25).
+    def kind(self, address: str) -> int:
+        """Which configured prefixes hold `address`: TRUSTED | VPN_POOL | VPN_SNAT | IGNORED bits. Asked of
+        two addresses, up to five times per request: one dict look-up once an address was seen (issue 25)."""
+        kind = self._kinds.get(address)  # type: ignore[attr-defined]
+        return self._classify(address) if kind is None else kind
+
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
-        kind = self._kinds.get(source)  # type: ignore[attr-defined]
-        return bool((self._classify(source) if kind is None else kind) & _TRUSTED)
+        return bool(self.kind(source) & TRUSTED)
 
     def in_vpn_pool(self, address: str) -> bool:
         """A VPN-TIA: whoever uses it is outside, behind the VPN gateway (RFC 5265 2.3)."""
-        kind = self._kinds.get(address)  # type: ignore[attr-defined]
-        return bool((self._classify(address) if kind is None else kind) & _POOL)
+        return bool(self.kind(address) & VPN_POOL)
 
     def through_vpn(self, source: str) -> bool:
         """The IP source of a request that came through the VPN gateway: a VPN-TIA or its SNAT address."""
-        kind = self._kinds.get(source)  # type: ignore[attr-defined]
-        return bool((self._classify(source) if kind is None else kind) & (_POOL | _SNAT))
+        return bool(self.kind(source) & (VPN_POOL | VPN_SNAT))
 
     def ignores(self, source: str) -> bool:
         """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""
-        kind = self._kinds.get(source)  # type: ignore[attr-defined]
-        return bool((self._classify(source) if kind is None else kind) & _IGNORED)
+        return bool(self.kind(source) & IGNORED)
 
     def _classify(self, address: str) -> int:
         """Which of the configured prefixes hold `address`, as bits; remembered for the next ones."""
@@ -217,18 +220,18 @@ class HomeAgentConfig:
 def _address_int(text: str) -> int:
     """A dotted quad as an integer; ValueError unless it is one (as ipaddress.IPv4Address would say).
 
-    inet_aton and one format are a tenth of IPv4Address's parse; what it reads otherwise than a
+    inet_aton and ip4_str are a tenth of IPv4Address's parse; what it reads otherwise than a
     dotted quad is written back differently and goes to ipaddress (issue 25)."""
     try:
         b = inet_aton(text)
     except (OSError, TypeError, ValueError):
         return int(ipaddress.IPv4Address(text))
-    if "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3]) != text:
+    if ip4_str(b) != text:
         return int(ipaddress.IPv4Address(text))
     return int.from_bytes(b, "big")
 
 
-_TRUSTED, _POOL, _SNAT, _IGNORED = 1, 2, 4, 8
+TRUSTED, VPN_POOL, VPN_SNAT, IGNORED = 1, 2, 4, 8  # HomeAgentConfig.kind()'s bits
 _KINDS_KEPT = 4096
 
 

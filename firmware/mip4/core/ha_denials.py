@@ -13,7 +13,7 @@ from ..wire.extensions import ENCAP_IP_IN_IP, FOREIGN_HOME_AUTH, MOBILE_HOME_AUT
 from ..wire.registration import FLAG_D, FLAG_G, FLAG_M, FLAG_S, FLAG_T, RegistrationRequest
 from .actions import Datagram
 from .bindings import BindingTable
-from .config import HomeAgentConfig, MobileNodeEntry
+from .config import VPN_POOL, VPN_SNAT, HomeAgentConfig, MobileNodeEntry
 from .identification import later
 
 
@@ -36,20 +36,22 @@ class Incoming:
         self.care_of: str = request.care_of_address
         # RFC 5944 3.6.1.2, 3.8.2.2: lifetime 0, or the home address as care-of (returning home)
         self.deregistration: bool = request.lifetime == 0 or self.care_of == self.home_address
-        self._protected: list[Extension] | None = None
+        # the extensions the MN-HA authenticator covers (RFC 5944 3.5.1), none unless it verified: asked
+        # by the denial table and the reply
+        self._protected: list[Extension] = (request.protected_extensions(MOBILE_HOME_AUTH, sa.spi)
+                                            if self.authentic else [])
         self._udp: tuple[UdpTunnelRequest | None, bool] | None = None
 
     def protected(self) -> list[Extension]:
         """Extensions the MN-HA authenticator covers (RFC 5944 3.5.1); none unless it verified."""
-        if self._protected is None:  # asked up to three times per request: found once
-            self._protected = (self.request.protected_extensions(MOBILE_HOME_AUTH, self.entry.sa.spi)
-                               if self.authentic else [])
         return self._protected
 
     def udp_request(self) -> UdpTunnelRequest | None:
         """RFC 3519 3.1: the MN's UDP Tunnel Request, which counts only when authenticated."""
-        found = [e for e in self.protected() if isinstance(e, UdpTunnelRequest)]
-        return found[0] if found else None
+        for e in self.protected():
+            if isinstance(e, UdpTunnelRequest):
+                return e
+        return None
 
     def fa_udp_request(self) -> UdpTunnelRequest | None:
         """RFC 3519 3.1, 4.5: a relaying foreign agent's UDP Tunnel Request, which it places after the
@@ -108,9 +110,10 @@ def _relayed(config: HomeAgentConfig, table: BindingTable, rq: Incoming) -> bool
     clear request from his own VPN-TIA and have the downlink sent to him. From the pool the care-of must
     be the source; from the gateway's SNAT address (R-2.5-e), an address of the pool."""
     src = rq.dgram.src
-    if config.in_vpn_pool(src):
+    kind = config.kind(src)
+    if kind & VPN_POOL:
         return rq.care_of != src
-    return config.through_vpn(src) and not config.in_vpn_pool(rq.care_of)
+    return bool(kind & VPN_SNAT) and not config.kind(rq.care_of) & VPN_POOL
 
 
 def _unknown_extension(config: HomeAgentConfig, table: BindingTable, rq: Incoming) -> bool:

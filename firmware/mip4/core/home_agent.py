@@ -21,9 +21,9 @@ from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED, UDP_TUNNEL_DECLINED, UdpTunnelReply
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_extensions, request_header
-from .actions import Datagram, log
+from .actions import Datagram, Log, log
 from .bindings import Binding, BindingTable
-from .config import HomeAgentConfig
+from .config import TRUSTED, HomeAgentConfig
 from .events import Events
 from .ha_denials import Incoming, checks_for
 from .ha_plane import HomePlane, mobile_router_tunnel_name, tunnel_name
@@ -162,7 +162,7 @@ class HomeAgent:
     def _admission(self, dgram: Datagram, request: RegistrationRequest, now: float) -> list | None:
         """Drop silently (no reply, no binding change, one log line) or None to go on."""
         c = self.config
-        if c.role == "i-ha" and not c.trusts(dgram.src):
+        if c.role == "i-ha" and not c.kind(dgram.src) & TRUSTED:
             fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
             # RFC 5265 4.3, R-4.3-c: nothing is trusted by default; R-4.3-d: drop silently, no reply of any
             # kind; R-4.3-g: judged on the IP source as received, never the CoA or HoA fields; R-4.3-e: logged
@@ -219,7 +219,7 @@ class HomeAgent:
     def _accept(self, rq: Incoming) -> list:
         """RFC 5944 3.8.2.2: update the binding list, then reply (3.8.3)."""
         self.bindings.accept_identification(rq.home_address, rq.request.identification)  # RFC 5944 5.7
-        self._count("accepted")
+        self.counters["accepted"] += 1  # in COUNTERS: there from the start
         if rq.deregistration:
             return self._deregister(rq)
         return self._register(rq)
@@ -262,16 +262,15 @@ class HomeAgent:
         else:
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
         # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
-        return plane + [reply, log("info" if plane else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
+        return plane + [reply, Log("info" if plane else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
-            hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not plane, udp=udp)]
+            {"hoa": rq.home_address, "coa": rq.care_of, "src": d.src, "code": code, "refresh": not plane, "udp": udp})]
 
     def _grant(self, rq: Incoming) -> int:
         """RFC 5944 3.8.2.2: at most what was asked and what we allow; 0xffff (infinite) is capped too."""
-        caps = [rq.request.lifetime, self.config.max_lifetime]
-        if rq.entry.max_lifetime is not None:
-            caps.append(rq.entry.max_lifetime)
-        return min(caps)
+        granted = min(rq.request.lifetime, self.config.max_lifetime)
+        cap = rq.entry.max_lifetime
+        return granted if cap is None or cap >= granted else cap
 
     def _udp_tunnel(self, rq: Incoming) -> tuple[bool, UdpTunnelReply | None, bool]:
         """RFC 3519 3.1-3.2, RFC 5265 4.3, R-4.3-a: answer a UDP Tunnel Request with a UDP Tunnel Reply.

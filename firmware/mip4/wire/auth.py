@@ -42,7 +42,7 @@ def equal(a, b):
     if len(a) != len(b):
         return False
     if _constant_time_equal is not None:
-        return _constant_time_equal(bytes(a), bytes(b))
+        return _constant_time_equal(a if type(a) is bytes else bytes(a), b if type(b) is bytes else bytes(b))
     diff = 0
     for i in range(len(a)):
         diff |= a[i] ^ b[i]

@@ -9,12 +9,17 @@ from ..core.config import ForeignAgentConfig, HomeAgentConfig
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
 from .endpoints import IcmpEndpoint
+from .driver import BatchDone
 from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .role import Role
 from .settings import Settings
 
 ALL_ROUTERS = "224.0.0.2"
 log = logging.getLogger("mip4d")
+
+
+def _nothing(item: object) -> None:
+    pass
 
 
 class AgentRole(Role):
@@ -28,6 +33,7 @@ class AgentRole(Role):
         super().__init__(settings, machine)
         self.plane = AgentPlane(self.backend, home_iface=home_iface)
         self.handlers.update(self.plane.handlers)
+        self.driver.immediate[BatchDone] = _nothing  # no status file, no after_batch: a batch ends with its items
 
 
 class HomeAgentRole(AgentRole):
@@ -35,6 +41,7 @@ class HomeAgentRole(AgentRole):
         m: HomeAgentConfig = settings.machine  # type: ignore[assignment]
         super().__init__(settings, HomeAgent(m, self.rng(settings)), home_iface=m.home_iface)
         self.machine: HomeAgent
+        self.driver.early_timer = True  # HomeAgent.handle_timer expires only what is due
         self.machine.set_wall_clock(self.wall_clock.offset + self.now(), self.now())
 
     async def start_role(self) -> None:

@@ -24,6 +24,7 @@ class StatusModel:
         self.handoffs: deque[dict] = deque(maxlen=HANDOFFS)
         self._stable: tuple[str | None, str | None] = (None, None)  # (primary, mode) last seen with data flowing
         self._lost_at: float | None = None  # wall time data stopped (a handoff in progress)
+        self._handoffs = hasattr(machine, "uplinks")  # a mobile node's: it hands off
 
     def record(self, actions: list, now: float, wall: float) -> None:
         """Keep the log lines of a batch the machine returned, then note any handoff it made."""
@@ -35,7 +36,7 @@ class StatusModel:
                 iface = a.fields.get("iface")
                 if a.reason == "state" and iface:
                     self.reasons[iface] = a.message
-        if hasattr(self.machine, "uplinks"):
+        if self._handoffs:
             self._observe(self.machine.status(now), wall)
 
     def _observe(self, s: dict, wall: float) -> None:

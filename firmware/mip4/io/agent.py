@@ -8,8 +8,8 @@ import logging
 from ..core.config import ForeignAgentConfig, HomeAgentConfig
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
-from .endpoints import IcmpEndpoint
 from .driver import BatchDone
+from .endpoints import IcmpEndpoint
 from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .role import Role
 from .settings import Settings

@@ -10,18 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
 from ..status.methods import Source
 from ..uci.config import load_any
-from .agent import ForeignAgentRole, HomeAgentRole
 from .role import LEVELS, Role
-from .router import LinkSourceFactory, RouterRole
 from .settings import Settings
+
+if TYPE_CHECKING:  # a role's module is imported when it runs (create): a mobile router has no agent's code
+    from .router import LinkSourceFactory
 
 log = logging.getLogger("mip4d")
 
@@ -38,13 +40,19 @@ PublisherFactory = Callable[[Source], Publisher | None]  # None: not wanted here
 
 
 def create(settings: Settings, link_sources: Sequence[LinkSourceFactory] = ()) -> Role:
-    """The role for the config's machine (call on the running loop)."""
-    roles: dict[type, Callable[[], Role]] = {
-        MobileNodeConfig: lambda: RouterRole(settings, link_sources),
-        HomeAgentConfig: lambda: HomeAgentRole(settings),
-        ForeignAgentConfig: lambda: ForeignAgentRole(settings),
-    }
-    return roles[type(settings.machine)]()
+    """The role for the config's machine (call on the running loop). Only that role's modules are
+    imported: a mobile router loads no agent's core, an agent no mobile node's (issue 25: its RSS)."""
+    machine = settings.machine
+    if isinstance(machine, MobileNodeConfig):
+        from .router import RouterRole
+        return RouterRole(settings, link_sources)
+    if isinstance(machine, HomeAgentConfig):
+        from .agent import HomeAgentRole
+        return HomeAgentRole(settings)
+    if isinstance(machine, ForeignAgentConfig):
+        from .agent import ForeignAgentRole
+        return ForeignAgentRole(settings)
+    raise TypeError("no role for %r" % (type(machine).__name__,))
 
 
 async def run(settings: Settings, path: str | None = None,
@@ -113,9 +121,20 @@ def _reload(path: str | None, running: Settings) -> Settings | None:
     return new
 
 
+def _help_formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's own, told the terminal's width: without it, each add_argument imports shutil to ask (with
+    bz2 and lzma: 0.7 MB of a mobile router's RSS, issue 25)."""
+    try:
+        width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+    except (ValueError, OSError):
+        width = 80
+    return argparse.HelpFormatter(prog, width=width - 2)  # as shutil.get_terminal_size() less 2
+
+
 def main(argv: list[str] | None = None, link_sources: Sequence[LinkSourceFactory] = (),
          publishers: Sequence[PublisherFactory] = ()) -> int:
-    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
+    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent",
+                                     formatter_class=_help_formatter)
     parser.add_argument("--config", required=True, help="config file: UCI (/etc/config/mip4) or JSON")
     parser.add_argument("--role", choices=("mn", "ha", "fa"), help="must match the config file's role")
     parser.add_argument("--log-level", choices=sorted(LEVELS), help="default: the file's log_level, else info")

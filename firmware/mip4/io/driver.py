@@ -91,6 +91,7 @@ class Driver:
         self.immediate: dict[type, Callable[[Any], None]] = {}
         self.early_timer = False
         self.busy = False  # the worker is performing an item
+        self.activity = 0  # batches fed and items put so far: whether anything happened since a moment
 
     def now(self) -> float:
         return self.loop.time()
@@ -102,6 +103,7 @@ class Driver:
         """Queue a batch of actions. An empty one (a bad packet counted and not logged, say) queues
         nothing: a flood of them costs the worker nothing and delays no real reply."""
         if actions:
+            self.activity += 1
             self.record(actions)
             if self.immediate and not self.busy and not self.queue.qsize():
                 actions = self._at_once(actions)
@@ -131,6 +133,7 @@ class Driver:
 
     def put(self, item: object) -> None:
         """Queue one item of the adapter's own, in order with the actions."""
+        self.activity += 1
         self.queue.put_nowait(item)
 
     def arm(self) -> None:

@@ -29,6 +29,7 @@ from .udp_tunnels import HEADER, UdpTunnelPlane, UdpTunnels
 from .wallclock import WallClockWatch
 
 STATUS_SHARE = 0.05  # of the daemon's time, at most, on writing its status file
+STATUS_IDLE_EVERY = 10.0  # seconds between status files while nothing in it can change but its clocks
 HEARD_EVERY = 0.5  # seconds: how often the core hears that a UDP tunnel delivers (RFC 3519 4.10)
 log = logging.getLogger("mip4d")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -62,6 +63,7 @@ class Role:
         # what needs no await: done at once when nothing is queued before it (driver.py, issue 25)
         self.driver.immediate.update({Log: self._log_now, SendUdp: self._send_udp_now})
         self.status_written, self.status_cost = 0.0, 0.0  # when the status file was last written, how long it took
+        self.status_activity = -1  # the driver's activity when it was
 
     @staticmethod
     def rng(settings: Settings) -> random.Random:
@@ -238,6 +240,13 @@ class Role:
             f.write(text)
         os.replace(tmp, path)
         self.status_written, self.status_cost = started, time.monotonic() - started
+        self.status_activity = self.driver.activity
+
+    def status_may_change(self) -> bool:
+        """Whether the status file may say something new besides its time and uptime: work fed or queued
+        since it was written, or a timer running in the machine (lifetimes, T_MONITOR, retransmissions:
+        what it shows counting down). Roles with state refreshed every second say so too (RouterRole)."""
+        return self.driver.activity != self.status_activity or self.machine.get_timer() is not None
 
     async def _status_every_second(self) -> None:
         while True:
@@ -246,7 +255,10 @@ class Role:
             await self.every_second()
             # at most STATUS_SHARE of the time on it: an HA's file grows with its bindings (20 ms at 1k, 167 ms
             # at 10k), so with many the file is written less often than once a second (issue 25)
-            if time.monotonic() - self.status_written >= self.status_cost / STATUS_SHARE:
+            # and while nothing can have changed, every STATUS_IDLE_EVERY seconds: an idle mobile router's
+            # one second of work was its status file (issue 25: idle CPU)
+            since = time.monotonic() - self.status_written
+            if since >= self.status_cost / STATUS_SHARE and (since >= STATUS_IDLE_EVERY or self.status_may_change()):
                 self._write_status()
 
     async def every_second(self) -> None:

@@ -1,0 +1,50 @@
+"""An idle mip4d (issue 25): it loads only its own role's code, and rewrites its status file once a second
+only while something in it can change besides its clocks."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mip4.core.config import HomeAgentConfig, MobileNodeEntry
+from mip4.io.daemon import create
+from mip4.io.settings import Settings
+from tests.core.replies import I_SA
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_daemon_module_loads_no_role_before_it_knows_which():
+    probe = ("import sys, mip4.io.daemon; print([m for m in ('mip4.io.agent', 'mip4.io.router', 'mip4.core.home_agent',"
+             " 'mip4.core.foreign_agent', 'mip4.core.mobile_node', 'shutil') if m in sys.modules])")
+    env = dict(os.environ, PYTHONPATH="%s:%s" % (ROOT / "firmware", ROOT))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_status_file_is_rewritten_each_second_only_while_it_can_change(tmp_path):
+    status = tmp_path / "status.json"
+    settings = Settings("ha", HomeAgentConfig(address="10.1.0.1", role="i-ha", trusted_networks=("10.0.0.0/8",),
+                                              mobile_nodes={"10.1.0.10": MobileNodeEntry(I_SA)}),
+                        status_file=str(status), seed=1)
+
+    async def scenario() -> list[bool]:
+        daemon = create(settings)
+        try:
+            seen = [daemon.status_may_change()]  # never written
+            daemon._write_status()
+            seen.append(daemon.status_may_change())  # no binding, no timer, nothing fed: only its clocks move
+            daemon.driver.put(object())  # work queued since
+            seen.append(daemon.status_may_change())
+            daemon._write_status()
+            seen.append(daemon.status_may_change())
+            return seen
+        finally:
+            daemon.ipr.close()
+            daemon.udp_tunnels.close_all()
+
+    assert asyncio.run(scenario()) == [True, False, True, False]
+    assert json.loads(status.read_text())["role"] == "ha"

@@ -25,6 +25,31 @@ def test_the_daemon_module_loads_no_role_before_it_knows_which():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_packaged_mip4d_loads_no_tls_no_argparse_and_no_cli_subcommand():
+    """/usr/bin/mip4d runs mip4.cli.mip4d, which imported asyncio before mip4.io could keep ssl out (5 MB)."""
+    probe = ("import sys, mip4.cli.mip4d; print([m for m in ('ssl', '_ssl', 'argparse', 'shutil', 'mip4.cli.console',"
+             " 'mip4.cli.wire') if m in sys.modules])")
+    env = dict(os.environ, PYTHONPATH="%s:%s" % (ROOT / "firmware", ROOT))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_options_as_procd_passes_them_read_as_argparse_reads_them():
+    from mip4.io import daemon
+
+    assert vars(daemon._parse_args(["--config", "/etc/config/mip4", "--log-level=debug"])) == {
+        "config": "/etc/config/mip4", "role": None, "log_level": "debug"}
+    assert vars(daemon._parse_args(["--conf", "x", "--role", "mn"])) == {  # argparse's abbreviation, by argparse
+        "config": "x", "role": "mn", "log_level": None}
+    for bad in (["--role", "mn"], ["--config"], ["--config", "x", "--role", "xx"]):
+        try:
+            daemon._parse_args(bad)
+        except SystemExit as e:  # argparse's usage error, as before
+            assert e.code == 2
+        else:
+            raise AssertionError(bad)
+
+
 def test_the_status_file_is_rewritten_each_second_only_while_it_can_change(tmp_path):
     status = tmp_path / "status.json"
     settings = Settings("ha", HomeAgentConfig(address="10.1.0.1", role="i-ha", trusted_networks=("10.0.0.0/8",),

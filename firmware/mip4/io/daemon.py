@@ -7,14 +7,13 @@ as `publishers`, wired by the caller (cli/mip4d.py): io imports nothing above it
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
 from ..status.methods import Source
@@ -121,24 +120,47 @@ def _reload(path: str | None, running: Settings) -> Settings | None:
     return new
 
 
-def _help_formatter(prog: str) -> argparse.HelpFormatter:
-    """argparse's own, told the terminal's width: without it, each add_argument imports shutil to ask (with
-    bz2 and lzma: 0.7 MB of a mobile router's RSS, issue 25)."""
-    try:
-        width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
-    except (ValueError, OSError):
-        width = 80
-    return argparse.HelpFormatter(prog, width=width - 2)  # as shutil.get_terminal_size() less 2
+# mip4d's options: name -> (choices or None, help). What procd passes is read without argparse, which
+# stays out of a mobile router's RSS (0.4 MB, issue 25); anything else (help, a mistake) goes to argparse.
+OPTIONS: dict[str, tuple[tuple[str, ...] | None, str]] = {
+    "--config": (None, "config file: UCI (/etc/config/mip4) or JSON"),
+    "--role": (("mn", "ha", "fa"), "must match the config file's role"),
+    "--log-level": (tuple(sorted(LEVELS)), "default: the file's log_level, else info"),
+}
+
+
+def _plain_options(argv: Sequence[str]) -> dict[str, str] | None:
+    """`--name value` or `--name=value`, each of OPTIONS at most once, --config given; else None."""
+    out: dict[str, str] = {}
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name not in OPTIONS or name in out:
+            return None
+        if not eq:
+            value = next(args, "")
+        choices = OPTIONS[name][0]
+        if not value or value.startswith("-") or (choices is not None and value not in choices):
+            return None
+        out[name] = value
+    return out if "--config" in out else None
+
+
+def _parse_args(argv: Sequence[str]) -> Any:  # noqa: ANN401  (argparse's Namespace or its like)
+    plain = _plain_options(argv)
+    if plain is not None:
+        return SimpleNamespace(config=plain["--config"], role=plain.get("--role"), log_level=plain.get("--log-level"))
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
+    for name, (choices, text) in OPTIONS.items():
+        parser.add_argument(name, choices=choices, required=name == "--config", help=text)
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None, link_sources: Sequence[LinkSourceFactory] = (),
          publishers: Sequence[PublisherFactory] = ()) -> int:
-    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent",
-                                     formatter_class=_help_formatter)
-    parser.add_argument("--config", required=True, help="config file: UCI (/etc/config/mip4) or JSON")
-    parser.add_argument("--role", choices=("mn", "ha", "fa"), help="must match the config file's role")
-    parser.add_argument("--log-level", choices=sorted(LEVELS), help="default: the file's log_level, else info")
-    args = parser.parse_args(argv)
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = load_any(args.config)
     except ConfigError as e:

@@ -73,3 +73,18 @@ def test_the_status_file_is_rewritten_each_second_only_while_it_can_change(tmp_p
 
     assert asyncio.run(scenario()) == [True, False, True, False]
     assert json.loads(status.read_text())["role"] == "ha"
+
+
+def test_the_recent_log_keeps_the_daemons_levels_and_every_verdicts_reason():
+    from mip4.core.actions import Log
+    from mip4.status.model import StatusModel
+
+    class Machine:
+        def status(self, now: float) -> dict:
+            return {}
+
+    model = StatusModel(Machine(), levels=frozenset({"info", "warning", "error"}))
+    model.record([Log("debug", "registered", "a refresh"), Log("info", "registered", "a registration"),
+                  Log("debug", "state", "wan: down -> waiting", {"iface": "wan"})], 1.0, 2.0)
+    assert [line["message"] for line in model.lines] == ["a registration"]
+    assert model.reasons == {"wan": "wan: down -> waiting"}

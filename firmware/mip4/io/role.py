@@ -56,7 +56,8 @@ class Role:
         self.backend = UdpTunnelPlane(KernelDataPlane(self.ipr), self.udp_tunnels)
         self.heard: dict[tuple[str, str], float] = {}  # (iface, peer) -> when the core was last told
         self.started = time.monotonic()
-        self.model = StatusModel(machine)  # what status/ubus/LuCI/console show
+        # what status/ubus/LuCI/console show; its recent log, the lines mip4d logs
+        self.model = StatusModel(machine, levels=frozenset(k for k, v in LEVELS.items() if log.isEnabledFor(v)))
         self.control: ControlServer | None = None
         self.handlers: dict[type, Handler] = {Log: self._log, SendUdp: self._send_udp, SendIcmp: self._send_icmp,
                                               BatchDone: self._batch_done}
@@ -76,7 +77,7 @@ class Role:
         self.driver.feed(actions)
 
     def _record(self, actions: list) -> None:
-        self.model.record(actions, self.now(), time.time())
+        self.model.record(actions, self.loop.time(), time.time())  # the loop's clock: now(), one call fewer
 
     # -- start and stop (the roles' hooks: start_role, deregister, close_role, close_guard) -------
 

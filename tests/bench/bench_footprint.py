@@ -4,7 +4,8 @@ It runs from the package's example /etc/config/mip4 (build/package/mip4/files), 
 tests/router/test_daemon_router.py does: three uplinks (veth pairs, peers down: no carrier), the
 status file and the control socket, DHCP off, and no `vpn` options (no charon runs here). Baseline,
 in the same namespace and the same window: a bare interpreter with an asyncio loop ticking once a
-second (mip4d writes its status file once a second).
+second (mip4d checks its clocks once a second). Then its RSS across 1,000 moves without the lab
+(moves(): carrier and an address on one uplink after the other), flat after warm-up (issue 25).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from . import netns, proc
 from .report import Column, Figure, ratio
 
 EXAMPLE = netns.ROOT / "build/package/mip4/files/etc/config/mip4"
+ENTRY = "mip4.cli.mip4d"  # what the package's /usr/bin/mip4d runs (without a ubusd: rtnetlink and its own udhcpc)
 IDLE_LOOP = ("import asyncio\n"
              "async def main():\n"
              "    print('ready', flush=True)\n"
@@ -65,7 +67,7 @@ def measure(window: float, settle: float) -> dict:
             netns.sh(f"ip -n {ns} link add {dev} type veth peer name {dev}p && ip -n {ns} link set {dev} up")
         conf = Path(tmp, "mip4")
         conf.write_text(config(Path(tmp)))
-        daemon = _start(ns, ["-m", "mip4.io.daemon", "--config", str(conf)], "mip4d started", Path(tmp, "mn.log"))
+        daemon = _start(ns, ["-m", ENTRY, "--config", str(conf)], "mip4d started", Path(tmp, "mn.log"))
         bare = _start(ns, ["-c", IDLE_LOOP], "ready", Path(tmp, "bare.log"))
         try:
             time.sleep(0.5)  # let start-up work finish
@@ -90,6 +92,38 @@ def measure(window: float, settle: float) -> dict:
             "bare": {"rss": rss[bare.pid], "cpu_h": cpu[bare.pid] * per_hour}, "link_event": busy}
 
 
+UPLINKS = ("eth1", "wwan", "wlan")
+
+
+def moves(count: int, warm_up: int) -> dict:
+    """mip4d's RSS across `count` moves without the lab: round its three uplinks, carrier and an address
+    on one (it detects, sends its requests, nobody answers), then the address flushed and the carrier off
+    (the care-of is lost, the uplink goes down). The netlink path, the guard, the uplink's sockets and the
+    state machine run as in a move; RSS after the first move, after `warm_up` and after the last."""
+    run_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    rss: dict[int, int] = {}
+    with netns.namespace("mv") as ns, tempfile.TemporaryDirectory(prefix="mip4-bench-", dir=run_dir) as tmp:
+        for dev in UPLINKS:
+            netns.sh(f"ip -n {ns} link add {dev} type veth peer name {dev}p && ip -n {ns} link set {dev} up")
+        conf = Path(tmp, "mip4")
+        conf.write_text(config(Path(tmp)))
+        daemon = _start(ns, ["-m", ENTRY, "--config", str(conf)], "mip4d started", Path(tmp, "mn.log"))
+        try:
+            for i in range(count):
+                dev, subnet = UPLINKS[i % 3], 10 + (i // 3) % 200
+                netns.sh(f"ip -n {ns} link set {dev}p up && ip -n {ns} addr add 10.2.{subnet}.5/16 dev {dev}")
+                time.sleep(0.25)
+                netns.sh(f"ip -n {ns} addr flush dev {dev} && ip -n {ns} link set {dev}p down")
+                time.sleep(0.05)
+                if daemon.poll() is not None:
+                    raise RuntimeError("mip4d exited: %s" % Path(tmp, "mn.log").read_text()[-2000:])
+                if i + 1 in (1, warm_up, count):
+                    rss[i + 1] = proc.rss_kib(daemon.pid)
+        finally:
+            proc.stop(daemon)
+    return rss
+
+
 def run(quick: bool) -> list[Figure]:
     fig = Figure("footprint", "Mobile router agent footprint (mip4d, role mn)",
                  "a bare python3 asyncio loop ticking once a second, same namespace, same window", [
@@ -100,7 +134,9 @@ def run(quick: bool) -> list[Figure]:
         fig.notes.append("not root or no `ip netns`: not measured")
         return [fig]
     window, settle = (2.0, 1.0) if quick else (30.0, 3.0)
+    count, warm_up = (12, 6) if quick else (1000, 150)
     got = measure(window, settle)
+    moved = moves(count, warm_up)
     m, b, e = got["mip4d"], got["bare"], got["link_event"]
     fig.rows += [
         {"process": "bare asyncio loop", "state": "idle", "rss_kib": b["rss"], "rss_vs": 1.0,
@@ -109,12 +145,16 @@ def run(quick: bool) -> list[Figure]:
          "cpu_s_per_h": m["cpu_h"], "cpu_vs": ratio(m["cpu_h"], b["cpu_h"])},
         {"process": "mip4d mn", "state": "%g s after wan up (peak)" % settle, "rss_kib": e["hwm"],
          "rss_vs": ratio(e["hwm"], b["rss"]), "cpu_s_per_h": None, "cpu_vs": None},
-    ]
+    ] + [{"process": "mip4d mn", "state": "after move %d of %d (no lab)" % (n, count), "rss_kib": kib,
+          "rss_vs": ratio(kib, b["rss"]), "cpu_s_per_h": None, "cpu_vs": None} for n, kib in sorted(moved.items())]
     fig.notes += [
         "CPU s/hour: CPU time (schedstat) over a %.0f s idle window, times 3600 / window; run files (status file, "
         "control socket) on tmpfs (/dev/shm), as OpenWrt's /var/run" % window,
         "wan up: carrier and 10.2.0.5/16 on wan; it registers with both HAs, which do not exist here "
         "(a detection, not a full handoff: that needs the lab)",
+        "after move N (no lab): %d moves round wan, wwan and wlan in the namespace, each carrier and an address "
+        "on one uplink for 0.25 s (it detects and sends its requests; no HA answers), then both off; RSS after the "
+        "first, after %d (warm-up: the recent-log ring fills) and after the last" % (count, warm_up),
         "CPython %s on this machine; a router's python3-light differs in absolute size" % platform.python_version(),
     ]
     return [fig]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 import subprocess
 import tempfile
 import time
@@ -131,13 +132,16 @@ def _client(ns: str, kind: str, seconds: float, count: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _serve(ns: str, argv: list[str], ready: str, log: Path, kind: str, seconds: float, count: int) -> dict:
-    """Start a server, wait for `ready` in its output, run the client against it, stop it."""
+def _serve(ns: str, argv: list[str], ready: str, log: Path, kind: str, seconds: float, count: int,
+           wrapper: tuple[str, ...] = ()) -> dict:
+    """Start a server (under `wrapper`, e.g. valgrind), wait for `ready` in its output, run the client
+    against it, stop it."""
+    cmd = netns.python(ns, *argv)
+    cmd = cmd[:4] + list(wrapper) + cmd[4:]  # ip netns exec NS [wrapper] python ...
     with log.open("w") as f:
-        server = subprocess.Popen(netns.python(ns, *argv), stdout=f, stderr=subprocess.STDOUT, env=netns.env(),
-                                  cwd=netns.ROOT)
+        server = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=netns.env(), cwd=netns.ROOT)
     try:
-        end = time.monotonic() + 30
+        end = time.monotonic() + (120 if wrapper else 30)
         while ready not in log.read_text():
             if server.poll() is not None or time.monotonic() > end:
                 raise RuntimeError("server did not start: %s" % log.read_text()[-2000:])
@@ -146,13 +150,20 @@ def _serve(ns: str, argv: list[str], ready: str, log: Path, kind: str, seconds: 
         got = _client(ns, kind, seconds, count)
         got["server_cpu"] = proc.cpu_seconds(server.pid) - cpu
     finally:
-        proc.stop(server)
+        proc.stop(server, 120 if wrapper else 15)
     return got
 
 
-def udp_rates(seconds: float) -> tuple[dict, dict, dict | None]:
+DAEMON_COUNTS = (500, 2500)  # requests in the two callgrind runs of mip4d
+
+
+def udp_rates(seconds: float, count_instructions: bool = False) -> tuple[dict, dict, dict | None]:
     """(floor, mip4d, mip4d with its bindings in etcd): bare echo, the HA daemon, and the daemon with a
-    three-member etcd cluster in the same namespace (issue 27; None without etcd), one after the other."""
+    three-member etcd cluster in the same namespace (issue 27; None without etcd), one after the other in
+    one namespace. With `count_instructions`, mip4d's "instructions" per request too: the whole process
+    under callgrind twice, DAEMON_COUNTS requests each; the difference over the difference in requests
+    leaves out its start-up and stop (what it does per datagram, the core's refresh included; user space
+    only)."""
     hoa, coa = UDP_MN
     with netns.namespace("ha") as ns, tempfile.TemporaryDirectory(prefix="mip4-bench-") as tmp:
         netns.sh("ip -n %s addr add %s/32 dev lo && ip -n %s addr add %s/32 dev lo" % (ns, HA, ns, coa))
@@ -166,6 +177,18 @@ def udp_rates(seconds: float) -> tuple[dict, dict, dict | None]:
             "rate_limit": 0, "mobile_nodes": {hoa: {"spi": SPI, "key": _key(1).hex()}}}}))
         daemon = _serve(ns, ["-m", "mip4.io.daemon", "--config", str(config)], "mip4d started", Path(tmp, "ha.log"),
                         "ha", seconds, int(seconds * 8000) + 1000)
+        if count_instructions and instructions.available():
+            runs = []
+            for n in DAEMON_COUNTS:
+                log = Path(tmp, "ha-callgrind-%d.log" % n)
+                got = _serve(ns, ["-m", "mip4.io.daemon", "--config", str(config)], "mip4d started", log, "ha", 600, n,
+                             wrapper=("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"))
+                time.sleep(0.5)  # callgrind's totals follow the daemon's exit
+                found = re.search(r"Collected : (\d+)", log.read_text())
+                if found is None or not got["replies"]:
+                    raise RuntimeError("mip4d under callgrind: %s" % log.read_text()[-2000:])
+                runs.append((int(found.group(1)), got["replies"]))
+            daemon["instructions"] = (runs[1][0] - runs[0][0]) / (runs[1][1] - runs[0][1])
         stored = _stored_rate(ns, Path(tmp), config, seconds) if Path(ETCD).exists() else None
     for name, got in (("echo", floor), ("mip4d", daemon), ("mip4d", stored)):
         if got is not None and (not got["replies"] or (name == "mip4d" and got["accepted"] != got["replies"])):
@@ -209,13 +232,14 @@ def run(quick: bool) -> list[Figure]:
                         Column("config", "B/MN config", "{:,.0f}")])
     floor = daemon = None
     if netns.available():
-        floor, daemon, stored = udp_rates(seconds)
+        floor, daemon, stored = udp_rates(seconds, count_instructions=not quick)
         floor_rate = floor["replies"] / floor["seconds"]
         rate.rows.append({"path": "floor: bare UDP echo", "bindings": None, "rate": floor_rate, "vs_floor": 1.0,
                           "cpu_us": floor["server_cpu"] / floor["replies"] * 1e6, "mrs": None})
         d_rate = daemon["replies"] / daemon["seconds"]
         rate.rows.append({"path": "mip4d over UDP", "bindings": 1, "rate": d_rate, "vs_floor": d_rate / floor_rate,
-                          "cpu_us": daemon["server_cpu"] / daemon["replies"] * 1e6, "mrs": d_rate * REREGISTER_EVERY})
+                          "cpu_us": daemon["server_cpu"] / daemon["replies"] * 1e6,
+                          "instructions": daemon.get("instructions"), "mrs": d_rate * REREGISTER_EVERY})
         if stored is not None:
             s_rate = stored["replies"] / stored["seconds"]
             rate.rows.append({"path": "mip4d, bindings in etcd", "bindings": 1, "rate": s_rate,
@@ -243,7 +267,9 @@ def run(quick: bool) -> list[Figure]:
         "vs floor: reg/s / the echo's round trips/s; CPU us/reg: server CPU per request (schedstat for mip4d, echo)",
         "MRs at 1 per 50 s: mobile routers one HA process keeps inside (T_MONITOR 60 s, N 10 s, RFC 5265 3.2.4)",
         "instr/reg: instructions per refresh in receive_udp() + get_timer() (valgrind --tool=callgrind, counting "
-        "only the refreshes: tests/bench/instructions.py); a noisy machine changes the rates, not this; "
+        "only the refreshes: tests/bench/instructions.py); for mip4d, per request of the whole daemon (two runs "
+        "under callgrind, %d and %d requests, the difference: start-up and stop left out; user space, not the "
+        "kernel's part of its syscalls); a noisy machine changes the rates, not this; " % DAEMON_COUNTS +
         "not at 100,000 bindings (making their configuration under callgrind takes over 10 minutes) "
         "nor over 1,000 in a quick run",
         "mip4d, bindings in etcd: a redundant pair's home agent (issue 27, docs/redundancy.md), each refresh written "

@@ -65,3 +65,85 @@ def test_batches_in_order_the_timer_fired_into_the_machine_and_failures_closed()
     assert done[-2:] == [Log("info", "timer", "the timer fired"), BatchDone()]
     assert recorded == [[Log("info", "a", "first"), Log("info", "b", "second")],
                         [Log("info", "timer", "the timer fired")]]
+
+
+def test_immediate_items_are_done_at_once_only_when_nothing_is_before_them():
+    """issue 25: a reply and its log line need no coroutine each; but they never overtake queued work
+    (a tunnel still going up), and a failed one is followed by fail-closed in order."""
+    done: list[object] = []
+    events: list[str] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        release = asyncio.Event()
+
+        async def do(item: object) -> None:
+            if item == DhcpJob("slow"):
+                await release.wait()  # the worker is busy with it
+            done.append(("queued", item))
+
+        def now_(item: object) -> None:
+            if item == Log("info", "x", "raise"):
+                raise OSError("send failed")
+            done.append(("at once", item))
+
+        async def fail_closed() -> None:
+            events.append("fail closed")
+
+        driver = Driver(loop, TimerOnly(loop.time() + 60), do, fail_closed, lambda _: None, lambda: None)
+        driver.immediate.update({Log: now_, BatchDone: lambda _: None})
+        driver.start()
+        a, b = Log("info", "a", "first"), Log("info", "b", "second")
+        driver.feed([a, DhcpJob("wan"), b])  # idle: a at once, then the job and b behind it, in order
+        assert done == [("at once", a)] and driver.batches == 1
+        await driver.join()
+        assert done[1:] == [("queued", DhcpJob("wan")), ("queued", b), ("queued", BatchDone())]
+        done.clear()
+        driver.put(DhcpJob("slow"))
+        await asyncio.sleep(0)  # the worker takes it and waits: busy, the queue empty
+        driver.feed([a])
+        assert done == []  # not ahead of the job in progress
+        release.set()
+        await driver.join()
+        assert done == [("queued", DhcpJob("slow")), ("queued", a), ("queued", BatchDone())]
+        done.clear()
+        driver.feed([Log("info", "x", "raise"), b])
+        assert done == [] and driver.queue.qsize() == 3  # fail closed, then b and its BatchDone
+        await driver.join()
+        assert events == ["fail closed"] and done == [("queued", b), ("queued", BatchDone())]
+        driver.stop()
+
+    asyncio.run(run())
+
+
+def test_early_timer_keeps_an_earlier_handle_when_the_next_expiry_moves_later():
+    """issue 25: a refresh moves the home agent's next expiry later; the armed timer may fire early
+    (handle_timer expires only what is due), so no new timer handle per datagram. An earlier time re-arms."""
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        machine = TimerOnly(loop.time() + 60)
+
+        async def do(item: object) -> None:
+            pass
+
+        async def fail_closed() -> None:
+            pass
+
+        driver = Driver(loop, machine, do, fail_closed, lambda _: None, lambda: None)
+        driver.arm()
+        first, at = driver.timer, driver.timer_at
+        machine.at += 10
+        driver.arm()
+        assert driver.timer is not first and driver.timer_at == machine.at  # without early_timer: re-armed
+        driver.early_timer = True
+        first, at = driver.timer, driver.timer_at
+        machine.at += 10
+        driver.arm()
+        assert driver.timer is first and driver.timer_at == at  # kept: fires early, harmlessly
+        machine.at = at - 30
+        driver.arm()
+        assert driver.timer is not first and driver.timer_at == machine.at  # earlier: re-armed
+        driver.stop()
+
+    asyncio.run(run())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("ssl", "_ssl", "sqlite3", "ctypes", "unittest.mock", "multiprocessing", "_hashlib", "pyroute2.ndb",
-         "pyroute2.ipdb")
+         "pyroute2.ipdb", "shutil", "bz2", "lzma", "pkgutil")
 PROBE = """
 import json, sys
 import mip4.io.daemon, mip4.cli.mip4d

@@ -26,10 +26,11 @@ from mip4.wire import (
     ident,
     jsonmap,
 )
+from mip4.wire.addr import ip4_pack
 from mip4.wire.auth import hmac_md5
 from mip4.wire.icmp import ADV_F, ADV_R, ADV_T, ADV_U, checksum
 from mip4.wire.md5 import md5_digest
-from mip4.wire.registration import FLAG_D, FLAG_S, FLAG_T
+from mip4.wire.registration import FLAG_D, FLAG_S, FLAG_T, request_extensions, request_header
 from mip4.wire.tunnel import echo_reply, keepalive
 
 
@@ -557,6 +558,21 @@ def test_dict_mapping_errors_name_the_field():
     obj = dict(base)
     del obj["home_agent"]
     assert "missing field 'home_agent'" in str(raises(jsonmap.from_dict, obj))
+
+
+def test_request_header_reads_the_fixed_part_and_its_home_address_packs_back():
+    """An agent's fast path (issue 25): the fixed part alone, then the extensions, as decode() reads them."""
+    rq = RegistrationRequest("10.1.2.3", "10.0.0.1", "192.168.255.4", 0x0102030405060708, 1800, FLAG_D | FLAG_T,
+                             [UdpTunnelRequest()])
+    rq.authenticate(32, 300, b"k" * 16)
+    data = rq.encode()
+    header = request_header(data)
+    assert (header.home_address, header.home_agent, header.care_of_address, header.identification,
+            header.lifetime, header.flags) == ("10.1.2.3", "10.0.0.1", "192.168.255.4", 0x0102030405060708, 1800,
+                                               FLAG_D | FLAG_T)
+    assert request_extensions(header, data) == RegistrationRequest.decode(data)
+    assert ip4_pack("w", "n", header.home_address) == h("0a 01 02 03")
+    assert request_header(data[:23]) is None and request_header(b"\x03" + data[1:]) is None
 
 
 def run():

@@ -5,6 +5,9 @@ where none does (the UML lab, host tests) it runs on rtnetlink and its own udhcp
 """
 from __future__ import annotations
 
+import mip4.io  # noqa: F401  first: it imports asyncio without ssl (io/__init__.py: 5 MB of a router's RSS)
+
+# isort: split
 import asyncio
 import logging
 import os

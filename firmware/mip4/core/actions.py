@@ -23,6 +23,12 @@ class Datagram:
     dport: int
     payload: bytes
 
+    def __init__(self, iface: str, src: str, sport: int, dst: str, dport: int, payload: bytes) -> None:
+        # Frozen: set through __dict__, as object.__setattr__ per field costs twice as much, and every
+        # datagram in and every reply out makes one (issue 25).
+        d = self.__dict__
+        d["iface"], d["src"], d["sport"], d["dst"], d["dport"], d["payload"] = iface, src, sport, dst, dport, payload
+
 
 @dataclass(frozen=True)
 class Icmp:
@@ -37,6 +43,9 @@ class Icmp:
 @dataclass(frozen=True)
 class SendUdp:
     datagram: Datagram
+
+    def __init__(self, datagram: Datagram) -> None:
+        self.__dict__["datagram"] = datagram  # as Datagram's: one per reply
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,10 @@ class Log:
     reason: str
     message: str
     fields: dict = field(default_factory=dict, compare=False)
+
+    def __init__(self, level: str, reason: str, message: str, fields: dict | None = None) -> None:
+        d = self.__dict__  # as Datagram's: one per request the agents answer
+        d["level"], d["reason"], d["message"], d["fields"] = level, reason, message, {} if fields is None else fields
 
     def __str__(self) -> str:
         extra = " ".join("%s=%s" % kv for kv in sorted(self.fields.items()))

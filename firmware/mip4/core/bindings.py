@@ -15,9 +15,12 @@ class BindingLimit(ValueError):
     """add() would give a home address more simultaneous bindings than the table allows."""
 
 
-@dataclass(frozen=True, slots=True)  # slots: an HA holds one per mobile node (issue 25: at most 1 KiB each)
+# slots: an HA holds one per mobile node (issue 25: at most 1 KiB each). Not frozen, though never changed
+# (a refresh replaces it): a frozen dataclass sets each field through object.__setattr__, six times the
+# cost of making one per refresh (issue 25); unsafe_hash keeps it hashable as a frozen one was.
+@dataclass(slots=True, unsafe_hash=True)
 class Binding:
-    """One mobility binding: home address -> care-of address, for a granted lifetime."""
+    """One mobility binding: home address -> care-of address, for a granted lifetime; never changed."""
 
     home_address: str
     care_of: str
@@ -88,7 +91,10 @@ class BindingTable:
         return out
 
     def _expires(self, t: float, home_address: str) -> bool:
-        return any(b.expires_at == t for b in self._by_home.get(home_address, ()))
+        for b in self._by_home.get(home_address, ()):  # a loop, not any(): asked once per request
+            if b.expires_at == t:
+                return True
+        return False
 
     def _schedule(self, binding: Binding) -> None:
         if binding.expires_at != math.inf:

@@ -1,16 +1,18 @@
 """Configuration the protocol machines need (the UCI reader of a later issue fills these in)."""
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
+from socket import inet_aton
 
+from ..wire.addr import ip4_str
 from ..wire.registration import SPI_RESERVED_MAX
 from .limits import LIMITS, RESERVED_TABLES, ConfigError, Limit, check_address, check_ifname, check_limits, is_ifname
 
-__all__ = ["LIMITS", "RESERVED_TABLES", "ConfigError", "ForeignAgentConfig", "HomeAgentConfig", "Limit",
+__all__ = ["IGNORED", "LIMITS", "RESERVED_TABLES", "TRUSTED", "VPN_POOL", "VPN_SNAT", "ConfigError",
+           "ForeignAgentConfig", "HomeAgentConfig", "Limit",
            "MobileNodeConfig", "MobileNodeEntry", "SecurityAssociation", "Timing", "check_ifname",
            "check_limits", "is_ifname"]
 
@@ -185,23 +187,63 @@ class HomeAgentConfig:
         object.__setattr__(self, "_ignored", _prefixes("ignored_sources", self.ignored_sources))
         object.__setattr__(self, "_pool", tuple(n for option, n, _ in vpn if option == "vpn_pool"))
         object.__setattr__(self, "_snat", tuple(n for option, n, _ in vpn if option == "vpn_snat"))
+        object.__setattr__(self, "_kinds", {})  # address -> kind() (sources repeat)
+        object.__setattr__(self, "_ranges", tuple((bit, int(n.network_address), int(n.netmask)) for bit, nets in (
+            (TRUSTED, nets), (VPN_POOL, self._pool), (VPN_SNAT, self._snat), (IGNORED, self._ignored)) for n in nets))  # type: ignore[attr-defined]
         _check_mobile_networks(self)
+
+    def kind(self, address: str) -> int:
+        """Which configured prefixes hold `address`: TRUSTED | VPN_POOL | VPN_SNAT | IGNORED bits. Asked of
+        two addresses, up to five times per request: one dict look-up once an address was seen (issue 25)."""
+        kind = self._kinds.get(address)  # type: ignore[attr-defined]
+        return self._classify(address) if kind is None else kind
 
     def trusts(self, source: str) -> bool:
         """RFC 5265 4.3, R-4.3-c/g: judged on the IP source address as received."""
-        return _within(source, self._trusted)  # type: ignore[attr-defined]
+        return bool(self.kind(source) & TRUSTED)
 
     def in_vpn_pool(self, address: str) -> bool:
         """A VPN-TIA: whoever uses it is outside, behind the VPN gateway (RFC 5265 2.3)."""
-        return _within(address, self._pool)  # type: ignore[attr-defined]
+        return bool(self.kind(address) & VPN_POOL)
 
     def through_vpn(self, source: str) -> bool:
         """The IP source of a request that came through the VPN gateway: a VPN-TIA or its SNAT address."""
-        return _within(source, self._pool + self._snat)  # type: ignore[attr-defined]
+        return bool(self.kind(source) & (VPN_POOL | VPN_SNAT))
 
     def ignores(self, source: str) -> bool:
         """RFC 5265 3.7, R-3.7-a: an x-HA's inside sources, judged on the IP source address as received."""
-        return _within(source, self._ignored)  # type: ignore[attr-defined]
+        return bool(self.kind(source) & IGNORED)
+
+    def _classify(self, address: str) -> int:
+        """Which of the configured prefixes hold `address`, as bits; remembered for the next ones."""
+        a = _address_int(address)
+        kind = 0
+        for bit, net, mask in self._ranges:  # type: ignore[attr-defined]
+            if a & mask == net:
+                kind |= bit
+        kinds = self._kinds  # type: ignore[attr-defined]
+        if len(kinds) >= _KINDS_KEPT:  # bounded: sources are whoever sends to port 434
+            kinds.clear()
+        kinds[address] = kind
+        return kind
+
+
+def _address_int(text: str) -> int:
+    """A dotted quad as an integer; ValueError unless it is one (as ipaddress.IPv4Address would say).
+
+    inet_aton and ip4_str are a tenth of IPv4Address's parse; what it reads otherwise than a
+    dotted quad is written back differently and goes to ipaddress (issue 25)."""
+    try:
+        b = inet_aton(text)
+    except (OSError, TypeError, ValueError):
+        return int(ipaddress.IPv4Address(text))
+    if ip4_str(b) != text:
+        return int(ipaddress.IPv4Address(text))
+    return int.from_bytes(b, "big")
+
+
+TRUSTED, VPN_POOL, VPN_SNAT, IGNORED = 1, 2, 4, 8  # HomeAgentConfig.kind()'s bits
+_KINDS_KEPT = 4096
 
 
 def _check_mobile_networks(ha: HomeAgentConfig) -> None:
@@ -232,17 +274,6 @@ def _check_mobile_networks(ha: HomeAgentConfig) -> None:
                                       "mobile router (RFC 5177); renumber one of the LANs" % (option, text, other_text,
                                                                                               router))
             seen.append((hoa, text, net))
-
-
-def _within(address: str, nets: tuple[ipaddress.IPv4Network, ...]) -> bool:
-    a = _address(address)
-    return any(a in n for n in nets)
-
-
-@functools.lru_cache(maxsize=4096)
-def _address(text: str) -> ipaddress.IPv4Address:
-    """Parsing an address costs more than the rest of a dropped request's checks; sources repeat."""
-    return ipaddress.IPv4Address(text)
 
 
 def _prefixes(option: str, values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network, ...]:

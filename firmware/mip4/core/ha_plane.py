@@ -36,7 +36,7 @@ class HomePlane:
         before = self.bindings.lookup(hoa)
         result = mutate()
         after = self.bindings.lookup(hoa)
-        if [_where(b) for b in before] == [_where(b) for b in after]:
+        if len(before) == len(after) and _same_places(before, after):
             return result, []  # a refresh: the same tunnels, routes and home link as before
         old = self._tunnels_of(hoa, before)
         new = self._tunnels_of(hoa, after)
@@ -127,6 +127,13 @@ class HomePlane:
         if b.udp_tunnel:  # RFC 3519 4.6: to the source address and port the request came from
             return Tunnel(tunnel_name(b), self.config.address, b.source, b.source_port)
         return Tunnel(tunnel_name(b), self.config.address, b.care_of)
+
+
+def _same_places(before: list[Binding], after: list[Binding]) -> bool:
+    for i in range(len(before)):  # a loop, not two lists of _where: asked on every refresh
+        if _where(before[i]) != _where(after[i]):
+            return False
+    return True
 
 
 def _where(b: Binding) -> tuple:

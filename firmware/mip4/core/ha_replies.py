@@ -10,7 +10,7 @@ from ..wire import ident
 from ..wire.extensions import FOREIGN_HOME_AUTH, MOBILE_HOME_AUTH, Nai, TrustedNetworksConfigured
 from ..wire.registration import PORT, RegistrationReply, RegistrationRequest
 from .actions import Datagram, SendUdp
-from .config import HomeAgentConfig
+from .config import TRUSTED, VPN_POOL, VPN_SNAT, HomeAgentConfig
 from .ha_denials import Incoming
 
 _LOW = 0xFFFFFFFF
@@ -27,8 +27,12 @@ def reply(config: HomeAgentConfig, dgram: Datagram, request: RegistrationRequest
     """
     exts: list = []
     if rq is not None:
-        exts += [e for e in rq.protected() if isinstance(e, Nai)][:1]
-    exts += extensions or []
+        for e in rq.protected():  # the first NAI
+            if isinstance(e, Nai):
+                exts.append(e)
+                break
+    if extensions:
+        exts += extensions
     if sends_tnc(config, dgram.src, request.care_of_address):
         # R-3.4-d: ahead of the MN-HA authenticator, so it covers the TNC
         exts.append(TrustedNetworksConfigured())
@@ -57,9 +61,9 @@ def sends_tnc(config: HomeAgentConfig, source: str, care_of: str) -> bool:
     trusted source, R-4.3-h, so any of them could relay a mobile node's clear request), and not one
     whose care-of is outside the trusted networks or is a VPN-TIA (an MN attached inside has a
     care-of there: its own address, or its i-FA's)."""
-    if config.role != "i-ha" or not config.send_tnc or config.through_vpn(source):
+    if config.role != "i-ha" or not config.send_tnc or config.kind(source) & (VPN_POOL | VPN_SNAT):
         return False
-    return config.trusts(care_of) and not config.in_vpn_pool(care_of)
+    return config.kind(care_of) & (TRUSTED | VPN_POOL) == TRUSTED
 
 
 def resync_identification(request_identification: int, now: float) -> int:

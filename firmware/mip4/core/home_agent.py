@@ -21,11 +21,11 @@ from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED, UDP_TUNNEL_DECLINED, UdpTunnelReply
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_extensions, request_header
-from .actions import Datagram, ForgetBinding, StoreBinding, log
+from .actions import Datagram, ForgetBinding, Log, StoreBinding, log
 from .bindings import Binding, BindingLimit, BindingTable
-from .config import HomeAgentConfig
+from .config import TRUSTED, HomeAgentConfig
 from .events import Events
-from .ha_denials import CHECKS, Incoming
+from .ha_denials import Incoming, checks_for
 from .ha_plane import HomePlane, mobile_router_tunnel_name, tunnel_name
 from .ha_replies import reply as build_reply
 from .ha_replies import resync_identification
@@ -61,6 +61,8 @@ class HomeAgent:
         self.limiter = SourceLimiter(config.rate_limit, config.rate_burst)
         self.store = bool(config.store_endpoints)  # issue 27: a binding store behind us (StoreBinding, ForgetBinding)
         self.active = not config.start_standby  # the standby of a redundant pair serves nobody
+        self._checks_for: HomeAgentConfig | None = None  # the configuration self._checks was made for
+        self._checks: tuple = ()
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -89,8 +91,11 @@ class HomeAgent:
         if entry is None:
             return self._unknown_home_address(dgram, message, now)
         rq = Incoming(dgram, message, entry, now, now + self.ident_offset)
-        for reason, code, failed in CHECKS:
-            if failed(self.config, self.bindings, rq):
+        config = self.config
+        if self._checks_for is not config:  # the denial table for this configuration, made once
+            self._checks, self._checks_for = checks_for(config), config
+        for reason, code, failed in self._checks:
+            if failed(config, self.bindings, rq):
                 return self._deny(rq, reason, code)
         return self._accept(rq)
 
@@ -234,7 +239,7 @@ class HomeAgent:
     def _admission(self, dgram: Datagram, request: RegistrationRequest, now: float) -> list | None:
         """Drop silently (no reply, no binding change, one log line) or None to go on."""
         c = self.config
-        if c.role == "i-ha" and not c.trusts(dgram.src):
+        if c.role == "i-ha" and not c.kind(dgram.src) & TRUSTED:
             fields = dict(src=dgram.src, hoa=request.home_address, coa=request.care_of_address, time=now)
             # RFC 5265 4.3, R-4.3-c: nothing is trusted by default; R-4.3-d: drop silently, no reply of any
             # kind; R-4.3-g: judged on the IP source as received, never the CoA or HoA fields; R-4.3-e: logged
@@ -291,7 +296,7 @@ class HomeAgent:
     def _accept(self, rq: Incoming) -> list:
         """RFC 5944 3.8.2.2: update the binding list, then reply (3.8.3)."""
         self.bindings.accept_identification(rq.home_address, rq.request.identification)  # RFC 5944 5.7
-        self._count("accepted")
+        self.counters["accepted"] += 1  # in COUNTERS: there from the start
         if rq.deregistration:
             return self._deregister(rq)
         return self._register(rq)
@@ -340,16 +345,15 @@ class HomeAgent:
         else:
             reply = build_reply(self.config, d, rq.request, code, lifetime=granted, extensions=extensions, rq=rq)
         # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
-        return plane + [reply, log("info" if moved else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
+        return plane + [reply, Log("info" if moved else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
-            hoa=rq.home_address, coa=rq.care_of, src=d.src, code=code, refresh=not moved, udp=udp)]
+            {"hoa": rq.home_address, "coa": rq.care_of, "src": d.src, "code": code, "refresh": not moved, "udp": udp})]
 
     def _grant(self, rq: Incoming) -> int:
         """RFC 5944 3.8.2.2: at most what was asked and what we allow; 0xffff (infinite) is capped too."""
-        caps = [rq.request.lifetime, self.config.max_lifetime]
-        if rq.entry.max_lifetime is not None:
-            caps.append(rq.entry.max_lifetime)
-        return min(caps)
+        granted = min(rq.request.lifetime, self.config.max_lifetime)
+        cap = rq.entry.max_lifetime
+        return granted if cap is None or cap >= granted else cap
 
     def _udp_tunnel(self, rq: Incoming) -> tuple[bool, UdpTunnelReply | None, bool]:
         """RFC 3519 3.1-3.2, RFC 5265 4.3, R-4.3-a: answer a UDP Tunnel Request with a UDP Tunnel Reply.

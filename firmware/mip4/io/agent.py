@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..core.config import ForeignAgentConfig, HomeAgentConfig
 from ..core.foreign_agent import ForeignAgent
 from ..core.home_agent import HomeAgent
+from .driver import BatchDone
 from .endpoints import IcmpEndpoint
 from .plane import SOURCE_BLACKHOLE_PRIORITY, SOURCE_TABLE_BASE, AgentPlane
 from .role import Role
@@ -19,6 +20,10 @@ if TYPE_CHECKING:  # imported only with a store configured: urllib pulls in ssl 
 
 ALL_ROUTERS = "224.0.0.2"
 log = logging.getLogger("mip4d")
+
+
+def _nothing(item: object) -> None:
+    pass
 
 
 class AgentRole(Role):
@@ -32,6 +37,7 @@ class AgentRole(Role):
         super().__init__(settings, machine)
         self.plane = AgentPlane(self.backend, home_iface=home_iface)
         self.handlers.update(self.plane.handlers)
+        self.driver.immediate[BatchDone] = _nothing  # no status file, no after_batch: a batch ends with its items
 
 
 class HomeAgentRole(AgentRole):
@@ -39,6 +45,7 @@ class HomeAgentRole(AgentRole):
         m: HomeAgentConfig = settings.machine  # type: ignore[assignment]
         super().__init__(settings, HomeAgent(m, self.rng(settings)), home_iface=m.home_iface)
         self.machine: HomeAgent
+        self.driver.early_timer = True  # HomeAgent.handle_timer expires only what is due
         self.machine.set_wall_clock(self.wall_clock.offset + self.now(), self.now())
         self.store: BindingStore | None = None
         if m.store_endpoints:  # issue 27: one of a redundant pair

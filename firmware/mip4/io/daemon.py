@@ -7,21 +7,22 @@ as `publishers`, wired by the caller (cli/mip4d.py): io imports nothing above it
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.config import ConfigError, ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
 from ..status.methods import Source
 from ..uci.config import load_any
-from .agent import ForeignAgentRole, HomeAgentRole
 from .role import LEVELS, Role
-from .router import LinkSourceFactory, RouterRole
 from .settings import Settings
+
+if TYPE_CHECKING:  # a role's module is imported when it runs (create): a mobile router has no agent's code
+    from .router import LinkSourceFactory
 
 log = logging.getLogger("mip4d")
 
@@ -38,13 +39,19 @@ PublisherFactory = Callable[[Source], Publisher | None]  # None: not wanted here
 
 
 def create(settings: Settings, link_sources: Sequence[LinkSourceFactory] = ()) -> Role:
-    """The role for the config's machine (call on the running loop)."""
-    roles: dict[type, Callable[[], Role]] = {
-        MobileNodeConfig: lambda: RouterRole(settings, link_sources),
-        HomeAgentConfig: lambda: HomeAgentRole(settings),
-        ForeignAgentConfig: lambda: ForeignAgentRole(settings),
-    }
-    return roles[type(settings.machine)]()
+    """The role for the config's machine (call on the running loop). Only that role's modules are
+    imported: a mobile router loads no agent's core, an agent no mobile node's (issue 25: its RSS)."""
+    machine = settings.machine
+    if isinstance(machine, MobileNodeConfig):
+        from .router import RouterRole
+        return RouterRole(settings, link_sources)
+    if isinstance(machine, HomeAgentConfig):
+        from .agent import HomeAgentRole
+        return HomeAgentRole(settings)
+    if isinstance(machine, ForeignAgentConfig):
+        from .agent import ForeignAgentRole
+        return ForeignAgentRole(settings)
+    raise TypeError("no role for %r" % (type(machine).__name__,))
 
 
 async def run(settings: Settings, path: str | None = None,
@@ -113,13 +120,47 @@ def _reload(path: str | None, running: Settings) -> Settings | None:
     return new
 
 
+# mip4d's options: name -> (choices or None, help). What procd passes is read without argparse, which
+# stays out of a mobile router's RSS (0.4 MB, issue 25); anything else (help, a mistake) goes to argparse.
+OPTIONS: dict[str, tuple[tuple[str, ...] | None, str]] = {
+    "--config": (None, "config file: UCI (/etc/config/mip4) or JSON"),
+    "--role": (("mn", "ha", "fa"), "must match the config file's role"),
+    "--log-level": (tuple(sorted(LEVELS)), "default: the file's log_level, else info"),
+}
+
+
+def _plain_options(argv: Sequence[str]) -> dict[str, str] | None:
+    """`--name value` or `--name=value`, each of OPTIONS at most once, --config given; else None."""
+    out: dict[str, str] = {}
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name not in OPTIONS or name in out:
+            return None
+        if not eq:
+            value = next(args, "")
+        choices = OPTIONS[name][0]
+        if not value or value.startswith("-") or (choices is not None and value not in choices):
+            return None
+        out[name] = value
+    return out if "--config" in out else None
+
+
+def _parse_args(argv: Sequence[str]) -> Any:  # noqa: ANN401  (argparse's Namespace or its like)
+    plain = _plain_options(argv)
+    if plain is not None:
+        return SimpleNamespace(config=plain["--config"], role=plain.get("--role"), log_level=plain.get("--log-level"))
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
+    for name, (choices, text) in OPTIONS.items():
+        parser.add_argument(name, choices=choices, required=name == "--config", help=text)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None, link_sources: Sequence[LinkSourceFactory] = (),
          publishers: Sequence[PublisherFactory] = ()) -> int:
-    parser = argparse.ArgumentParser(prog="mip4d", description="mip4 daemon: mobile node, home agent or foreign agent")
-    parser.add_argument("--config", required=True, help="config file: UCI (/etc/config/mip4) or JSON")
-    parser.add_argument("--role", choices=("mn", "ha", "fa"), help="must match the config file's role")
-    parser.add_argument("--log-level", choices=sorted(LEVELS), help="default: the file's log_level, else info")
-    args = parser.parse_args(argv)
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = load_any(args.config)
     except ConfigError as e:

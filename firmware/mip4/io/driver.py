@@ -63,10 +63,19 @@ class VpnDown:
     """IKE is down: the VPN-TIA's socket and rule go."""
 
 
+_FAIL_CLOSED = object()  # queued after an immediate item failed: the worker runs fail_closed in order
+
+
 class Driver:
     """feed(), the timer, the worker, stop(). `do` performs one queued item; after an item fails,
     `fail_closed` runs (no user data on a half-built path); `record` sees every batch fed;
-    `on_timer` runs before each timer is handled."""
+    `on_timer` runs before each timer is handled.
+
+    `immediate`: item types performed at once, without a coroutine, by a plain function (a reply sent,
+    a line logged), when nothing queued or in progress is before them: the order stays the queue's.
+    BatchDone among them: the batch needs nothing after it. `early_timer`: the machine's handle_timer
+    does only what is due by `now` (the home agent's expiries), so a timer set for an earlier time may
+    stay: a refresh, which moves the next expiry later, needs no new timer handle (issue 25)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, machine: Machine, do: Callable[[object], Awaitable[None]],
                  fail_closed: Callable[[], Awaitable[None]], record: Callable[[list], None],
@@ -79,6 +88,10 @@ class Driver:
         self.timer_at: float | None = None  # when self.timer fires
         self.tasks: set[asyncio.Task] = set()
         self.worker: asyncio.Task | None = None
+        self.immediate: dict[type, Callable[[Any], None]] = {}
+        self.early_timer = False
+        self.busy = False  # the worker is performing an item
+        self.activity = 0  # batches fed and items put so far: whether anything happened since a moment
 
     def now(self) -> float:
         return self.loop.time()
@@ -90,21 +103,44 @@ class Driver:
         """Queue a batch of actions. An empty one (a bad packet counted and not logged, say) queues
         nothing: a flood of them costs the worker nothing and delays no real reply."""
         if actions:
+            self.activity += 1
             self.record(actions)
-            for a in actions:
-                self.queue.put_nowait(a)
-            self.batches += 1
-            self.queue.put_nowait(BatchDone())
+            if self.immediate and not self.busy and not self.queue.qsize():
+                actions = self._at_once(actions)
+            if actions is not None:
+                for a in actions:
+                    self.queue.put_nowait(a)
+                self.batches += 1
+                self.queue.put_nowait(BatchDone())
         self.arm()
+
+    def _at_once(self, actions: list) -> list | None:
+        """Perform the leading items that have an immediate handler; the rest (None: none) to queue."""
+        immediate = self.immediate
+        for i, a in enumerate(actions):
+            handler = immediate.get(type(a))
+            if handler is None:
+                return actions[i:]
+            try:
+                handler(a)
+            except Exception:
+                log.exception("action %r failed", a)
+                self.queue.put_nowait(_FAIL_CLOSED)  # then the rest, as the worker would have gone on
+                return actions[i + 1:]
+        if BatchDone in immediate:
+            return None
+        return []
 
     def put(self, item: object) -> None:
         """Queue one item of the adapter's own, in order with the actions."""
+        self.activity += 1
         self.queue.put_nowait(item)
 
     def arm(self) -> None:
         when = self.machine.get_timer()
-        if self.timer and when == self.timer_at:
-            return  # unchanged (most datagrams): no new timer handle for each
+        if self.timer and (when == self.timer_at or (self.early_timer and when is not None
+                                                        and self.timer_at is not None and when > self.timer_at)):
+            return  # unchanged (most datagrams), or later with early_timer: no new timer handle for each
         if self.timer:
             self.timer.cancel()
             self.timer = None
@@ -120,7 +156,11 @@ class Driver:
     async def _work(self) -> None:
         while True:
             item = await self.queue.get()
+            self.busy = True
             try:
+                if item is _FAIL_CLOSED:
+                    await self.fail_closed()
+                    continue
                 if isinstance(item, BatchDone):
                     self.batches -= 1
                 await self.do(item)
@@ -128,6 +168,7 @@ class Driver:
                 log.exception("action %r failed", item)
                 await self.fail_closed()
             finally:
+                self.busy = False
                 self.queue.task_done()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:

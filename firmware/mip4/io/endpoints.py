@@ -74,12 +74,24 @@ class UdpEndpoint:
             bypass_ipsec(self.sock)
         self.sock.bind((address, port))
         self.sock.setblocking(False)
+        # per datagram, what is the same for most (issue 25): the receiving interface and address by the
+        # IP_PKTINFO octets (forgotten every NAME_TTL seconds, as _if_name's names), the IP_PKTINFO to send
+        # from a source address
+        self._arrivals: dict[bytes, tuple[str, str]] = {}
+        self._arrivals_since = time.monotonic()
+        self._pktinfo: dict[str, list] = {}
+        self._cmsg_space = socket.CMSG_SPACE(_PKTINFO.size)
         loop.add_reader(self.sock.fileno(), self._readable)
 
     def _readable(self) -> None:
+        if time.monotonic() - self._arrivals_since >= NAME_TTL:
+            self._arrivals.clear()
+            self._arrivals_since = time.monotonic()
+        recvmsg, space, arrivals, on_datagram, port = (self.sock.recvmsg, self._cmsg_space, self._arrivals,
+                                                       self.on_datagram, self.port)
         for _ in range(BURST):  # then back to the loop: timers and the action worker run during a flood
             try:
-                data, anc, _flags, (src, sport) = self.sock.recvmsg(65535, socket.CMSG_SPACE(_PKTINFO.size))
+                data, anc, _flags, (src, sport) = recvmsg(65535, space)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:  # e.g. ICMP port unreachable reported on the socket
@@ -88,20 +100,40 @@ class UdpEndpoint:
             iface, dst = self.label or self.iface or "", "0.0.0.0"
             for level, kind, value in anc:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
-                    index, _spec, addr = _PKTINFO.unpack(value[: _PKTINFO.size])
-                    dst = socket.inet_ntoa(addr)
+                    known = arrivals.get(value)
+                    if known is None:
+                        known = self._arrival(value)
+                    dst = known[1]
                     if not iface:
-                        iface = _if_name(index)
-            self.on_datagram(Datagram(iface, src, sport, dst, self.port, data))
+                        iface = known[0]
+            on_datagram(Datagram(iface, src, sport, dst, port, data))
+
+    def _arrival(self, pktinfo: bytes) -> tuple[str, str]:
+        """(interface name, local address) of an IP_PKTINFO, remembered (bounded)."""
+        index, _spec, addr = _PKTINFO.unpack(pktinfo[: _PKTINFO.size])
+        if len(self._arrivals) >= 256:
+            self._arrivals.clear()
+        known = self._arrivals[pktinfo] = (_if_name(index), socket.inet_ntoa(addr))
+        return known
 
     def send(self, d: Datagram) -> None:
         """From `d.src` (when not 0.0.0.0) to d.dst:d.dport; our port is the bound one."""
-        src = d.src if d.src and d.src != "0.0.0.0" else "0.0.0.0"
-        info = _PKTINFO.pack(0, socket.inet_aton(src), bytes(4))
+        ancillary = self._pktinfo.get(d.src)
+        if ancillary is None:
+            ancillary = self._source(d.src)
         try:
-            self.sock.sendmsg([d.payload], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0, (d.dst, d.dport))
+            self.sock.sendmsg([d.payload], ancillary, 0, (d.dst, d.dport))
         except OSError as e:
-            log.warning("udp send %s -> %s:%d on %s failed: %s", src, d.dst, d.dport, d.iface or "*", e)
+            log.warning("udp send %s -> %s:%d on %s failed: %s", d.src or "0.0.0.0", d.dst, d.dport, d.iface or "*", e)
+
+    def _source(self, source: str) -> list:
+        """sendmsg's ancillary data to send from `source` (remembered: an agent sends from one or two)."""
+        src = source if source and source != "0.0.0.0" else "0.0.0.0"
+        ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, _PKTINFO.pack(0, socket.inet_aton(src), bytes(4)))]
+        if len(self._pktinfo) >= 64:
+            self._pktinfo.clear()
+        self._pktinfo[source] = ancillary
+        return ancillary
 
     def close(self) -> None:
         self.loop.remove_reader(self.sock.fileno())

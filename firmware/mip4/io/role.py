@@ -29,6 +29,7 @@ from .udp_tunnels import HEADER, UdpTunnelPlane, UdpTunnels
 from .wallclock import WallClockWatch
 
 STATUS_SHARE = 0.05  # of the daemon's time, at most, on writing its status file
+STATUS_IDLE_EVERY = 10.0  # seconds between status files while nothing in it can change but its clocks
 HEARD_EVERY = 0.5  # seconds: how often the core hears that a UDP tunnel delivers (RFC 3519 4.10)
 log = logging.getLogger("mip4d")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -55,13 +56,17 @@ class Role:
         self.backend = UdpTunnelPlane(KernelDataPlane(self.ipr), self.udp_tunnels)
         self.heard: dict[tuple[str, str], float] = {}  # (iface, peer) -> when the core was last told
         self.started = time.monotonic()
-        self.model = StatusModel(machine)  # what status/ubus/LuCI/console show
+        # what status/ubus/LuCI/console show; its recent log, the lines mip4d logs
+        self.model = StatusModel(machine, levels=frozenset(k for k, v in LEVELS.items() if log.isEnabledFor(v)))
         self.control: ControlServer | None = None
         self.handlers: dict[type, Handler] = {Log: self._log, SendUdp: self._send_udp, SendIcmp: self._send_icmp,
                                               BatchDone: self._batch_done}
+        # what needs no await: done at once when nothing is queued before it (driver.py, issue 25)
+        self.driver.immediate.update({Log: self._log_now, SendUdp: self._send_udp_now})
         self.status_written, self.status_cost = 0.0, 0.0  # when the status file was last written, how long it took
         # methods only the control socket answers (root on this machine: keepalived's notify script), not ubus
         self.control_methods: dict[str, Callable[[dict], Awaitable[dict]]] = {}
+        self.status_activity = -1  # the driver's activity when it was
 
     @staticmethod
     def rng(settings: Settings) -> random.Random:
@@ -74,7 +79,7 @@ class Role:
         self.driver.feed(actions)
 
     def _record(self, actions: list) -> None:
-        self.model.record(actions, self.now(), time.time())
+        self.model.record(actions, self.loop.time(), time.time())  # the loop's clock: now(), one call fewer
 
     # -- start and stop (the roles' hooks: start_role, deregister, close_role, close_guard) -------
 
@@ -137,7 +142,7 @@ class Role:
                     self.heard[key] = now
                     self.feed(self.tunnel_heard(d.iface, d.src, now))
             return
-        self.feed(self.machine.receive_udp(d, self.now()))
+        self.driver.feed(self.machine.receive_udp(d, self.loop.time()))  # as feed(), one call fewer per datagram
 
     def tunnel_heard(self, iface: str, peer: str, now: float) -> list:
         """RFC 3519 4.10: a UDP tunnel delivered; the roles that keep it alive are told."""
@@ -169,9 +174,15 @@ class Role:
             await handler(item)
 
     async def _log(self, a: Log) -> None:
+        self._log_now(a)
+
+    def _log_now(self, a: Log) -> None:
         log.log(LEVELS.get(a.level, logging.INFO), "%s", a)
 
     async def _send_udp(self, a: SendUdp) -> None:
+        self._send(a.datagram)
+
+    def _send_udp_now(self, a: SendUdp) -> None:
         self._send(a.datagram)
 
     async def _send_icmp(self, a: SendIcmp) -> None:
@@ -189,7 +200,9 @@ class Role:
 
     def _send(self, d: Datagram) -> None:
         """From our port 434 on the datagram's interface, else on the role's default socket."""
-        ep = self.udp.get(d.iface) or self.udp.get(self.default_iface())
+        ep = self.udp.get(d.iface)
+        if ep is None:
+            ep = self.udp.get(self.default_iface())
         if ep:
             ep.send(d)
 
@@ -230,6 +243,13 @@ class Role:
             f.write(text)
         os.replace(tmp, path)
         self.status_written, self.status_cost = started, time.monotonic() - started
+        self.status_activity = self.driver.activity
+
+    def status_may_change(self) -> bool:
+        """Whether the status file may say something new besides its time and uptime: work fed or queued
+        since it was written, or a timer running in the machine (lifetimes, T_MONITOR, retransmissions:
+        what it shows counting down). Roles with state refreshed every second say so too (RouterRole)."""
+        return self.driver.activity != self.status_activity or self.machine.get_timer() is not None
 
     async def _status_every_second(self) -> None:
         while True:
@@ -238,7 +258,10 @@ class Role:
             await self.every_second()
             # at most STATUS_SHARE of the time on it: an HA's file grows with its bindings (20 ms at 1k, 167 ms
             # at 10k), so with many the file is written less often than once a second (issue 25)
-            if time.monotonic() - self.status_written >= self.status_cost / STATUS_SHARE:
+            # and while nothing can have changed, every STATUS_IDLE_EVERY seconds: an idle mobile router's
+            # one second of work was its status file (issue 25: idle CPU)
+            since = time.monotonic() - self.status_written
+            if since >= self.status_cost / STATUS_SHARE and (since >= STATUS_IDLE_EVERY or self.status_may_change()):
                 self._write_status()
 
     async def every_second(self) -> None:

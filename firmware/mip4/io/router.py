@@ -341,6 +341,9 @@ class RouterRole(Role):
         if self.ike:
             await self.ike.refresh()
 
+    def status_may_change(self) -> bool:
+        return self.ike is not None or super().status_may_change()  # the IPsec state, read every second
+
     def reregister(self) -> dict:
         """The `reregister` method (ubus, console): every uplink registers again (MobileNode.reregister)."""
         self.feed(self.machine.reregister(self.now()))

@@ -6,7 +6,7 @@ module registers the package without running its `__init__` (anything else asked
 runs it then, once: `from pyroute2 import Conntrack` still works) and imports the submodules mip4
 uses. Some of those import a standard module for a feature mip4 never calls: ssl (probe_msg's TLS
 probe), unittest.mock (a placeholder queue of the synchronous IPRSocket), ctypes (annotations;
-setns() for a netns= socket) and multiprocessing (child processes, for netns). While they are
+setns() for a netns= socket), multiprocessing (child processes, for netns) and those _HEAVY names. While they are
 imported each of those is a stand-in that loads the real module on first use, and afterwards the
 name is free again, so other importers get the real thing. The daemon's process thus never loads
 ssl, ctypes, unittest.mock or multiprocessing (tests/io/test_rtnl.py).
@@ -21,7 +21,10 @@ import types
 import weakref
 from typing import Any
 
-_HEAVY = ("ssl", "ctypes", "ctypes.util", "unittest", "unittest.mock", "multiprocessing")
+# shutil (with bz2 and lzma: 0.7 MB) for probe_msg, pkgutil for ifinfmsg's plugins, urllib.parse for
+# remote targets: all imported by pyroute2's modules, called by nothing mip4 does
+_HEAVY = ("ssl", "ctypes", "ctypes.util", "unittest", "unittest.mock", "multiprocessing", "shutil", "bz2", "lzma",
+          "pkgutil", "urllib.parse")
 
 
 class _Deferred(types.ModuleType):
@@ -65,6 +68,41 @@ def _on_call(module: str, name: str) -> type:
     return type(name, (), {"__new__": new, "__module__": module})
 
 
+class _LaterMapping:
+    """A stand-in for a dict pyroute2 reads at import time (tcmsg.plugins): the real one on first use."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._where = (module, name)
+
+    def _real(self) -> Any:  # noqa: ANN401
+        module, name = self._where
+        return getattr(importlib.import_module(module), name)
+
+    def __getitem__(self, key: Any) -> Any:  # noqa: ANN401
+        return self._real()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._real()
+
+    def __iter__(self) -> Any:  # noqa: ANN401
+        return iter(self._real())
+
+    def __len__(self) -> int:
+        return len(self._real())
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401  (get, keys, items)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+
+# Traffic control: 37 modules (0.7 MB) that only pyroute2's tc() and tc messages use, neither of which mip4
+# has; a tc message that arrives all the same (a qdisc on a new tunnel) makes its class for real. And the
+# netlink engine of a mock socket (use_socket=False), which mip4 never opens.
+_TC = "pyroute2.netlink.rtnl.tcmsg"
+_MOCK = "pyroute2.iproute.ipmock"
+
+
 def module_loaded(name: str) -> bool:
     """Whether the real module `name` has been imported (not a stand-in of this module)."""
     return name in sys.modules and not isinstance(sys.modules[name], _Deferred)
@@ -105,6 +143,13 @@ def _import_lean() -> None:
         standins["unittest.mock"].Mock = _Later("unittest.mock", "Mock")  # type: ignore[attr-defined]
         if "unittest" in standins:
             standins["unittest"].mock = standins["unittest.mock"]  # type: ignore[attr-defined]
+    if _TC not in sys.modules:
+        tc = standins[_TC] = sys.modules[_TC] = _Deferred(_TC)
+        tc.tcmsg = _on_call(_TC, "tcmsg")  # type: ignore[attr-defined]
+        tc.plugins = _LaterMapping(_TC, "plugins")  # type: ignore[attr-defined]
+    if _MOCK not in sys.modules:
+        mock = standins[_MOCK] = sys.modules[_MOCK] = _Deferred(_MOCK)
+        mock.IPEngine = _on_call(_MOCK, "IPEngine")  # type: ignore[attr-defined]
     try:
         importlib.import_module("pyroute2.iproute.linux")
         importlib.import_module("pyroute2.netlink.exceptions")

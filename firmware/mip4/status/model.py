@@ -16,26 +16,34 @@ HANDOFFS = 20
 
 
 class StatusModel:
-    def __init__(self, machine: Any, log_lines: int = LOG_LINES) -> None:
+    def __init__(self, machine: Any, log_lines: int = LOG_LINES, levels: frozenset[str] | None = None) -> None:
         self.machine = machine
+        # the levels kept in the recent log (None: all): the daemon's own, so that a busy HA's refreshes at
+        # debug (thousands a second) neither cost a line each nor push every other line out (issue 25)
+        self.levels = levels
         self.lines: deque[dict] = deque(maxlen=log_lines)
         self.seq = 0  # log line numbers: `log` callers ask for lines after the last one they saw
         self.reasons: dict[str, str] = {}  # iface -> message of its last state transition
         self.handoffs: deque[dict] = deque(maxlen=HANDOFFS)
         self._stable: tuple[str | None, str | None] = (None, None)  # (primary, mode) last seen with data flowing
         self._lost_at: float | None = None  # wall time data stopped (a handoff in progress)
+        self._handoffs = hasattr(machine, "uplinks")  # a mobile node's: it hands off
 
     def record(self, actions: list, now: float, wall: float) -> None:
         """Keep the log lines of a batch the machine returned, then note any handoff it made."""
+        levels = self.levels
         for a in actions:
-            if isinstance(a, Log):
+            if not isinstance(a, Log):
+                continue
+            if levels is None or a.level in levels:
                 self.seq += 1
                 self.lines.append({"seq": self.seq, "time": wall, "level": a.level, "reason": a.reason,
                                    "message": a.message})
+            if a.reason == "state":  # the verdict's reason, whatever the level kept
                 iface = a.fields.get("iface")
-                if a.reason == "state" and iface:
+                if iface:
                     self.reasons[iface] = a.message
-        if hasattr(self.machine, "uplinks"):
+        if self._handoffs:
             self._observe(self.machine.status(now), wall)
 
     def _observe(self, s: dict, wall: float) -> None:

@@ -21,15 +21,12 @@ else:
 
     def hmac_md5(key, data):
         """HMAC-MD5 of `data` under `key` (RFC 2104)."""
-        key = bytes(key)
         if len(key) > _BLOCK:
             key = md5_digest(key)
-        key = key + bytes(_BLOCK - len(key))
+        key = bytes(key).ljust(_BLOCK, b"\0")
         inner = _md5(key.translate(_IPAD))
         inner.update(data)
-        outer = _md5(key.translate(_OPAD))
-        outer.update(inner.digest())
-        return outer.digest()
+        return _md5(key.translate(_OPAD) + inner.digest()).digest()
 
 try:
     from _operator import _compare_digest as _constant_time_equal  # what hmac.compare_digest is
@@ -45,7 +42,7 @@ def equal(a, b):
     if len(a) != len(b):
         return False
     if _constant_time_equal is not None:
-        return _constant_time_equal(bytes(a), bytes(b))
+        return _constant_time_equal(a if type(a) is bytes else bytes(a), b if type(b) is bytes else bytes(b))
     diff = 0
     for i in range(len(a)):
         diff |= a[i] ^ b[i]

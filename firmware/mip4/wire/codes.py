@@ -118,8 +118,18 @@ def denied_by(code):
     return None
 
 
+_described = {}  # code -> describe(code): a registration's log line has one
+
+
 def describe(code):
     """'133 (denied by HA: registration Identification mismatch)', for logs."""
+    text = _described.get(code)
+    if text is None:
+        text = _described[code] = _describe(code)
+    return text
+
+
+def _describe(code):
     by = denied_by(code)
     name = NAMES.get(code, "code unknown to mip4")
     if by:

@@ -69,9 +69,12 @@ class Authentication(Extension):
         self.authenticator = authenticator
 
     def body(self):
-        check_int(self.name, "spi", self.spi, 32)
-        auth = check_bytes(self.name, "authenticator", self.authenticator, 251)
-        return pack(">I", self.spi) + auth
+        spi, auth = self.spi, self.authenticator
+        if type(spi) is not int or not 0 <= spi <= 0xFFFFFFFF:
+            check_int(self.name, "spi", spi, 32)
+        if type(auth) is not bytes or len(auth) > 251:
+            auth = check_bytes(self.name, "authenticator", auth, 251)
+        return pack(">I", spi) + auth
 
 
 class Nai(Extension):
@@ -126,6 +129,10 @@ class UdpTunnelReply(Extension):
         self.keepalive = keepalive
 
     def body(self):
+        code, flags, keepalive = self.code, self.flags, self.keepalive
+        if (type(code) is int and type(flags) is int and type(keepalive) is int and 0 <= code <= 0xFF
+                and 0 <= flags <= 0xFFFF and 0 <= keepalive <= 0xFFFF):  # an HA's every reply to a request for it
+            return pack(">BBHH", 0, code, flags, keepalive)
         w = self.name
         return pack(
             ">BBHH",
@@ -147,6 +154,8 @@ class TrustedNetworksConfigured(Extension):
         self.reserved = reserved
 
     def body(self):
+        if self.reserved == 0 and type(self.reserved) is int:  # R-3.4-a: what an i-HA sends
+            return b"\x00\x00"
         return bytes((0, check_int(self.name, "reserved", self.reserved, 8)))
 
 
@@ -185,8 +194,8 @@ class Padding(Extension):
 
 
 def _auth(what, t, body, offset):
-    if len(body) < 4:
-        raise CodecError(what, "bad length %d, must be at least 4 (SPI)" % len(body), offset + 1)
+    if len(body) < 4:  # `what` names the message only: the extension is named here, when it is wrong
+        raise CodecError(_ext_what(what, t), "bad length %d, must be at least 4 (SPI)" % len(body), offset + 1)
     return Authentication(t, unpack_from(">I", body, 0)[0], bytes(body[4:]))
 
 
@@ -200,7 +209,7 @@ def _defined(body, size):
 
 
 def _udp_req(what, t, body, offset):
-    if not _defined(body, 6):
+    if len(body) != 6 or body[0] != 0:  # not _defined(body, 6), written out: in every request to an HA
         return RawExtension(t, bytes(body))
     _, r1, fl, enc, r3 = unpack_from(">BBBBH", body, 0)
     return UdpTunnelRequest(enc, fl, r1, r3)
@@ -229,9 +238,6 @@ REGISTRATION_DECODERS = {
     UDP_TUNNEL_REPLY: _udp_rep,
     TNC: _tnc,
 }
-
-
-_NEED_WHAT = AUTH_TYPES  # registration decoders that may raise, naming the extension
 
 
 def _ext_what(what, t):
@@ -274,12 +280,15 @@ def decode_extensions(what, data, offset, decoders=None, long_types=LONG_FORMAT_
         elif dec is None:
             ext = RawExtension(t, bytes(body))
         else:
-            lazy = decoders is REGISTRATION_DECODERS and t not in _NEED_WHAT  # these never raise
-            ext = dec(what if lazy else _ext_what(what, t), t, body, offset)
+            # registration decoders name the extension themselves when they raise (most never do)
+            ext = dec(what if decoders is REGISTRATION_DECODERS else _ext_what(what, t), t, body, offset)
         ext.offset = offset
         out.append(ext)
         offset = stop
     return out
+
+
+_INTERPRETED = (Authentication, Nai, UdpTunnelRequest, UdpTunnelReply, TrustedNetworksConfigured)
 
 
 def unknown_critical(extensions):
@@ -287,7 +296,7 @@ def unknown_critical(extensions):
     the whole message (registrations and agent advertisements alike)."""
     out = []
     for e in extensions:
-        if not e.skippable() and isinstance(e, RawExtension):
+        if isinstance(e, RawExtension) and not e.skippable():
             out.append(e)
     return out
 
@@ -302,9 +311,11 @@ def encode_extensions(extensions, long_types=LONG_FORMAT_TYPES):
     offsets = []
     pos = 0
     for ext in extensions:
-        if not isinstance(ext, Extension):
+        if type(ext) in _INTERPRETED:  # the usual: no raw extension to check against long_types
+            pass
+        elif not isinstance(ext, Extension):
             raise CodecError("extensions", "not an extension: %r" % (ext,))
-        if isinstance(ext, RawExtension) and (ext.sub_type is None) == (ext.type in long_types):
+        elif isinstance(ext, RawExtension) and (ext.sub_type is None) == (ext.type in long_types):
             if ext.sub_type is None:
                 raise CodecError(ext.name, "long-format type needs a sub_type")
             raise CodecError(ext.name, "sub_type given, but type %d is not long-format here" % ext.type)

@@ -1,7 +1,7 @@
 """Registration Request and Reply (RFC 5944 3.3, 3.4) and their authenticators (3.5.1)."""
 from . import auth
 from ._struct import pack, unpack_from
-from .addr import ip4_pack, ip4_str
+from .addr import ip4_pack, ip4_str, remember_packed
 from .errors import CodecError, check_int, need
 from .extensions import AUTH_TYPES, Authentication, decode_extensions, encode_extensions, unknown_critical
 from .record import Record
@@ -36,7 +36,7 @@ class _Registration(Record):
     what = "registration message"
 
     def encode(self):
-        return self._encode()[0]
+        return self._fixed() + encode_extensions(self.extensions)[0]
 
     def _encode(self):
         head = self._fixed()
@@ -70,21 +70,24 @@ class _Registration(Record):
 
     def authenticate(self, ext_type, spi, key):
         """Append an authentication extension over everything before it (RFC 5944 3.5.1)."""
-        return self._authenticate(ext_type, spi, key)[0]
+        protected = self._protected(ext_type, spi)
+        ext = Authentication(ext_type, spi, auth.hmac_md5(key, protected))
+        self.extensions.append(ext)
+        return ext
 
     def encode_authenticated(self, ext_type, spi, key):
-        """authenticate(), then the octets of the whole message: what encode() would return, encoded once."""
-        return self._authenticate(ext_type, spi, key)[1]
+        """The octets authenticate() then encode() would give, encoded once; the message itself stays as
+        it was (a reply sent at once needs no Authentication object, issue 25)."""
+        protected = self._protected(ext_type, spi)
+        return protected + auth.hmac_md5(key, protected)
 
-    def _authenticate(self, ext_type, spi, key):
+    def _protected(self, ext_type, spi):
+        """What an authenticator appended now covers: the message and the extension's type, length, SPI."""
         if ext_type not in AUTH_TYPES:
             raise CodecError(self.what, "authentication type must be 32, 33 or 34, got %r" % (ext_type,))
         if check_int(self.what, "spi", spi, 32) <= SPI_RESERVED_MAX:
             raise CodecError(self.what, "SPI %d is reserved (0..255, RFC 5944 1.6)" % spi)
-        protected = self.encode() + pack(">BBI", ext_type, 4 + auth.AUTHENTICATOR_LEN, spi)
-        ext = Authentication(ext_type, spi, auth.hmac_md5(key, protected))
-        self.extensions.append(ext)
-        return ext, protected + ext.authenticator
+        return self.encode() + pack(">BBI", ext_type, 4 + auth.AUTHENTICATOR_LEN, spi)
 
     def verify(self, ext_type, spi, key, octets=None):
         """True when the first `ext_type` extension with `spi` carries a good HMAC-MD5.
@@ -161,6 +164,11 @@ class RegistrationReply(_Registration):
 
     def _fixed(self):
         w = self.what
+        code, lifetime, identification = self.code, self.lifetime, self.identification
+        if (type(code) is int and type(lifetime) is int and type(identification) is int and 0 <= code <= 0xFF
+                and 0 <= lifetime <= 0xFFFF and 0 <= identification <= 0xFFFFFFFFFFFFFFFF):  # every reply sent
+            return pack(">BBH4s4sQ", REGISTRATION_REPLY, code, lifetime, ip4_pack(w, "home_address", self.home_address),
+                        ip4_pack(w, "home_agent", self.home_agent), identification)
         return pack(">BBH4s4sQ", REGISTRATION_REPLY, check_int(w, "code", self.code, 8),
                     check_int(w, "lifetime", self.lifetime, 16), ip4_pack(w, "home_address", self.home_address),
                     ip4_pack(w, "home_agent", self.home_agent),
@@ -191,5 +199,7 @@ def request_header(data):
     decode (RFC 5944 3.4 code 134, 3.7.2.1 code 70)."""
     if len(data) < REQUEST_FIXED or data[0] != REGISTRATION_REQUEST:
         return None
-    _, flags, lifetime, hoa, ha, coa, identification = unpack_from(">BBH4s4s4sQ", data, 0)
-    return RegistrationRequest(ip4_str(hoa), ip4_str(ha), ip4_str(coa), identification, lifetime, flags)
+    _, flags, lifetime, identification = unpack_from(">BBH12xQ", data, 0)
+    home_address = ip4_str(data, 4)
+    remember_packed(home_address, data[4:8])  # the reply carries it back
+    return RegistrationRequest(home_address, ip4_str(data, 8), ip4_str(data, 12), identification, lifetime, flags)

@@ -27,6 +27,7 @@ from mip4.core.uplink import tunnel_name, tunnel_tags  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import deploy  # noqa: E402
 import faults  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
@@ -50,6 +51,8 @@ class Lab:
         self.round = 1  # of the scenario (make soak runs several)
         self.overrides: dict[str, dict] = {}  # daemon -> options over topology.json's (params.json `config`)
         self.probe = False  # params.json `stream: "udp"` (the bench): probes lost in a move are its outage
+        self.homes: dict[str, str] = {}  # daemon -> the namespace it runs in, where not its own (deploy.py)
+        self.labdir = LABDIR
         self.run_dir = os.path.join(LABDIR, "run")
         self.log_dir = os.path.join(LABDIR, "logs")
         for d in (self.run_dir, self.log_dir, os.path.join(LABDIR, "etc")):
@@ -257,7 +260,8 @@ class Lab:
         path = os.path.join(LABDIR, "etc", name + ".json")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=1)
-        self.spawn("mip4d-" + name, name, mip4.io.daemon.main, ["--config", path, "--log-level", "debug"])
+        self.spawn("mip4d-" + name, self.homes.get(name, name), mip4.io.daemon.main,
+                   ["--config", path, "--log-level", "debug"])
         if CONSOLE and name == "mr" and "console" not in self.pids:  # the field engineer's serial console
             self.spawn("console", name, mip4.cli.main, ["console", "--device", "/dev/ttyS0", "--socket",
                                                         cfg["control_socket"], "--config", path])
@@ -648,7 +652,8 @@ class Lab:
     def leftovers(self) -> dict:
         """What mip4 installed and did not remove, per daemon namespace (must be nothing: guards and
         CHILD_SAs go once mip4d has terminated IKE)."""
-        return {ns: got for ns in self.topo["daemons"] if any((got := self.installed(ns)).values())}
+        spaces = {self.homes.get(name, name) for name in self.topo["daemons"]}
+        return {ns: got for ns in sorted(spaces) if any((got := self.installed(ns)).values())}
 
     def shutdown(self) -> dict:
         codes = {}
@@ -813,7 +818,10 @@ def main() -> int:
                 if "bulk" in step:
                     emit("bulk", step=i, **lab.bulk(i, step["bulk"]))
                     continue
-                if "fault" in step:
+                if "deploy" in step:
+                    results.append(deploy.run(lab, i, step))
+                    where = step.get("network") or where
+                elif "fault" in step:
                     results.append(faults.inject(lab, i, step))
                     where = step.get("network") or where
                 elif "cut" in step:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NETNS = (
     "tests/hardening/test_bad_input.py",
     "tests/io/test_fa_plane.py",
+    "tests/io/test_ha_one_host.py",
     "tests/io/test_host_kernel.py",
     "tests/io/test_dnav4.py::test_a_real_lease_is_bound_and_remembered_with_its_routers_mac",
     "tests/io/test_dnav4.py::test_back_on_a_known_network_the_remembered_lease_is_used_at_once_without_dhcp",

@@ -39,7 +39,9 @@ class HomeAgentRole(AgentRole):
 
     async def start_role(self) -> None:
         await self.backend.kernel.sweep(())
-        self.udp[""] = self.endpoint(None)
+        # Our own address only: an i-HA and an x-HA may run on one host (RFC 5265 2, R-2-b) on distinct
+        # addresses (3.5, R-3.5-b); on the wildcard, the later one's socket took both HAs' requests.
+        self.udp[""] = self.endpoint(None, address=self.machine.config.address)
 
     def set_wall_clock(self, wall: float, now: float) -> list:
         return self.machine.set_wall_clock(wall, now)

@@ -22,6 +22,7 @@ import time
 from labkit import batch, emit, sh, wait_for
 
 GRACE_S = 3.0  # after the move: segments already past the MR may still arrive
+STATUS_LAG_S = 1.5  # mip4d writes its status file at most once a second: what it shows may be that old
 
 
 def run(lab, index: int, step: dict) -> dict:  # noqa: ANN001  (labctl.Lab)
@@ -73,10 +74,11 @@ def closed(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     counted = None
     while time.monotonic() < attached + step.get("watch_s", 20.0):
         snap = lab.snapshot()
-        modes.add(snap["mode"])
-        gates.add(snap["gate"])
-        routes.add(tuple(snap["lan_route"] or ()))
-        states.add(snap["state"])
+        if time.monotonic() > attached + STATUS_LAG_S:
+            modes.add(snap["mode"])
+            gates.add(snap["gate"])
+            routes.add(tuple(snap["lan_route"] or ()))
+            states.add(snap["state"])
         if counted is None and time.monotonic() > attached + GRACE_S:
             counted = snap["stream"].get("received", 0)
         emit("status", **snap)
@@ -139,8 +141,8 @@ def colocate(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     for node in step["nodes"]:
         for ifname, (_where, addr) in lab.topo["nodes"][node]["links"].items():
             new = step.get("rename", {}).get(node, {}).get(ifname, ifname)
-            batch(["link set %s down" % ifname, "link set %s name %s" % (ifname, new),
-                   "link set %s netns %s" % (new, into)], node)
+            renamed = ["link set %s name %s" % (ifname, new)] if new != ifname else []
+            batch(["link set %s down" % ifname] + renamed + ["link set %s netns %s" % (new, into)], node)
             lines += ["addr add %s dev %s" % (addr, new), "link set %s up" % new]
     lines += ["route add %s" % r for r in step["routes"]]
     batch(lines, into)

@@ -191,7 +191,7 @@ def test_firewall_open_but_i_ha_list_right_the_mr_stays_outside(deploy):
     the i-HA reaches it (the i-HA's core link shows it, from the NAT box); the i-HA's trusted list drops it
     without a reply (R-4.3-d), and the MR ends in cvc with the stream flowing."""
     lab, events = deploy
-    opened, closed = [s for s in _deploy(events, "commands") if any("FORWARD" in c and " in " in c for c in s["ran"])]
+    opened, closed = [s for s in _deploy(events, "commands") if any(c.startswith("fw: ") for c in s["ran"])]
     flap = _after(events, opened)
     assert flap["network"] == "nat" and flap["flap"]
     print("firewall open: mode %s, data %s s; i-HA dropped-untrusted %s -> %s"

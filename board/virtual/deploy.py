@@ -19,7 +19,7 @@ import re
 import subprocess
 import time
 
-from labkit import batch, emit, sh, wait_for
+from labkit import batch, emit, merged, sh, wait_for
 
 GRACE_S = 3.0  # after the move: segments already past the MR may still arrive
 STATUS_LAG_S = 1.5  # mip4d writes its status file at most once a second: what it shows may be that old
@@ -108,9 +108,7 @@ def restart(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     """One mip4d stopped and started again with `config` laid over its options."""
     name = step["daemon"]
     for daemon, over in step.get("config", {}).items():
-        lab.overrides[daemon] = dict(lab.overrides.get(daemon, {}), **over)
-    for daemon in step.get("reset", []):
-        lab.overrides.pop(daemon, None)
+        lab.overrides[daemon] = merged(lab.overrides.get(daemon, {}), over)
     lab.stop("mip4d-" + name)
     lab.start_daemon(name)
     wait_for(lambda: lab.status(name).get("pid") == lab.pids.get("mip4d-" + name), 60, "%s did not come back" % name)
@@ -151,7 +149,7 @@ def colocate(lab, index: int, step: dict) -> dict:  # noqa: ANN001
         lab.homes[name] = into
     lab.topo["ipsec"]["gateway"]["node"] = into
     for daemon, over in step.get("config", {}).items():
-        lab.overrides[daemon] = dict(lab.overrides.get(daemon, {}), **over)
+        lab.overrides[daemon] = merged(lab.overrides.get(daemon, {}), over)
     lab.start_charon("gateway")
     for name in daemons:
         lab.start_daemon(name)

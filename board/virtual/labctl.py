@@ -31,7 +31,7 @@ import deploy  # noqa: E402
 import faults  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
-from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, topology_state, wait_for  # noqa: E402
+from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, merged, resumed_after, sh, topology_state, wait_for  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
 SCENARIO = os.environ.get("LAB_SCENARIO", "tour")
@@ -251,7 +251,7 @@ class Lab:
     def start_daemon(self, name: str) -> None:
         """mip4d for one node (again, procd-style, after a kill: faults.py); params.json's `config`
         overrides options per daemon (the fault scenario's short lifetimes)."""
-        cfg = _merged(self.topo["daemons"][name], self.overrides.get(name, {}))
+        cfg = merged(self.topo["daemons"][name], self.overrides.get(name, {}))
         cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
         if "vpn" in cfg:
             cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
@@ -744,14 +744,6 @@ secrets {
 }
 """ % (gw["address"], ipsec["proposals"], gw["id"], mr["id"], ",".join(ipsec["intranet"]), ipsec["esp_proposals"],
        ipsec["pool"], gw["id"], mr["id"], ipsec["psk"])
-
-
-def _merged(base: dict, over: dict) -> dict:
-    """`base` with `over`'s options laid on it, section by section."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merged(base.get(k, {}), v) if isinstance(v, dict) else v
-    return out
 
 
 def _answers(vici: str) -> bool:

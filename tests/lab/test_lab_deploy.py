@@ -155,7 +155,8 @@ def test_a_nat_between_x_ha_and_gateway_makes_both_charons_use_nat_traversal(dep
 
 def test_the_all_nat_frame_decodes_layer_by_layer(deploy):
     """R-A.1-d: behind the NAT box with the x-HA NATed towards the gateway, the frame on the external link
-    is IP / UDP 434 / MIP tunnel data / IP / UDP 4500 / ESP, both ways, as tshark decodes it: the outer
+    is IP / UDP 434 / MIP tunnel data / IP / UDP 4500 / ESP, both ways, as tshark decodes it (with its
+    RFC 3948 layer, "udpencap", between UDP 4500 and ESP): the outer
     IP between the MR's care-of (or the x-HA) and the x-HA, the inner between the x-HoA and the gateway.
     ESP's payload (IP / i-MIP / IP / payload) is proved by the mode reached (cvc: the i-HA's registration
     went through it) and the stream flowing with nothing lost."""
@@ -174,7 +175,7 @@ def test_the_all_nat_frame_decodes_layer_by_layer(deploy):
     assert len(up) > 50 and len(down) > 50
     for r in up + down:
         layers = r[1].split(":")
-        assert layers[layers.index("ip"):] == ["ip", "udp", "mip", "ip", "udp", "esp"], r
+        assert layers[layers.index("ip"):] == ["ip", "udp", "mip", "ip", "udp", "udpencap", "esp"], r
         mine, theirs = (r[2], r[3]) if r in up else (r[3], r[2])
         assert mine.split(",") == [step["care_of"], X_HOA] and theirs.split(",") == [X_HA, VPN_GW], r
         ports = r[4].split(","), r[5].split(",")

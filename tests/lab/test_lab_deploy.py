@@ -248,6 +248,20 @@ def test_one_host_runs_x_ha_vpn_gateway_and_i_ha_on_distinct_addresses(deploy):
         assert (s["stream"]["reconnects"], s["stream"]["gaps"], s["stream"]["duplicates"]) == (0, 0, 0)
 
 
+def test_on_one_host_a_restarted_x_ha_leaves_the_i_has_tunnels_alone(deploy):
+    """R-2-b: each HA sweeps a killed predecessor's tunnels when it starts; on one host with the i-HA that
+    must not take the i-HA's tunnel to the VPN-TIA. The x-HA is killed and respawned there while the MR
+    is in cvc: the MR renews its x-MIP binding, and the stream flows again with nothing lost."""
+    lab, events = deploy
+    (step,) = [s for s in steps(events) if s.get("fault") == "restart"]
+    print("x-HA restarted on the one host: back after %s s, data after %s s, why %s"
+          % (step["recovered_after_s"], step["data_after_s"], step["why"]))
+    assert step["daemon"] == "xha" and step["ok"] and step["mode"] == "cvc", step
+    s = step["stream"]
+    assert (s["reconnects"], s["gaps"], s["duplicates"]) == (0, 0, 0)
+    assert "removing stale tunnel mip-0a05" not in lab.log("mip4d-xha")
+
+
 def test_the_leak_auditor_saw_nothing_in_clear_in_any_deployment(deploy):
     """R-2-f, R-1.2-a, R-3.6.1-b: through the proxy, without the x-HA, with the firewall or the i-HA's list
     wrong, NATed at every position and on one host, nothing but what RFC 5265 lets cross the outside

@@ -38,7 +38,7 @@ class HomeAgentRole(AgentRole):
         self.machine.set_wall_clock(self.wall_clock.offset + self.now(), self.now())
 
     async def start_role(self) -> None:
-        await self.backend.kernel.sweep(())
+        await self.backend.kernel.sweep((), local=self.machine.config.address)  # one host may hold both HAs
         # Our own address only: an i-HA and an x-HA may run on one host (RFC 5265 2, R-2-b) on distinct
         # addresses (3.5, R-3.5-b); on the wildcard, the later one's socket took both HAs' requests.
         self.udp[""] = self.endpoint(None, address=self.machine.config.address)

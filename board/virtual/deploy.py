@@ -123,8 +123,7 @@ def restart(lab, index: int, step: dict) -> dict:  # noqa: ANN001
 def colocate(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     """RFC 5265 2 (R-2-b): x-HA, VPN gateway and i-HA on one host. Their daemons stop (mip4d cleanly,
     charon with its SAs), their links move into one namespace `into` (renamed where two share a name),
-    keep their addresses (so the HA addresses stay distinct, R-3.5-b), and the three start there.
-    The i-HA starts first: each HA sweeps stale tunnels when it starts."""
+    keep their addresses (so the HA addresses stay distinct, R-3.5-b), and the three start there."""
     into, daemons = step["into"], step["daemons"]
     started = time.monotonic()
     for name in daemons:

@@ -96,3 +96,29 @@ def test_i_ha_and_x_ha_on_one_host_each_answer_their_own_requests(one_host):
         spi, key = KEYS[ha]
         assert reply.code == 0 and reply.home_agent == ha and reply.home_address == hoa, reply
         assert reply.verify(MOBILE_HOME_AUTH, spi, key)
+
+
+def test_a_tunnels_local_address_is_read_from_the_kernels_link_message():
+    """What sweep(local=...) keeps or removes (R-2-b: an HA sweeps only its own stale tunnels): the local
+    address of an ipip device as the kernel's link dump carries it, and none for a device of another kind."""
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    from mip4.io.kernel import _tunnel_local
+
+    def dumped(kind: str, data: list) -> ifinfmsg:
+        m = ifinfmsg()
+        m["attrs"] = [["IFLA_IFNAME", "mip-0a050001"],
+                      ["IFLA_LINKINFO", {"attrs": [["IFLA_INFO_KIND", kind], ["IFLA_INFO_DATA", {"attrs": data}]]}]]
+        m.encode()
+        out = ifinfmsg(m.data)
+        out.decode()
+        return out
+
+    assert _tunnel_local(dumped("ipip", [["IFLA_IPIP_LOCAL", I_HA], ["IFLA_IPIP_REMOTE", "10.5.0.1"]])) == I_HA
+    assert _tunnel_local(dumped("ipip", [["IFLA_IPIP_REMOTE", "10.5.0.1"]])) is None
+    veth = ifinfmsg()
+    veth["attrs"] = [["IFLA_IFNAME", "v0"], ["IFLA_LINKINFO", {"attrs": [["IFLA_INFO_KIND", "veth"]]}]]
+    veth.encode()
+    veth = ifinfmsg(veth.data)
+    veth.decode()
+    assert veth.get("ifname") == "v0" and _tunnel_local(veth) is None

@@ -300,7 +300,8 @@ class KernelDataPlane:
 
 
 def _tunnel_local(link: Any) -> str | None:  # noqa: ANN401  (a pyroute2 link message)
-    """The local address of an ipip device (IFLA_IPTUN_LOCAL), or None for any other kind."""
+    """The local address of an ipip device (the kernel's IFLA_IPTUN_LOCAL, pyroute2's IFLA_IPIP_LOCAL), or None
+    for any other kind."""
     info = link.get_attr("IFLA_LINKINFO")
     data = info.get_attr("IFLA_INFO_DATA") if info else None
-    return data.get_attr("IFLA_IPTUN_LOCAL") if data and hasattr(data, "get_attr") else None
+    return data.get_attr("IFLA_IPIP_LOCAL") if data and hasattr(data, "get_attr") else None

@@ -263,6 +263,7 @@ def test_on_one_host_a_restarted_x_ha_leaves_the_i_has_tunnels_alone(deploy):
     log = lab.log("mip4d-xha")
     assert "removing stale tunnel mip-0a05" not in log  # the i-HA's, to the VPN-TIA (10.5.0.0/24)
     assert re.search(r"tunnel mip-0a05[0-9a-f]{4} is not from %s: another agent's" % re.escape(X_HA), log)
+    assert "removing stale tunnel mip-c61201" in log  # its own, to the MR's care-of on ext1 (198.18.1.0/24)
 
 
 def test_the_leak_auditor_saw_nothing_in_clear_in_any_deployment(deploy):

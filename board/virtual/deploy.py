@@ -134,6 +134,7 @@ def colocate(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     p.wait()
     sh("ip -n %s xfrm state flush; ip -n %s xfrm policy flush" % (gw, gw))
     sh("ip netns add %s" % into)
+    lab._sysctls(into)  # IPv4 only before any link is up there: no IPv6 ND or MLD on an external link
     lines = ["link set lo up"]
     for node in step["nodes"]:
         for ifname, (_where, addr) in lab.topo["nodes"][node]["links"].items():
@@ -141,9 +142,9 @@ def colocate(lab, index: int, step: dict) -> dict:  # noqa: ANN001
             renamed = ["link set %s name %s" % (ifname, new)] if new != ifname else []
             batch(["link set %s down" % ifname] + renamed + ["link set %s netns %s" % (new, into)], node)
             lines += ["addr add %s dev %s" % (addr, new), "link set %s up" % new]
+    lab._sysctls(into)  # and for each link moved in
     lines += ["route add %s" % r for r in step["routes"]]
     batch(lines, into)
-    lab._sysctls(into)
     for name in daemons:
         lab.homes[name] = into
     lab.topo["ipsec"]["gateway"]["node"] = into

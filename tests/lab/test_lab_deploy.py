@@ -71,9 +71,9 @@ def test_every_deployment_step_held(deploy):
     done = _event(events, "done")
     print("\nstep deploy    network mode  ok   data(s)  about")
     for s, planned in zip(done["steps"], topology()["deploy"][1:], strict=True):
-        print("%4d %-9s %-7s %-5s %-4s %8s  %s" % (s["step"], s.get("deploy") or "move", s.get("network") or "-",
-                                                   s["mode"], s["ok"], s.get("data_after_s"),
-                                                   (planned.get("about") or "")[:60]))
+        kind = s.get("deploy") or s.get("fault") or "move"
+        print("%4d %-9s %-7s %-5s %-4s %8s  %s" % (s["step"], kind, s.get("network") or "-", s["mode"], s["ok"],
+                                                   s.get("data_after_s"), (planned.get("about") or "")[:60]))
     print("boot to done: %.0f s" % done["seconds"])
     assert all(s["ok"] for s in done["steps"]), [s for s in done["steps"] if not s["ok"]]
     assert done["ok"] and done["leftovers"] == {}, done

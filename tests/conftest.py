@@ -23,6 +23,7 @@ NETNS = (
     "tests/ha/test_failover.py",  # two mip4d home agents, keepalived and etcd in namespaces (issue 27)
     "tests/hardening/test_bad_input.py",
     "tests/io/test_fa_plane.py",
+    "tests/io/test_ha_one_host.py",
     "tests/io/test_host_kernel.py",
     "tests/io/test_rtnl_dumps.py",
     "tests/io/test_dnav4.py::test_a_real_lease_is_bound_and_remembered_with_its_routers_mac",

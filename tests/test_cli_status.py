@@ -8,7 +8,7 @@ import time
 from mip4.status.model import StatusModel
 from mip4.status.text import summary
 
-from .core.world import I_HOA, VPN_TIA, build
+from .core.world import I_HOA, VPN_TIA, X_HA, build
 from .test_cli import mip4
 
 
@@ -35,6 +35,24 @@ def test_status_of_a_mobile_router_outside(tmp_path):
     assert "i-MIP through the VPN: vpn 17" in out and "via %s" % VPN_TIA in out
     p = mip4("status", "--file", str(path), "--json")
     assert json.loads(p.stdout)["status"]["interfaces"]["wan"]["state"] == "outside"
+
+
+def test_status_outside_without_an_x_ha_says_not_connected_and_why():
+    """R-1.2-a: outside, no cvc or fvc without an x-HA. With the x-HA gone the router carries nothing and
+    `mip4 status` says so, naming the x-HA that does not answer; with it, no such line."""
+    w = build(detection_period=0.0)
+    w.sim.detach("x-ha", "core")
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(10)
+    out = summary(_model("mn", StatusModel(w.mn).status(w.now)))
+    assert w.mode() is None and w.gate("wan") is None
+    assert "mode -, none" in out
+    assert "not connected, user data blocked: wan: x-HA %s not answering (outside needs it, RFC 5265 1.2)" % X_HA \
+        in out
+    w = build(detection_period=0.0)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(10)
+    assert "not connected" not in summary(_model("mn", StatusModel(w.mn).status(w.now)))
 
 
 def test_an_uplink_in_its_hold_down_shows_the_seconds_left_in_one_column():

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.spec import uncited
 
 SCRIPT = Path(__file__).parent / "spec" / "uncited.py"
@@ -27,3 +29,17 @@ def test_later_list_names_only_real_ids():
     matrix = (SCRIPT.parent / "requirements.md").read_text(encoding="utf-8")
     later = uncited.later_ids((SCRIPT.parent / "later.txt").read_text(encoding="utf-8"))
     assert set(later) <= set(uncited.scoped_ids(matrix))
+
+
+def test_an_id_marked_out_of_scope_is_never_reported_and_needs_a_reason(monkeypatch):
+    """R-5.7-a (a non-IPsec VPN) is out of scope: later.txt says so with the reason, and --all leaves it out;
+    a mark without a reason is refused."""
+    monkeypatch.setattr(uncited, "cited_ids", lambda root: set())
+    text = (SCRIPT.parent / "later.txt").read_text(encoding="utf-8")
+    out = uncited.out_of_scope_ids(text)
+    assert "non-IPsec VPN" in out["R-5.7-a"]
+    assert "R-5.7-a" not in uncited.uncited(all_ids=True)
+    assert uncited.out_of_scope_ids("R-2-b out-of-scope: one host is not supported\n") == {
+        "R-2-b": "one host is not supported"}
+    with pytest.raises(ValueError, match="R-2-b is marked out of scope without a reason"):
+        uncited.out_of_scope_ids("R-2-b out-of-scope:   \n")

@@ -43,7 +43,9 @@ def inject(lab, index: int, step: dict) -> dict:  # noqa: ANN001  (labctl.Lab)
     resumed = resumed_after(s, event, slack=(recovered or time.monotonic()) - event + stream.STALL)
     stalls = [round(e - b, 3) for b, e in s.get("stalls", []) if e >= event - 1.0]
     verdict = check(snap) if check else True
-    ok = recovered is not None and resumed is not None and clean(s) and verdict is True
+    # data after the recovery, or _settle timed out: a stall still going on at the end is in no `stalls` entry
+    flowed = recovered is not None and (s.get("last_rx") or 0) > recovered
+    ok = flowed and resumed is not None and clean(s) and verdict is True
     result = dict(step=index, round=lab.round, fault=fault, network=step.get("network"),
                   expect=expect, mode=snap["mode"], primary=snap["primary"], ok=ok, flap=False, wall=wall,
                   why=None if verdict is True else verdict, stalls=stalls, stream=s,

@@ -10,7 +10,7 @@ mkdir -p /run/mods/lib && ln -s /usr/lib/uml/modules /run/mods/lib/modules
 printf '#!/bin/sh\nexec /sbin/modprobe -d /run/mods "$@"\n' > /run/mods/modprobe && chmod +x /run/mods/modprobe
 echo /run/mods/modprobe > /proc/sys/kernel/modprobe
 for m in ipip tunnel4 esp4 xfrm_user veth bridge sch_netem tun nf_conntrack ip_tables iptable_filter \
-         iptable_nat xt_MASQUERADE xt_conntrack xt_multiport nf_conntrack_netlink gcm ghash-generic ctr seqiv echainiv authenc; do
+         iptable_nat xt_MASQUERADE xt_REDIRECT xt_conntrack xt_multiport nf_conntrack_netlink gcm ghash-generic ctr seqiv echainiv authenc; do
     modprobe -d /run/mods "$m" || echo "@lab {\"event\": \"warning\", \"message\": \"module $m did not load\"}"
 done
 ip link set lo up

@@ -27,11 +27,12 @@ from mip4.core.uplink import tunnel_name, tunnel_tags  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import deploy  # noqa: E402
 import faults  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
 from alternatives import Alternatives  # noqa: E402
-from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, topology_state, wait_for  # noqa: E402
+from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, merged, resumed_after, sh, topology_state, wait_for  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
 SCENARIO = os.environ.get("LAB_SCENARIO", "tour")
@@ -51,6 +52,8 @@ class Lab:
         self.round = 1  # of the scenario (make soak runs several)
         self.overrides: dict[str, dict] = {}  # daemon -> options over topology.json's (params.json `config`)
         self.probe = False  # params.json `stream: "udp"` (the bench): probes lost in a move are its outage
+        self.homes: dict[str, str] = {}  # daemon -> the namespace it runs in, where not its own (deploy.py)
+        self.labdir = LABDIR
         self.run_dir = os.path.join(LABDIR, "run")
         self.log_dir = os.path.join(LABDIR, "logs")
         for d in (self.run_dir, self.log_dir, os.path.join(LABDIR, "etc")):
@@ -249,7 +252,7 @@ class Lab:
     def start_daemon(self, name: str) -> None:
         """mip4d for one node (again, procd-style, after a kill: faults.py); params.json's `config`
         overrides options per daemon (the fault scenario's short lifetimes)."""
-        cfg = _merged(self.topo["daemons"][name], self.overrides.get(name, {}))
+        cfg = merged(self.topo["daemons"][name], self.overrides.get(name, {}))
         cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
         if "vpn" in cfg:
             cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
@@ -258,7 +261,8 @@ class Lab:
         path = os.path.join(LABDIR, "etc", name + ".json")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=1)
-        self.spawn("mip4d-" + name, name, mip4.io.daemon.main, ["--config", path, "--log-level", "debug"])
+        self.spawn("mip4d-" + name, self.homes.get(name, name), mip4.io.daemon.main,
+                   ["--config", path, "--log-level", "debug"])
         if CONSOLE and name == "mr" and "console" not in self.pids:  # the field engineer's serial console
             self.spawn("console", name, mip4.cli.main, ["console", "--device", "/dev/ttyS0", "--socket",
                                                         cfg["control_socket"], "--config", path])
@@ -654,7 +658,8 @@ class Lab:
     def leftovers(self) -> dict:
         """What mip4 installed and did not remove, per daemon namespace (must be nothing: guards and
         CHILD_SAs go once mip4d has terminated IKE)."""
-        return {ns: got for ns in self.topo["daemons"] if any((got := self.installed(ns)).values())}
+        spaces = {self.homes.get(name, name) for name in self.topo["daemons"]}
+        return {ns: got for ns in sorted(spaces) if any((got := self.installed(ns)).values())}
 
     def shutdown(self) -> dict:
         codes = {}
@@ -747,14 +752,6 @@ secrets {
        ipsec["pool"], gw["id"], mr["id"], ipsec["psk"])
 
 
-def _merged(base: dict, over: dict) -> dict:
-    """`base` with `over`'s options laid on it, section by section."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merged(base.get(k, {}), v) if isinstance(v, dict) else v
-    return out
-
-
 def _answers(vici: str) -> bool:
     """charon listens on `vici` (a stale socket file from a crashed one does not count)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -829,7 +826,10 @@ def main() -> int:
                 if "alt_stop" in step:
                     alts.stop(i, step["alt_stop"])
                     continue
-                if "fault" in step:
+                if "deploy" in step:
+                    results.append(deploy.run(lab, i, step))
+                    where = step.get("network") or where
+                elif "fault" in step:
                     results.append(faults.inject(lab, i, step))
                 elif "alt" in step:
                     if (got := alts.step(i, step["network"], step["alt"])) is not None:

@@ -30,6 +30,14 @@ def batch(lines: list[str], ns: str | None = None) -> None:
         raise RuntimeError("ip -batch (%s): %s" % (ns or "root", r.stderr.strip()))
 
 
+def merged(base: dict, over: dict) -> dict:
+    """`base` with `over`'s options laid on it, section by section."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(base.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
 def wait_for(pred, timeout: float, what: str) -> float:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -224,6 +224,19 @@ def test_config_check_and_show_from_the_shell(tmp_path):
     assert mip4("config", "check", str(tmp_path / "missing")).returncode == 2
 
 
+def test_config_check_flags_equal_i_ha_and_x_ha_addresses(tmp_path):
+    """R-3.5-b: the x-HA and i-HA addresses MUST differ; `mip4 config check` flags equal ones (the router
+    still runs: with equal addresses it takes every network as external, R-3.5-c), and is quiet otherwise."""
+    assert mip4("config", "check", str(EXAMPLE)).stderr == ""
+    same = tmp_path / "mip4"
+    same.write_text(_with("x_home_agent", "10.1.0.1"))
+    p = mip4("config", "check", str(same))
+    assert p.returncode == 0 and "OK, role mn" in p.stdout
+    assert p.stderr == ("mip4 config: warning: i-HA and x-HA are both 10.1.0.1: RFC 5265 3.5 says their addresses "
+                        "MUST differ, even when one host runs both; with equal ones this router takes every network "
+                        "as external and is never inside\n")
+
+
 @pytest.mark.parametrize("octets, message", [
     (b"{\"role\": \"ha\xff\"}", "not a text file (not UTF-8)"),  # JSON by its first octet
     (b"config mip4 'g'\n\toption role '\xff'\n", "not a text file"),

@@ -4,7 +4,9 @@
 
 An ID is in scope when its row names the MN, FA, i-HA or x-HA role. IDs whose proof needs the
 lab (real kernels, charon, captures) are listed in `later.txt` with the issue that proves them;
-they are reported only with --all. A test "cites" an ID by containing it literally.
+they are reported only with --all. An ID the project does not implement is listed there as
+`ID out-of-scope: REASON`; it is never reported, and a mark without a written reason is an error.
+A test "cites" an ID by containing it literally.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 ROLES = {"MN", "FA", "i-HA", "x-HA"}
+OUT_OF_SCOPE = "out-of-scope:"
 ROW = re.compile(r"^\| (R-[0-9A-Z.]+-[a-z]) \|([^|]*)\|([^|]*)\|([^|]*)\|")
 
 
@@ -36,6 +39,19 @@ def later_ids(text: str) -> dict[str, str]:
     return out
 
 
+def out_of_scope_ids(text: str) -> dict[str, str]:
+    """IDs marked `ID out-of-scope: REASON` in later.txt, with their reasons; a mark without a
+    reason raises ValueError (scope is a decision that must say why)."""
+    out = {}
+    for rid, why in later_ids(text).items():
+        if why.startswith(OUT_OF_SCOPE):
+            reason = why[len(OUT_OF_SCOPE):].strip()
+            if not reason:
+                raise ValueError("later.txt: %s is marked out of scope without a reason" % rid)
+            out[rid] = reason
+    return out
+
+
 def cited_ids(root: Path) -> set[str]:
     found: set[str] = set()
     for path in root.rglob("*.py"):
@@ -47,9 +63,10 @@ def cited_ids(root: Path) -> set[str]:
 
 def uncited(all_ids: bool = False) -> list[str]:
     scope = scoped_ids((HERE / "requirements.md").read_text(encoding="utf-8"))
-    later = later_ids((HERE / "later.txt").read_text(encoding="utf-8"))
+    text = (HERE / "later.txt").read_text(encoding="utf-8")
+    later, out = later_ids(text), out_of_scope_ids(text)
     cited = cited_ids(TESTS)
-    return [i for i in scope if i not in cited and (all_ids or i not in later)]
+    return [i for i in scope if i not in cited and i not in out and (all_ids or i not in later)]
 
 
 def main(argv: list[str]) -> int:

@@ -56,14 +56,17 @@ class HomeAgentRole(AgentRole):
             self.control_methods["ha"] = self.ha
 
     async def start_role(self) -> None:
-        await self.backend.kernel.sweep(())
+        await self.backend.kernel.sweep((), local=self.machine.config.address)  # one host may hold both HAs
         if self.store is not None:  # a killed predecessor's proxy ARP would pull the home link's traffic here
             try:
                 await self.backend.kernel.sweep_proxies(list(self.machine.config.mobile_nodes),
                                                         self.machine.config.home_iface)
             except LookupError:
                 log.warning("no home interface %s: no proxy ARP to sweep", self.machine.config.home_iface)
-        self.udp[""] = self.endpoint(None)
+        # Our own address only: an i-HA and an x-HA may run on one host (RFC 5265 2, R-2-b) on distinct
+        # addresses (3.5, R-3.5-b); on the wildcard, the later one's socket took both HAs' requests. Bound
+        # before the address is here: a redundant pair's standby gets it from keepalived later (issue 27).
+        self.udp[""] = self.endpoint(None, address=self.machine.config.address, freebind=True)
         if self.store is not None and self.machine.active:  # a restarted home agent: its bindings back
             self.feed(self.machine.activate(await self.store.load(), self.now()))
 

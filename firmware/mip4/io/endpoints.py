@@ -53,15 +53,20 @@ def bypass_ipsec(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_IP, IP_XFRM_POLICY, bytes(info))
 
 
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # linux/in.h
+
+
 class UdpEndpoint:
     """UDP `port` on one interface, or on all (iface None: IP_PKTINFO names the receiving one).
 
     `address` binds one local address instead (the VPN-TIA: i-MIP through the IPsec tunnel, whose
-    datagrams are reported as received on `label`); `bypass` exempts the socket from IPsec policies."""
+    datagrams are reported as received on `label`); `freebind` binds it before the address is on this
+    machine (IP_FREEBIND: a redundant pair's standby home agent, whose address keepalived moves here
+    later); `bypass` exempts the socket from IPsec policies."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, port: int, iface: str | None,
                  on_datagram: Callable[[Datagram], None], *, address: str = "0.0.0.0", label: str | None = None,
-                 bypass: bool = False) -> None:
+                 bypass: bool = False, freebind: bool = False) -> None:
         self.loop, self.iface, self.port, self.on_datagram = loop, iface, port, on_datagram
         self.label = label
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -72,6 +77,8 @@ class UdpEndpoint:
             _bind_device(self.sock, iface)
         if bypass:
             bypass_ipsec(self.sock)
+        if freebind:
+            self.sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
         self.sock.bind((address, port))
         self.sock.setblocking(False)
         # per datagram, what is the same for most (issue 25): the receiving interface and address by the

@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..core.actions import Tunnel
 from ..core.paths import IPIP_HEADER
@@ -248,12 +249,16 @@ class KernelDataPlane:
             raise LookupError("no interface %r" % iface) from None
 
     async def sweep(self, tables: tuple[int, ...], visitors_only: bool = False,
-                    blackholes: tuple[int, ...] = ()) -> None:
+                    blackholes: tuple[int, ...] = (), local: str | None = None) -> None:
         """Remove what a killed predecessor left: our tunnels, and every rule and route of our tables
-        (and, for an FA, its visitors-only rules and its blackhole rules of priority `blackholes`)."""
+        (and, for an FA, its visitors-only rules and its blackhole rules of priority `blackholes`).
+        `local`: only the ipip tunnels from that address are ours (an HA's: an i-HA and an x-HA may
+        share a host, RFC 5265 2, R-2-b; a TUN device dies with its process and is never stale)."""
         for link in await dump(self.ipr, "get_links"):
             name = link.get("ifname") or ""
-            if OUR_TUNNELS.match(name):
+            if OUR_TUNNELS.match(name) and local is not None and _tunnel_local(link) != local:
+                log.info("tunnel %s is not from %s: another agent's on this host, left alone", name, local)
+            elif OUR_TUNNELS.match(name):
                 log.warning("removing stale tunnel %s", name)
                 await self.ipr.link("del", index=link["index"])
         for r in await dump(self.ipr, "get_rules", family=2):
@@ -307,3 +312,11 @@ class KernelDataPlane:
             await coro
         except (NetlinkError, LookupError) as e:
             log.warning("cleanup: %s", e)
+
+
+def _tunnel_local(link: Any) -> str | None:  # noqa: ANN401  (a pyroute2 link message)
+    """The local address of an ipip device (the kernel's IFLA_IPTUN_LOCAL, pyroute2's IFLA_IPIP_LOCAL), or None
+    for any other kind."""
+    info = link.get_attr("IFLA_LINKINFO")
+    data = info.get_attr("IFLA_INFO_DATA") if info else None
+    return data.get_attr("IFLA_IPIP_LOCAL") if data and hasattr(data, "get_attr") else None

@@ -27,6 +27,8 @@ def summary(top: dict) -> str:
                 lines.append("  %s" % json.dumps(b, default=str))
         return "\n".join(lines)
     lines.append("mode %s, %s (%s)" % (s.get("mode") or "-", s.get("verdict"), s.get("verdict_reason") or "-"))
+    if not s.get("mode"):
+        lines.append(not_connected(s))
     lines.append("primary %s, IKE %s, CHILD_SA %s, VPN-TIA %s, T_MONITOR %gs" % (
         s.get("primary") or "-", s.get("ike"), s.get("child_sa"), s.get("vpn_tia") or "-", s.get("t_monitor")))
     lines.append(interfaces(s))
@@ -40,6 +42,23 @@ def summary(top: dict) -> str:
     if counters:
         lines.append("counters: " + ", ".join("%s %s" % kv for kv in sorted(counters.items())))
     return "\n".join(lines)
+
+
+def not_connected(s: dict) -> str:
+    """Why a mobile router carries no user data: per uplink with an address, what it lacks. Outside
+    there is no cvc or fvc without an x-HA registration (RFC 5265 1.2, R-1.2-a), nor without IKE."""
+    why = []
+    for name, u in sorted(s.get("interfaces", {}).items()):
+        if not u.get("care_of"):
+            continue
+        x_ha = next((r["home_agent"] for r in u.get("registrations", []) if r.get("agent") == "x-ha"), None)
+        if u.get("state") in ("detecting", "tentative-outside", "outside") and not u.get("x_ha_registered"):
+            why.append("%s: x-HA %s not answering (outside needs it, RFC 5265 1.2)" % (name, x_ha or "-"))
+        elif u.get("state") in ("tentative-outside", "outside"):
+            why.append("%s: x-HA registered, IKE %s" % (name, s.get("ike")))
+        else:
+            why.append("%s: %s" % (name, u.get("state")))
+    return "not connected, user data blocked: %s" % ("; ".join(why) or "no uplink has an address")
 
 
 def _foreign_agent(s: dict) -> list[str]:

@@ -204,6 +204,19 @@ def summary(c: UciConfig) -> str:
     return "role fa: %s, access links %s" % (m.address, ", ".join(sorted(m.links)))
 
 
+def warnings(c: UciConfig) -> list[str]:
+    """What `mip4 config check` flags in a valid config: a set-up RFC 5265 forbids that the router
+    still copes with (RFC 5265 3.5, R-3.5-b: the x-HA and i-HA addresses differ, even on one host;
+    with equal ones the router takes every network as external, R-3.5-c)."""
+    s = c.settings
+    m: Any = s.machine
+    if s.role == "mn" and m.i_ha == m.x_ha:
+        return ["i-HA and x-HA are both %s: RFC 5265 3.5 says their addresses MUST differ, even when one host "
+                "runs both; with equal ones this router takes every network as external and is never inside"
+                % m.i_ha]
+    return []
+
+
 def redacted(c: UciConfig) -> str:
     """The effective settings (defaults filled in) as JSON; keys shown only by their length."""
     return json.dumps({"enabled": c.enabled, "log_level": c.log_level, **_plain(c.settings)}, indent=2)

@@ -104,9 +104,10 @@ def _keepalived(lab, member: str, pair: dict, priority: int, vrrp: dict) -> None
     record = os.path.join(lab.run_dir, member + ".vrrp")
     with open(notify, "w") as f:  # keepalived runs notify scripts at once, each on its own: under UML's load a
         # `standby` that followed an `active` could reach mip4d first. One at a time, each telling the latest
+        # state keepalived gave (the shell records it; `mip4 ha --record` would write its own, older one)
         f.write("#!/bin/sh\necho \"$(date +%%s.%%N) $1\" >> %s\necho $1 > %s\nexec flock %s.lock sh -c 'PYTHONPATH=%s "
-                "exec %s -m mip4 ha \"$(cat %s)\" --socket %s --record %s' >> %s 2>&1\n"
-                % (notify_log, record, record, os.path.join(REPO, "firmware"), sys.executable, record, sock, record,
+                "exec %s -m mip4 ha \"$(cat %s)\" --socket %s' >> %s 2>&1\n"
+                % (notify_log, record, record, os.path.join(REPO, "firmware"), sys.executable, record, sock,
                    notify_log))
     alive = os.path.join(etc, "alive-%s.sh" % member)
     with open(alive, "w") as f:

@@ -262,7 +262,8 @@ def failover(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     back_stalls = [round(e - b, 3) for b, e in final.get("stalls", []) if e >= back_at]
     ok = recovered is not None and resumed is not None and clean(final) and registered["sent"] == 0 \
         and new_state.get("counters", {}).get("accepted", 0) == accepted_new and back is not None \
-        and set(holders) == {(new,)} and state(lab, old).get("state") == "standby" and not back_stalls
+        and set(holders) == {(new,)} and state(lab, old).get("state") == "standby" \
+        and max(back_stalls, default=0.0) < labkit.REORDER_MAX
     result = dict(step=index, ha=how, pair=step["pair"], old=old, new=new, network=None, expect=before["mode"],
                   mode=snap["mode"], ok=ok, flap=False, wall=wall,
                   took_over_after_s=None if took_over is None else round(took_over - at, 3),

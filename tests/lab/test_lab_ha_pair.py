@@ -14,6 +14,7 @@ import pytest
 from board.virtual.audit import audit_lab
 from board.virtual.boot import topology
 from board.virtual.hapair import SCENARIO, overlay
+from board.virtual.labkit import REORDER_MAX
 
 from .conftest import NETEM_MS, _boot, _event, steps
 
@@ -53,11 +54,12 @@ def test_the_standby_takes_over_and_the_stream_resumes_without_a_registration(ha
 
 def test_the_old_active_comes_back_as_standby_and_leaves_the_addresses(ha_pair):
     """nopreempt: back (mip4d respawned, or its links up), keepalived tells it `standby`; for the next
-    seconds the addresses stay with the new active and the stream does not stall."""
+    seconds the addresses stay with the new active and the stream does not stall (longer than the
+    tour's make-before-break allowance: a second)."""
     lab, events = ha_pair
     for s in _failovers(events):
         assert s["back_after_s"] is not None and s["old_state"] == "standby", s
-        assert s["holders_after_back"] == [s["new"]] and s["back_stalls"] == [], s
+        assert s["holders_after_back"] == [s["new"]] and max(s["back_stalls"], default=0) < REORDER_MAX, s
 
 
 def test_each_pair_member_served_in_turn_and_logged_its_store(ha_pair):

@@ -265,7 +265,8 @@ def failover(lab, index: int, step: dict) -> dict:  # noqa: ANN001
         time.sleep(0.25)
     final = lab.snapshot()["stream"]
     back_stalls = [round(e - b, 3) for b, e in final.get("stalls", []) if e >= back_at]
-    ok = recovered is not None and resumed is not None and clean(final) and registered["accepted"] == 0 \
+    ok = recovered is not None and resumed is not None and clean(final) and snap["mode"] == before["mode"] \
+        and registered["accepted"] == 0 \
         and not counted and back is not None \
         and set(holders) == {(new,)} and state(lab, old).get("state") == "standby" \
         and max(back_stalls, default=0.0) < labkit.REORDER_MAX

@@ -195,12 +195,12 @@ def failover(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     old = next(m for m in members if has_vip(lab, m))
     new = next(m for m in members if m != old)
     hoa = lab.topo["daemons"]["mr"]["mn"]["i_hoa" if lab.topo["daemons"][old]["ha"]["role"] == "i-ha" else "x_hoa"]
-    # the MR registers (T_MONITOR, renewals) on its own clock: kill when its next routine registration is
+    # inside, the MR registers every T_MONITOR on its own clock: kill when its next routine registration is
     # at least ROUTINE_CLEAR s away (else just after it was accepted), so that one seen in the outage would be
-    # the MR's answer to the failover, not its routine
+    # the MR's answer to the failover, not its routine (outside it renews at its lifetime's end only)
     accepted = _registrations(lab)["accepted"]
     try:
-        wait_for(lambda: (lab.snapshot()["t_monitor_left"] or 0) >= ROUTINE_CLEAR
+        wait_for(lambda: (left := lab.snapshot()["t_monitor_left"]) is None or left >= ROUTINE_CLEAR
                  or _registrations(lab)["accepted"] > accepted, 40, "the MR did not register")
     except TimeoutError:
         pass  # then the verdict below counts whatever it sent

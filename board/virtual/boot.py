@@ -28,6 +28,28 @@ def topology() -> dict:
         return json.load(f)
 
 
+_held: list = []  # this process's open lock file, once per boot it has open
+
+
+def _lock() -> object:
+    """The lab lock for one more boot of this process: the first takes the flock (waiting for other
+    processes' boots); a second boot of the same process (a session fixture's lab still open) does not
+    wait for itself."""
+    if not _held:
+        f = open(LOCK, "a")  # noqa: SIM115 (closed by the last _unlock())
+        fcntl.flock(f, fcntl.LOCK_EX)
+        _held.append(f)
+    else:
+        _held.append(_held[0])
+    return _held[-1]
+
+
+def _unlock() -> None:
+    f = _held.pop()
+    if not _held:
+        f.close()
+
+
 class Lab:
     """One boot of the lab kernel. Iterate events(); close() always."""
 
@@ -41,8 +63,7 @@ class Lab:
         rounds: how many times the scenario runs in this boot (make soak).
         stream: the LAN host's stream, "tcp" (the counter stream, nothing may be lost) or "udp" (the bench's probes).
         captures: dumpcap on the topology's capture points (the leak auditor's input; the bench turns it off)."""
-        self._lock = open(LOCK, "a")  # noqa: SIM115 (held until close())
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self._lock = _lock()
         self.dir = tempfile.mkdtemp(prefix="mip4-lab-")
         with open(os.path.join(self.dir, "params.json"), "w") as f:
             json.dump({"netem": netem or {}, "tour": tour, "rounds": rounds, "stream": stream,
@@ -119,7 +140,9 @@ class Lab:
             time.sleep(0.1)
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
-        self._lock.close()  # releases the flock: the next boot may start
+        if self._lock is not None:
+            _unlock()  # the next boot may start
+            self._lock = None
 
 
 def uml_processes() -> list[str]:

@@ -9,7 +9,8 @@ auditor judges the captures of the whole run afterwards, on the host.
 Faults: `restart` (SIGKILL a mip4d, procd-style respawn), `charon` (kill -9 a charon, restart it),
 `impair` (loss and jitter on the uplink, both ways, across a move), `storm` (carrier flapping at
 `hz` for `seconds`), `both` (two uplinks moved in one instant), `clock` (the time of day stepped),
-`attack` (replayed, forged and flooded registrations at the x-HA from the Internet path).
+`attack` (replayed, forged and flooded registrations at the x-HA from the Internet path), `redirect`
+(an attacker with the x-MIP key moves the x-HA's binding to itself for a few seconds: RFC 5265 6.2).
 """
 from __future__ import annotations
 
@@ -249,10 +250,36 @@ def attack(lab, step: dict):  # noqa: ANN001, ANN201
     return {"at": at, "sent": sent, "x_ha_counted": seen}, check
 
 
+def redirect(lab, step: dict):  # noqa: ANN001, ANN201
+    """RFC 5265 6.2: the x-MIP layer broken (the attacker in `node` holds the x-MIP key): it registers
+    the x-HoA at its own address for `hold_s` seconds, then gives the binding back to the MR's care-of.
+    Meanwhile the x-HA tunnels the MR's traffic to the attacker; the capture on its link (NODE-IFACE)
+    shows what it got, which the tests judge (only ESP). The stream resumes with nothing lost."""
+    node, iface = step.get("node", "isp"), step.get("iface", "inet")
+    mn = lab.topo["daemons"]["mr"]["mn"]
+    own = lab.topo["nodes"][node]["links"][iface][1].split("/")[0]
+    care_of = lab.x_ha_binding().get("care_of")
+    out = os.path.join(lab.run_dir, "redirect.json")
+    at = time.monotonic()
+    pid = lab.spawn("attacker", node, attacker.redirect, mn["x_ha"], mn["x_hoa"], own, mn["x_sa"]["spi"],
+                    bytes.fromhex(mn["x_sa"]["key"]), step.get("hold_s", 4.0), care_of, out)
+    os.waitpid(pid, 0)
+    lab.pids.pop("attacker", None)
+    done = lab.read(out)
+
+    def check(snap: dict):  # noqa: ANN202
+        if done.get("codes") != [0, 0]:
+            return "the x-HA did not accept the attacker's two registrations: %s" % done
+        if lab.x_ha_binding().get("care_of") != care_of:
+            return "the x-HA's binding is at %s, not back at %s" % (lab.x_ha_binding().get("care_of"), care_of)
+        return True
+    return {"at": at, "attacker": own, "care_of_before": care_of, "redirect": done}, check
+
+
 def _accepted(lab) -> int:  # noqa: ANN001
     """Registrations the MR has had accepted (its status counters, every client)."""
     return lab.snapshot()["counters"].get("accepted", 0)
 
 
 FAULTS = {"restart": restart, "charon": charon, "impair": impair, "storm": storm, "both": both, "clock": clock,
-          "attack": attack}
+          "attack": attack, "redirect": redirect}

@@ -31,6 +31,7 @@ import faults  # noqa: E402
 import hapair  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
+from alternatives import Alternatives  # noqa: E402
 from labkit import REORDER_MAX, STEP_TIMEOUT, batch, clean, emit, resumed_after, sh, topology_state, wait_for  # noqa: E402
 
 LABDIR = os.environ.get("LABDIR", "/run/lab")
@@ -623,12 +624,17 @@ class Lab:
         return result
 
     def keep_status(self, index: int) -> None:
-        """The MR's status model as it stood at the end of a step (tests render it with `mip4 status`)."""
+        """The MR's status model as it stood at the end of a step (tests render it with `mip4 status`),
+        and the VPN gateway's ESP SAs with their keys, so that tshark can decrypt the captures (the
+        tests read the layers inside ESP on every link: RFC 5265 A.1)."""
         try:
             shutil.copy(os.path.join(self.run_dir, "mr.status.json"),
                         os.path.join(self.run_dir, "mr-step-%d.json" % index))
         except OSError:
             pass
+        gateway = self.topo["ipsec"]["gateway"]["node"]
+        with open(os.path.join(self.run_dir, "xfrm-step-%d.txt" % index), "w") as f:
+            f.write(sh("ip -n %s xfrm state" % gateway, check=False))
 
     # -- teardown --------------------------------------------------------------------------------
 
@@ -770,6 +776,7 @@ def main() -> int:
         uptime = float(f.read().split()[0])
     emit("booted", kernel_to_python_s=round(uptime, 3))
     lab = Lab(topo)
+    alts = Alternatives(lab)  # the bench's plain VPNs after mip4's moves (alternatives.py)
     results: list[dict] = []
     ok = False
     try:
@@ -818,10 +825,22 @@ def main() -> int:
                 if "bulk" in step:
                     emit("bulk", step=i, **lab.bulk(i, step["bulk"]))
                     continue
+                if "alt_begin" in step:
+                    alts.begin(i)
+                    continue
+                if "alt_start" in step:
+                    alts.start(i, step["alt_start"], step["network"])
+                    continue
+                if "alt_stop" in step:
+                    alts.stop(i, step["alt_stop"])
+                    continue
                 if "ha" in step:
                     results.append(hapair.failover(lab, i, step))
                 elif "fault" in step:
                     results.append(faults.inject(lab, i, step))
+                elif "alt" in step:
+                    if (got := alts.step(i, step["network"], step["alt"])) is not None:
+                        results.append(got)
                     where = step.get("network") or where
                 elif "cut" in step:
                     results.append(lab.cut(i, step["cut"]))
@@ -849,6 +868,7 @@ def main() -> int:
     except Exception as e:
         emit("error", message="%s: %s" % (type(e).__name__, e), trace=traceback.format_exc())
     final = lab.snapshot()["stream"]
+    alts.end()
     codes = lab.shutdown()
     left = lab.leftovers()
     emit("done", ok=ok and not left and all(c == 0 for c in codes.values()), steps=results, stream=final,

@@ -38,6 +38,10 @@ def describe(step: dict) -> str:
         return "step %d: NAT box restarted, x-HA tunnel port %s -> %s: registered again after %s s, data %s s %s" % (
             step["step"], step.get("port_before"), step.get("port_after"), step.get("moved_after_s"),
             step.get("data_after_s"), "OK" if step["ok"] else "FAIL")
+    if step.get("fault") == "redirect":
+        return "step %d: an attacker with the x-MIP key holds the x-HA binding at %s, then gives it back: mode %s, " \
+            "data again after %s s %s" % (step["step"], step.get("attacker"), step["mode"], step.get("data_after_s"),
+                                           "OK" if step["ok"] else "FAIL")
     if step.get("cut"):
         return "step %d: i-HA cut off (%s) -> user data blocked after %s s (T_MONITOR %s s) %s" % (
             step["step"], step["cut"], step.get("blocked_after_s"), step.get("t_monitor"),
@@ -109,6 +113,9 @@ def main() -> int:
             elif kind == "status" and live:
                 sys.stdout.write(panel(ev, network, steps, started))
                 sys.stdout.flush()
+            elif kind == "bulk" and not live:
+                print("step %d: bulk TCP (iperf3) CN -> LAN host in mode %s: %s Mbit/s, fragments made %s"
+                      % (ev["step"], ev.get("mode"), ev.get("mbit_s"), ev.get("fragments") or "none"), flush=True)
             elif kind in ("registered", "stream", "topology", "daemons") and not live:
                 print("%-10s at %.1f s" % (kind, ev["host_s"]), flush=True)
             elif kind == "error":

@@ -17,6 +17,15 @@ Baselines from the same run:
   it and register with the i-HA through the VPN. Its time is composed of those phases as this run
   measured them on the MR: link event -> address (mip4d-mr.log, on each DHCP move), and the MR's own
   full IKE exchanges and i-MIP registrations at its c -> cvc moves (the same gateway, the same RTT).
+
+The real alternatives, in the same boot after mip4's moves (board/virtual/alternatives.py; issue 24):
+mip4d leaves the MR, which then carries its LAN to the intranet over a plain VPN straight to the
+gateway, over the same links, DHCP servers and probe stream: strongSwan with MOBIKE (`mobike`),
+strongSwan re-establishing IKE on every address change (`reike`), and WireGuard roaming (`wireguard`,
+wireguard-go on TUN). Their cycle ext1 -> ext2 -> net1 -> ext1 is repeated `cycles` times per RTT, the
+netem delay then on the link into the VPN gateway (the one hop every alternative's path crosses, as
+mip4's crosses the HA's). Every move, mip4's too, also gives the time from its address (DHCP's lease,
+or DNAv4's remembered one) to the first probe: `address_to_data_s`, which takes DHCP out.
 """
 from __future__ import annotations
 
@@ -41,12 +50,18 @@ BULK_S = 5.0
 KEEP = Path(__file__).resolve().parents[2] / "bench"
 BULK_ROUNDS = 3
 BULK_AT = ["home", "net1", "ifa", "ext1", "xfa"]  # the direct path, c, f, cvc, fvc
+SYSTEMS = ("mobike", "reike", "wireguard")  # board/virtual/alternatives.py
+ALT_CYCLE = ["ext2", "net1", "ext1"]  # from ext1: cvc->cvc, cvc->c, c->cvc
+ALT_TRANSITIONS = ["c->cvc", "cvc->cvc", "cvc->c"]
+VPN_PORT = "vpngw-dmz"  # bridge-side port into the VPN gateway: the alternatives' RTT
 
 
-def tour(cycles: int, rtts: Iterable[int] = RTTS, bulk_s: float = BULK_S, bulk_rounds: int = BULK_ROUNDS) -> list[dict]:
+def tour(cycles: int, rtts: Iterable[int] = RTTS, bulk_s: float = BULK_S, bulk_rounds: int = BULK_ROUNDS,
+         systems: Iterable[str] = SYSTEMS, alt_cycles: int | None = None) -> list[dict]:
     """The steps labctl runs: from home, `bulk_rounds` rounds of a bulk transfer in each mode, the direct
     path first (interleaved, so a drift of the machine hits every mode alike); then per RTT the floors
-    and `cycles` cycles; at the end the MR's footprint."""
+    and `cycles` cycles; the MR's footprint; then each alternative `systems` for `alt_cycles` cycles
+    per RTT (mip4d is gone from then on)."""
     steps: list[dict] = [{"network": "home"}, {"netem": {p: "delay 0ms" for p in HA_PORTS}, "rtt_ms": 0}]
     for _ in range(bulk_rounds):
         for net in BULK_AT:
@@ -58,7 +73,19 @@ def tour(cycles: int, rtts: Iterable[int] = RTTS, bulk_s: float = BULK_S, bulk_r
         steps.append({"network": CYCLE[0]})
         for _ in range(cycles):
             steps += [{"network": net} for net in CYCLE[1:]]
-    return steps + [{"footprint": True}]
+    steps.append({"footprint": True})
+    systems = list(systems)
+    if systems:
+        steps.append({"alt_begin": True})
+    for system in systems:
+        steps.append({"alt_start": system, "network": ALT_CYCLE[-1]})
+        for rtt in rtts:
+            steps.append({"netem": dict({p: "delay 0ms" for p in HA_PORTS}, **{VPN_PORT: "delay %dms" % rtt}),
+                          "rtt_ms": rtt})
+            for _ in range(cycles if alt_cycles is None else alt_cycles):
+                steps += [{"alt": system, "network": net} for net in ALT_CYCLE]
+        steps.append({"alt_stop": system})
+    return steps
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -89,20 +116,30 @@ def log_events(text: str) -> list[tuple[float, str]]:
     return out
 
 
-def phases(log: list[tuple[float, str]], steps: list[dict]) -> dict[str, list[tuple[int, float]]]:
-    """Per RTT-tagged step: seconds from plugging in to the address, DHCP's or DNAv4's ("address"); for c -> cvc moves,
-    the MR's full IKE ("ike": IKE allowed through x-MIP -> IKE SA up) and i-MIP registration
-    ("i_mip": IKE SA up -> the i-HA's reply through the VPN). Values are (rtt, seconds)."""
-    got: dict[str, list[tuple[int, float]]] = {"address": [], "ike": [], "i_mip": []}
+def addresses(log: list[tuple[float, str]], steps: list[dict]) -> list[float | None]:
+    """Per step: seconds from plugging in to the address, DHCP's (the hook's lease line) or a remembered
+    one DNAv4 put back (io/dhcp.py); None if the log shows neither before the next step."""
+    got = []
     for i, s in enumerate(steps):
         start = s["wall"]
         end = steps[i + 1]["wall"] if i + 1 < len(steps) else float("inf")
+        addr = next((t for t, line in log if start - 0.05 <= t < end and (
+            "mip4 udhcpc: wan " in line or "wan: back on the network of router" in line)), None)
+        got.append(None if addr is None else addr - start)
+    return got
+
+
+def phases(log: list[tuple[float, str]], steps: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """Per RTT-tagged step: seconds from plugging in to the address ("address", addresses()); for c -> cvc
+    moves, the MR's full IKE ("ike": IKE allowed through x-MIP -> IKE SA up) and i-MIP registration
+    ("i_mip": IKE SA up -> the i-HA's reply through the VPN). Values are (rtt, seconds)."""
+    got: dict[str, list[tuple[int, float]]] = {"address": [], "ike": [], "i_mip": []}
+    for i, (s, addr) in enumerate(zip(steps, addresses(log, steps), strict=True)):
+        start = s["wall"]
+        end = steps[i + 1]["wall"] if i + 1 < len(steps) else float("inf")
         window = [(t, line) for t, line in log if start - 0.05 <= t < end]
-        # the address from DHCP (the hook's lease line), or a remembered one DNAv4 put back (io/dhcp.py)
-        addr = next((t for t, line in window
-                     if "mip4 udhcpc: wan " in line or "wan: back on the network of router" in line), None)
         if addr is not None:
-            got["address"].append((s["rtt_ms"], addr - start))
+            got["address"].append((s["rtt_ms"], addr))
         if s["transition"] == "c->cvc":
             allowed = next((t for t, line in window if "IKE and ESP from the x-HoA: dev" in line), None)
             up = next((t for t, line in window if "[ike-up]" in line), None)
@@ -114,10 +151,11 @@ def phases(log: list[tuple[float, str]], steps: list[dict]) -> dict[str, list[tu
     return got
 
 
-def tag(events: list[dict]) -> tuple[list[dict], dict, list[dict], dict]:
-    """The moves with their RTT and transition; the floors per (RTT, node); bulk results; footprint."""
-    rtt, prev, lost, measuring = 0, None, None, False
-    moves, floors, bulk, footprint = [], {}, [], {}
+def tag(events: list[dict]) -> tuple[list[dict], dict, list[dict], dict, list[dict]]:
+    """The moves with their RTT and transition; the floors per (RTT, node); bulk results; footprint; the
+    alternatives' moves (each with its system, RTT and transition)."""
+    rtt, prev, lost, measuring, alt_prev = 0, None, None, False, None
+    moves, floors, bulk, footprint, alts = [], {}, [], {}, []
     for ev in events:
         kind = ev.get("event")
         if kind == "netem":
@@ -138,14 +176,23 @@ def tag(events: list[dict]) -> tuple[list[dict], dict, list[dict], dict]:
                 moves.append(dict(ev, rtt_ms=rtt, transition="%s->%s" % (prev, mode),
                                   lost=None if None in (gaps, lost) else gaps - lost))
             prev, lost = mode, gaps
-    return moves, floors, bulk, footprint
+        elif kind == "alternative_up":
+            alt_prev = MODES[ev["network"]]
+        elif kind == "alternative":
+            mode = MODES[ev["network"]]
+            alts.append(dict(ev, rtt_ms=rtt, transition="%s->%s" % (alt_prev, mode)))
+            alt_prev = mode
+    return moves, floors, bulk, footprint, alts
 
 
 # -- the figures ------------------------------------------------------------------------------------
 
 def figures(events: list[dict], mr_log: str) -> list[Figure]:
-    moves, floors, bulk, footprint = tag(events)
-    ph = phases(log_events(mr_log), moves)
+    moves, floors, bulk, footprint, alt_moves = tag(events)
+    log = log_events(mr_log)
+    ph = phases(log, moves)
+    for m, addr in zip(moves, addresses(log, moves), strict=True):
+        m["address_to_data_s"] = None if None in (addr, m.get("data_after_s")) else m["data_after_s"] - addr
     handoff = Figure(
         "handoff", "Handoff latency: link event -> the LAN host's stream flowing again (s)",
         "physical floor (one round trip to the HA that answers) and a plain VPN client (address + full IKE "
@@ -154,7 +201,7 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
             Column("moves", "moves", "{}"), Column("ok", "ok", "{}"),
             Column("path_s", "path ready", "{:.2f}"),
             Column("median_s", "median", "{:.2f}"), Column("p95_s", "p95", "{:.2f}"),
-            Column("lost", "lost", "{:.0f}"),
+            Column("lost", "lost", "{:.0f}"), Column("address_to_data_s", "address to data", "{:.2f}"),
             Column("floor_ms", "floor ms", "{:.1f}"), Column("vs_floor", "vs floor", "{:.0f}"),
             Column("vpn_client_s", "VPN client", "{:.2f}"), Column("vs_vpn_client", "vs VPN client", "{:.2f}")])
     for rtt in sorted({m["rtt_ms"] for m in moves}):
@@ -175,6 +222,8 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
                 "transition": tr + ("" if tr in ISSUE else " (return)"), "rtt_ms": rtt, "moves": len(ms),
                 "ok": sum(1 for m in ms if m.get("ok")), "median_s": med, "p95_s": pct(data, 95),
                 "lost": median([m["lost"] for m in ms if m.get("lost") is not None]),
+                "address_to_data_s": median([m["address_to_data_s"] for m in ms
+                                             if m.get("address_to_data_s") is not None]),
                 "path_s": median([m["mode_after_s"] for m in ms if m.get("mode_after_s") is not None]),
                 "floor_ms": floor, "vs_floor": ratio(med, floor / 1000 if floor else None),
                 "vpn_client_s": base, "vs_vpn_client": ratio(med, base)})
@@ -187,7 +236,8 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
             "step %s (%s, RTT %s ms)" % (m.get("step"), m["transition"], m["rtt_ms"]) for m in moves
             if not m.get("ok")) or "none"),
         "median, p95: to the LAN host's first probe through the new path; lost (median): probes lost in "
-        "the move, one per 20 ms; path ready (median): to the MR's status showing the new mode with its "
+        "the move, one per 20 ms; address to data (median): from the address (DHCP's lease or DNAv4's) to "
+        "that probe; path ready (median): to the MR's status showing the new mode with its "
         "gate open and the LAN routed (polled every 0.25 s, so it may trail the first probe)",
     ]
     tput = Figure("throughput", "Bulk TCP, CN -> LAN host (iperf3, %g s per sample, Mbit/s)" % BULK_S,
@@ -235,7 +285,47 @@ def figures(events: list[dict], mr_log: str) -> list[Figure]:
                              "(least squares)" % (warm, f"{min(after):,}", f"{max(after):,}", len(after),
                                                   100 * _slope(sizes[warm:])))
         out.append(mem)
+    if alt_moves:
+        out.append(alternatives(moves, alt_moves))
     return out
+
+
+def alternatives(moves: list[dict], alt_moves: list[dict]) -> Figure:
+    """One row per system, transition and RTT: mip4's moves of this run beside the plain VPNs'."""
+    fig = Figure(
+        "alternatives", "Handoff beside the real alternatives: plug-in -> the LAN host's first probe through (s)",
+        "strongSwan with MOBIKE, strongSwan redoing IKE on every move, WireGuard roaming (wireguard-go): "
+        "the same lab, links, DHCP and probes, after mip4's moves in the same boot", [
+            Column("system", "system", left=True), Column("transition", "transition", left=True),
+            Column("rtt_ms", "RTT ms", "{}"), Column("moves", "moves", "{}"), Column("ok", "ok", "{}"),
+            Column("median_s", "median", "{:.2f}"), Column("p95_s", "p95", "{:.2f}"),
+            Column("address_to_data_s", "address to data", "{:.2f}")])
+    runs = [("mip4", moves)] + [(s, [m for m in alt_moves if m["system"] == s]) for s in SYSTEMS]
+    for rtt in sorted({m["rtt_ms"] for m in moves + alt_moves}):
+        for tr in ALT_TRANSITIONS:
+            for system, ms in runs:
+                ms = [m for m in ms if m["rtt_ms"] == rtt and m["transition"] == tr]
+                if not ms:
+                    continue
+                data = [m["data_after_s"] for m in ms if m.get("data_after_s") is not None]
+                fig.rows.append({
+                    "system": system, "transition": tr, "rtt_ms": rtt, "moves": len(ms),
+                    "ok": sum(1 for m in ms if m.get("ok")), "median_s": median(data), "p95_s": pct(data, 95),
+                    "address_to_data_s": median([m["address_to_data_s"] for m in ms
+                                                 if m.get("address_to_data_s") is not None])})
+    fig.notes += [
+        "RTT: for mip4 netem on the links into the i-HA and the x-HA, for the alternatives on the link into "
+        "the VPN gateway (one way: every path crosses it once, as mip4's crosses the HA's)",
+        "mobike: the MR's charon with MOBIKE (UPDATE_SA_ADDRESSES); reike: the same charon without MOBIKE, "
+        "re-establishing the IKE SA from the new address; wireguard: wireguard-go on TUN, the DHCP hook pings "
+        "through the tunnel once the lease is in place (the probes flow only towards the LAN)",
+        "transitions as mip4 names them by network: c = net1 (intranet), cvc = ext1/ext2 (outside); a plain "
+        "VPN keeps its tunnel inside too",
+        "not ok (no probe through within 60 s, or a duplicate): %s" % (", ".join(
+            "%s step %s (%s, RTT %s ms)" % (m["system"], m.get("step"), m["transition"], m["rtt_ms"])
+            for m in alt_moves if not m.get("ok")) or "none"),
+    ]
+    return fig
 
 
 def _slope(points: list[tuple[int, int]]) -> float:
@@ -254,28 +344,38 @@ def _fmt(values: list[tuple[int, float]]) -> str:
 
 
 def run(quick: bool, cycles: int | None = None) -> list[Figure]:
-    """Boot the lab with the bench tour (QUICK: one cycle at RTT 0 and 100 ms) and read its events."""
+    """Boot the lab with the bench tour (QUICK: one cycle at RTT 0 and 100 ms) and read its events.
+
+    While developing: BENCH_CYCLES (mip4's cycles per RTT), BENCH_ALT_CYCLES (the alternatives', default
+    BENCH_CYCLES), BENCH_RTTS ("20" or "0,100"), BENCH_BULK_ROUNDS, BENCH_SYSTEMS ("mobike,wireguard" or
+    "none")."""
     from board.virtual.boot import Lab  # the lab's host side; only this module needs it
 
-    cycles = cycles or (1 if quick else int(os.environ.get("BENCH_CYCLES", "20")))
-    rtts = (0, 100) if quick else RTTS
-    lab = Lab(scenario="bench", dwell=0.5, tour=tour(cycles, rtts, bulk_rounds=1 if quick else BULK_ROUNDS),
+    env = os.environ.get
+    cycles = cycles if cycles is not None else (1 if quick else int(env("BENCH_CYCLES", "20")))
+    alt_cycles = int(env("BENCH_ALT_CYCLES", str(cycles)))
+    rtts = tuple(int(r) for r in env("BENCH_RTTS", "").split(",") if r) or ((0, 100) if quick else RTTS)
+    bulk_rounds = int(env("BENCH_BULK_ROUNDS", "1" if quick else str(BULK_ROUNDS)))
+    systems = [s for s in env("BENCH_SYSTEMS", ",".join(SYSTEMS)).split(",") if s in SYSTEMS]
+    lab = Lab(scenario="bench", dwell=0.5, tour=tour(cycles, rtts, bulk_rounds=bulk_rounds, systems=systems,
+                                                     alt_cycles=alt_cycles),
               stream="udp", captures=False)
     events: list[dict] = []
     try:
-        for ev in lab.events(timeout=600 + cycles * len(rtts) * 120):
+        for ev in lab.events(timeout=900 + (cycles + alt_cycles * len(systems)) * len(rtts) * 120):
             if ev["event"] != "status":
                 events.append(ev)
-            if ev["event"] in ("step", "bulk", "floor", "error"):
+            if ev["event"] in ("step", "bulk", "floor", "error") or ev["event"].startswith("alternative"):
                 print("lab:", json.dumps({k: v for k, v in ev.items() if k in (
                     "event", "step", "network", "mode", "ok", "data_after_s", "rtt_avg_ms", "mbit_s", "retransmits",
-                    "message")}),
+                    "message", "system", "address_after_s", "address_to_data_s", "seconds", "mip4d_exit")}),
                     flush=True)
         mr_log = lab.log("mip4d-mr")
         # the whole run beside results.json, for a move that went wrong (git ignores bench/handoff-*)
         KEEP.mkdir(parents=True, exist_ok=True)
         (KEEP / "handoff-events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
         (KEEP / "handoff-mip4d-mr.log").write_text(mr_log)
+        (KEEP / "handoff-charon-mr.log").write_text(lab.log("charon-mr"))  # the alternatives' IKE (mobike, reike)
     finally:
         lab.close(keep=os.environ.get("MIP4_LAB_KEEP") == "1")
     errors = [e["message"] for e in events if e["event"] == "error"]

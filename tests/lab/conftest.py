@@ -35,10 +35,33 @@ def lab_namespaces() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()} & set(topology()["nodes"])
 
 
+class KeptLab:
+    """A boot kept with MIP4_LAB_KEEP=1, read again: MIP4_LAB_REUSE=/tmp/mip4-lab-... runs the lab tests
+    on its captures, logs and events (EVENTS) without booting, to develop an analysis of the wire."""
+
+    path, log = Lab.path, Lab.log
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+
+    def events(self) -> list[dict]:
+        with open(self.path(EVENTS)) as f:
+            return [json.loads(line) for line in f]
+
+
+EVENTS = "events.jsonl"  # every event of a boot, written by boot.py as they come
+
+
 def _boot(scenario: str, timeout: float, **kw):  # noqa: ANN003
+    reuse = os.environ.get("MIP4_LAB_REUSE")
+    if reuse:
+        kept = KeptLab(reuse)
+        yield kept, kept.events()
+        return
     before_ns = lab_namespaces()
     lab = Lab(scenario=scenario, **kw)
     events = []
+    keep = os.environ.get("MIP4_LAB_KEEP") == "1"
     try:
         for ev in lab.events(timeout=timeout):
             events.append(ev)
@@ -46,7 +69,7 @@ def _boot(scenario: str, timeout: float, **kw):  # noqa: ANN003
                 print("lab:", json.dumps({k: v for k, v in ev.items() if k not in ("stream", "steps", "trace")}))
         yield lab, events
     finally:
-        lab.close(keep=os.environ.get("MIP4_LAB_KEEP") == "1")  # keep its logs and captures to debug
+        lab.close(keep=keep)  # keep its logs, captures and events (boot.py's events.jsonl) to debug
         # nothing of this lab left on the host: its namespaces and processes lived inside UML. Only the
         # lab's own are compared (its kernel runs with uml_dir=lab.dir); other work may boot or leave its own
         assert [p for p in uml_processes() if lab.dir in p] == []
@@ -58,7 +81,7 @@ def tour():
     yield from _boot("tour", 1200, netem={"iha-core": "delay %dms" % NETEM_MS})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not kept for the tour's modules: one lab at a time
 def faults():
     """The fault scenario (topology.json "faults"); `make soak` runs it MIP4_SOAK_ROUNDS times in one boot."""
     rounds = int(os.environ.get("MIP4_SOAK_ROUNDS", "1"))

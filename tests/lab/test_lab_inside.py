@@ -28,19 +28,21 @@ def test_every_move_reaches_its_mode_and_the_stream_loses_nothing(tour):
     steps = done["steps"]
     expected, where = [], topology()["tour"][0]["network"]
     for s in topology()["tour"][1:]:  # a cut blocks user data; the other kinds keep the uplink where it is
+        if "bulk" in s:  # the bulk transfer is an event of its own, not a step (test_lab_wire.py)
+            continue
         if "vehicle" in s:  # the primary uplink pulled or flapping: the standby's mode (test_lab_uplinks.py)
             where = s.get("network") or where
             expected.append(s["expect"])
             continue
-        if not ({"uplink", "gateway", "cut", "restore", "nat"} & set(s)):
+        if not ({"uplink", "gateway", "cut", "restore", "nat", "fault"} & set(s)):
             where = s["network"]
         expected.append(None if "cut" in s else topology()["networks"][where]["expect"])
     assert [None if s.get("cut") else s["mode"] for s in steps] == expected
     print("\n%-5s %-5s %-5s %12s %12s %10s" % ("step", "to", "mode", "mode after", "data after", "outage"))
     for s in steps:
-        if s.get("cut") or s.get("uplink") or s.get("gateway") or s.get("vehicle") or s.get("nat"):
-            keys = ("cut", "uplink", "vehicle", "action", "network", "gateway", "nat", "mode", "blocked_after_s",
-                    "renewed_after_s", "data_after_s")
+        if s.get("cut") or s.get("uplink") or s.get("gateway") or s.get("vehicle") or s.get("nat") or s.get("fault"):
+            keys = ("cut", "uplink", "vehicle", "action", "network", "gateway", "nat", "fault", "mode",
+                    "blocked_after_s", "renewed_after_s", "data_after_s")
             print("%-5d %s" % (s["step"], {k: s.get(k) for k in keys if s.get(k) is not None}))
         else:
             print("%-5d %-5s %-5s %11.2fs %11.2fs %9.2fs" % (s["step"], s["network"] + ("*" if s["flap"] else ""),

@@ -97,7 +97,7 @@ def test_ike_and_esp_travel_inside_x_mip(tour):
 
 
 def test_leak_auditor_finds_nothing_on_any_external_link(tour):
-    """RFC 5265 1.1, R-2.3-h: every frame on ext1, ext2, the x-FA link, the Internet and the x-HA's home
+    """RFC 5265 1.1, R-2.3-h, R-6.1-b: every frame on ext1, ext2, the x-FA link, the Internet and the x-HA's home
     link, during the whole tour (moves out and in, detection windows, the cut-off i-HA), is allowed;
     intranet addresses and the i-HoA show only in registrations (the plaintext detection probes)."""
     lab, events = tour
@@ -223,7 +223,16 @@ def test_mip4_status_shows_the_outside_state(tour):
     """`mip4 status` renders the one status model: mode, interface, registrations, IKE/CHILD SA, guard."""
     lab, events = tour
     ext2 = _one(events, "ext2")
-    path = lab.path("run", "mr-step-%d.json" % ext2["step"])
+    # the last status kept while the MR is still on ext2 with the same SAs: the ext2 step itself may end
+    # (mode reached, 25 records) inside the detection window, where the verdict is still tentative-outside
+    last = ext2["step"]
+    for s in steps(events):
+        if s["step"] <= ext2["step"]:
+            continue
+        if s.get("care_of") != ext2["care_of"] or (s.get("ike_sa") or {}).get("spi_i") != ext2["ike_sa"]["spi_i"]:
+            break
+        last = s["step"]
+    path = lab.path("run", "mr-step-%d.json" % last)
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "firmware"))
     out = subprocess.run([sys.executable, "-m", "mip4", "status", "--file", path], capture_output=True, text=True,
                          env=env, check=True).stdout
@@ -248,3 +257,50 @@ def test_cn_and_lan_host_never_seen_in_clear_outside(tour):
     for cap in topology()["audit"]["captures"]:
         assert not tshark(lab.path("captures", cap + ".pcapng"), "ip.addr == %s || ip.addr == %s" % (LAN_HOST, CN),
                           "frame.number"), cap
+
+
+def test_leak_auditor_allows_only_the_rfc_s_clear_traffic_and_fails_on_anything_else(tmp_path):
+    """R-6.1-b, through tshark on a capture: outside, besides IKE/ESP and the tunnels carrying them (x-MIP
+    IP-in-IP, RFC 3519 UDP tunnel data with its keepalive), only Mobile IP registrations (the detection
+    probe to the i-HA shows its address: allowed there), agent discovery, DHCP and ARP may be in clear
+    (and ICMP errors about those). Each planted violation is flagged, one by one, and nothing else."""
+    from tests.wire.pcap import PROTO_ICMP, PROTO_UDP, ipv4, udp, write_pcap
+    coa, esp = "198.18.1.100", bytes(range(48))  # SPI, sequence, ciphertext: opaque to the auditor
+    tunnel_data = bytes([4, 4, 0, 0])  # RFC 3519 3.3: MIP tunnel data, next header IPv4
+    echo = bytes([8, 0, 0xF7, 0xFF, 0, 0, 0, 0])
+    allowed = [
+        ("esp", ipv4(X_HOA, VPN_GW, 50, esp)),
+        ("ike", ipv4(X_HOA, VPN_GW, PROTO_UDP, udp(500, 500, bytes(28)))),
+        ("ike", ipv4(X_HOA, VPN_GW, PROTO_UDP, udp(4500, 4500, bytes(32)))),
+        ("ipip-esp", ipv4(coa, X_HA, 4, ipv4(X_HOA, VPN_GW, 50, esp))),
+        ("ipip-ike", ipv4(X_HA, coa, 4, ipv4(VPN_GW, X_HOA, PROTO_UDP, udp(500, 500, bytes(28))))),
+        ("mip-registration", ipv4(coa, X_HA, PROTO_UDP, udp(434, 434, bytes(24)))),
+        ("mip-registration", ipv4(coa, I_HA, PROTO_UDP, udp(434, 434, bytes(24)))),  # the i-HA probe
+        ("udp-tunnel-esp", ipv4(coa, X_HA, PROTO_UDP, udp(434, 434, tunnel_data + ipv4(X_HOA, VPN_GW, 50, esp)))),
+        ("udp-tunnel-keepalive", ipv4(coa, X_HA, PROTO_UDP, udp(434, 434, tunnel_data
+                                                                   + ipv4(X_HOA, X_HA, PROTO_ICMP, echo)))),
+        ("dhcp", ipv4("0.0.0.0", "255.255.255.255", PROTO_UDP, udp(68, 67, bytes(240)))),
+        ("router-discovery", ipv4(X_FA, "224.0.0.1", PROTO_ICMP, bytes([9, 0, 0, 0, 1, 0, 0, 3]) + bytes(8))),
+        ("router-discovery", ipv4(coa, "224.0.0.2", PROTO_ICMP, bytes([10, 0, 0xF5, 0xFF, 0, 0, 0, 0]))),
+    ]
+    planted = [
+        ipv4(coa, "192.0.2.53", PROTO_UDP, udp(40000, 53, bytes(20))),  # a DNS query in clear
+        ipv4(coa, X_HA, PROTO_ICMP, echo),  # a ping outside any tunnel
+        ipv4(coa, "192.0.2.80", 6, bytes(20)),  # TCP from the care-of
+        ipv4(coa, X_HA, 4, ipv4(X_HOA, "192.0.2.80", 6, bytes(20))),  # x-MIP carrying TCP, not IPsec
+        ipv4(coa, X_HA, PROTO_UDP, udp(434, 434, tunnel_data + ipv4(X_HOA, "192.0.2.53", PROTO_UDP,
+                                                                    udp(40000, 53, bytes(20))))),  # DNS, UDP tunnel
+        ipv4(coa, "192.0.2.9", 47, bytes(24)),  # GRE
+        ipv4(X_HOA, VPN_GW, PROTO_UDP, udp(1194, 1194, bytes(40))),  # another VPN (OpenVPN's port)
+        ipv4(CN, coa, PROTO_UDP, udp(434, 434, bytes(24))),  # an intranet host's address outside a registration
+    ]
+    path = tmp_path / "ext.pcap"
+    write_pcap(path, [p for _, p in allowed] + planted)
+    result = audit([str(path)], {LAN_HOST, CN}, ("10.0.0.0/8",))
+    kinds: dict[str, int] = {}
+    for kind, _ in allowed:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert result["kinds"] == kinds
+    flagged = [int(line.split("#")[1].split()[0]) for line in result["leaks"]]
+    assert flagged == list(range(len(allowed) + 1, len(allowed) + len(planted) + 1)), result["leaks"]
+    assert classify("0x0806", (), (), ()) == "arp"

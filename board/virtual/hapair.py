@@ -33,7 +33,7 @@ from tests.ha.etcd import EtcdCluster  # noqa: E402  (the host tests' cluster, h
 
 SCENARIO = "ha_pair"
 BACK_HOLD = 4.0  # seconds the old active is watched after it came back: it must not take the addresses
-ROUTINE_CLEAR = 12.0  # seconds before the MR's next T_MONITOR registration, at the kill
+ROUTINE_CLEAR = 12.0  # seconds before the MR's next routine registration, at the kill
 
 
 def overlay(topo: dict, scenario: str) -> dict:
@@ -199,8 +199,9 @@ def failover(lab, index: int, step: dict) -> dict:  # noqa: ANN001
     # at least ROUTINE_CLEAR s away (else just after it was accepted), so that one seen in the outage would be
     # the MR's answer to the failover, not its routine (outside it renews at its lifetime's end only)
     accepted = _registrations(lab)["accepted"]
+    grace = lab.topo["daemons"]["mr"]["mn"].get("t_monitor_grace", 0)  # it registers this long before T_MONITOR ends
     try:
-        wait_for(lambda: (left := lab.snapshot()["t_monitor_left"]) is None or left >= ROUTINE_CLEAR
+        wait_for(lambda: (left := lab.snapshot()["t_monitor_left"]) is None or left - grace >= ROUTINE_CLEAR
                  or _registrations(lab)["accepted"] > accepted, 40, "the MR did not register")
     except TimeoutError:
         pass  # then the verdict below counts whatever it sent

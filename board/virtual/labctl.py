@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import deploy  # noqa: E402
 import faults  # noqa: E402
+import hapair  # noqa: E402
 import rogue  # noqa: E402
 import stream  # noqa: E402
 from alternatives import Alternatives  # noqa: E402
@@ -256,7 +257,7 @@ class Lab:
         cfg = dict(cfg, status_file=os.path.join(self.run_dir, name + ".status.json"), seed=1)
         if "vpn" in cfg:
             cfg["vpn"] = dict(cfg["vpn"], vici="unix://" + self.vici(name))
-        if CONSOLE:
+        if CONSOLE or cfg.get("ha", {}).get("start_standby"):  # a pair's home agent: keepalived's `mip4 ha`
             cfg["control_socket"] = os.path.join(self.run_dir, name + ".control.sock")
         path = os.path.join(LABDIR, "etc", name + ".json")
         with open(path, "w") as f:
@@ -766,7 +767,7 @@ def _answers(vici: str) -> bool:
 
 def main() -> int:
     with open(os.path.join(HERE, "topology.json")) as f:
-        topo = json.load(f)
+        topo = hapair.overlay(json.load(f), SCENARIO)  # ha_pair: its extra machines; else unchanged
     t0 = time.monotonic()
     with open("/proc/uptime") as f:
         uptime = float(f.read().split()[0])
@@ -786,8 +787,12 @@ def main() -> int:
             lab.start_capture()
         lab.start_rogue()
         lab.start_charons()
+        if "pairs" in topo:
+            lab.procs += hapair.start_store(lab).procs.values()
         lab.start_daemons()
         wait_for(lambda: all(lab.status(n) for n in topo["daemons"]), 120, "daemons did not start")
+        if "pairs" in topo:
+            hapair.start_keepalived(lab)
         emit("daemons", seconds=round(time.monotonic() - t0, 3), pids=lab.pids)
         tour = params.get("tour") or topo[SCENARIO]  # "tour", "faults", or the bench's own
         lab.move(tour[0]["network"])
@@ -829,6 +834,8 @@ def main() -> int:
                 if "deploy" in step:
                     results.append(deploy.run(lab, i, step))
                     where = step.get("network") or where
+                elif "ha" in step:
+                    results.append(hapair.failover(lab, i, step))
                 elif "fault" in step:
                     results.append(faults.inject(lab, i, step))
                 elif "alt" in step:

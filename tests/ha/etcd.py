@@ -30,11 +30,13 @@ def free_ports(n: int) -> list[int]:
 
 
 class EtcdCluster:
-    def __init__(self, base: Path, members: int = 3, host: str = "127.0.0.1", netns: str | None = None) -> None:
+    def __init__(self, base: Path, members: int = 3, host: str = "127.0.0.1", netns: str | None = None,
+                 heartbeat_ms: int = 50, election_ms: int = 500) -> None:
         """On loopback here, or on `host` in network namespace `netns` (ports picked free here: a fresh
-        namespace has every port free)."""
+        namespace has every port free). The UML lab's store (board/virtual/hapair.py) runs slower timers."""
         self.base = base
         self.netns = netns
+        self.timers = [str(heartbeat_ms), str(election_ms)]
         ports = free_ports(2 * members)
         self.names = ["m%d" % i for i in range(members)]
         self.client = {n: "http://%s:%d" % (host, ports[2 * i]) for i, n in enumerate(self.names)}
@@ -56,7 +58,7 @@ class EtcdCluster:
                  "--advertise-client-urls", self.client[n], "--listen-peer-urls", self.peer[n],
                  "--initial-advertise-peer-urls", self.peer[n], "--initial-cluster", cluster,
                  "--initial-cluster-state", "new", "--initial-cluster-token", "mip4-test",
-                 "--heartbeat-interval", "50", "--election-timeout", "500"],
+                 "--heartbeat-interval", self.timers[0], "--election-timeout", self.timers[1]],
                 stdout=log, stderr=subprocess.STDOUT)
             log.close()
         self.wait_healthy()

@@ -135,7 +135,7 @@ def test_a_tunnel_that_changes_link_or_kind_is_made_again():
         kernel = Kernel(ipr)  # type: ignore[arg-type]
         await kernel.tunnel_up(Tunnel("mip4-x-wan", "198.18.1.174", X_HA), link="wan")
         await kernel.tunnel_up(Tunnel("mip4-x-wan", "198.18.2.174", X_HA), link="wwan")
-        assert [c[1] for c in ipr.calls] == ["add", "set", "del", "add", "set"]
+        assert [(c[1], c[2].get("state")) for c in ipr.calls] == [("add", "up"), ("del", None), ("add", "up")]
         assert kernel.links["mip4-x-wan"] == "wwan"
 
     asyncio.run(run())

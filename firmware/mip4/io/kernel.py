@@ -78,8 +78,7 @@ class KernelDataPlane:
                          " via %s" % link if link else "", old.local, old.remote)
                 return
         await self.tunnel_down(t.name)
-        await self.ipr.link("add", ifname=t.name, **spec)
-        await self.ipr.link("set", index=await self.index(t.name), state="up")
+        await self.ipr.link("add", ifname=t.name, state="up", **spec)  # up as made: one request, not two
         self.tunnels[t.name], self.links[t.name] = t, link
         log.info("tunnel %s up: %s -> %s%s", t.name, t.local, t.remote, " via %s" % link if link else "")
 

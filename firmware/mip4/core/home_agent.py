@@ -353,7 +353,8 @@ class HomeAgent:
         # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
         return plane + [reply, Log("info" if moved else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
-            {"hoa": rq.home_address, "coa": rq.care_of, "src": d.src, "code": code, "refresh": not moved, "udp": udp})] + going
+            {"hoa": rq.home_address, "coa": rq.care_of, "src": d.src, "code": code, "refresh": not moved,
+             "udp": udp})] + going
 
     def _grant(self, rq: Incoming) -> int:
         """RFC 5944 3.8.2.2: at most what was asked and what we allow; 0xffff (infinite) is capped too."""

@@ -673,6 +673,10 @@ def test_move_without_s_replaces_the_binding_and_its_tunnel():
     old, new = tunnel(CO_COA), tunnel(CO_COA2)
     assert plane(actions) == [TunnelUp(new), RouteUp(I_HOA + "/32", (new.name,)), TunnelDown(old)]
     assert [b.care_of for b in agent.bindings.lookup(I_HOA)] == [CO_COA2]
+    # issue 24: the reply waits for the new tunnel and its route, not for the old tunnel to go (no route
+    # leads into it any more)
+    kinds = [type(a).__name__ for a in actions if not isinstance(a, Log)]
+    assert kinds == ["TunnelUp", "RouteUp", "SendUdp", "TunnelDown"], kinds
 
 
 @pytest.mark.parametrize("rq", [request(lifetime=0, at=NOW + 1), request(coa=I_HOA, lifetime=0, at=NOW + 1),

@@ -169,3 +169,56 @@ def test_postponing_ike_holds_back_only_a_new_ike_sa():
     assert t_ike >= x_reply + 2.0 and w.gate_opened_at("wan", "vpn", since=t0) > t_ike
     t1 = move(w, "ext2", "198.19.0.7")
     assert w.gate_opened_at("wan", "vpn", since=t1) - t1 <= 1.2 * round_trip(w, t1, X_HA) + 1e-6
+
+
+# -- the layers across a move: changed in place, not torn down and made again (issue 24) --------------
+
+def wan_paths(w, since: float) -> list[SetPath]:
+    return [a for _, a in w.timed(SetPath, since) if a.iface == "wan"]
+
+
+def test_a_cvc_to_cvc_move_parks_the_layers_and_changes_only_the_x_mip_care_of():
+    """RFC 5265 5.6: the VPN layer (VPN-TIA to i-HA) does not change with the uplink's network, and the
+    x-MIP layer only in its care-of. The gate closes at once (R-3.2.2-a) and the closed path keeps its
+    layers parked, unrouted; the path on the new network names the same layers, the x-MIP one from the
+    new care-of, so the adapter changes it in place."""
+    w = build(detection_period=2.0)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(10)
+    (x, vpn) = w.mn.uplinks["wan"].path[2]
+    t0 = move(w, "ext2", "198.19.0.7")
+    gates = [(t, a.path) for t, a in w.timed(Gate, t0 - 10) if a.iface == "wan" and t >= t0 - 10]
+    parked, new = wan_paths(w, t0 - 10)[-2:]
+    assert parked == SetPath("wan", None, None, (x, vpn))
+    assert [p for p in gates if p[1] is None][-1][0] <= next(t for t, a in w.timed(SetPath, t0 - 10) if a == parked)
+    assert (new.mode, new.care_of) == ("cvc", "198.19.0.7")
+    assert [t.name for t in new.tunnels] == [x.name, vpn.name] and new.tunnels[1] == vpn
+    assert (new.tunnels[0].local, new.tunnels[0].remote) == ("198.19.0.7", x.remote)
+    assert w.mn.uplinks["wan"].parked == () and w.mn.uplinks["wan"].parked_until is None
+
+
+def test_parked_layers_go_when_no_path_takes_them():
+    """Unplugged for good: after PARKED_S the layers go (as after a fresh start with no network), once."""
+    from mip4.core.datapath import PARKED_S
+
+    w = build(detection_period=2.0)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(10)
+    t0 = w.now
+    w.disconnect("wan")
+    w.run(PARKED_S - 1)
+    assert [len(p.tunnels) for p in wan_paths(w, t0)] == [2]  # parked, still there
+    w.run(2)
+    assert wan_paths(w, t0)[1:] == [SetPath("wan", None)]
+    w.run(PARKED_S)
+    assert len(wan_paths(w, t0)) == 2
+
+
+def test_shutdown_releases_parked_layers():
+    w = build(detection_period=2.0)
+    w.connect("wan", "ext1", "198.18.0.5")
+    w.run(10)
+    w.disconnect("wan")
+    w.run(1)
+    actions = w.mn.shutdown(w.now)
+    assert SetPath("wan", None) in actions and w.mn.uplinks["wan"].parked == ()

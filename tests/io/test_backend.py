@@ -82,6 +82,12 @@ def test_udp_tunnels_are_the_userspace_backends_and_the_rest_the_kernels():
         kernel.calls.clear()
         await plane.tunnel_up(ipip, "wan")  # unchanged: nothing
         assert kernel.calls == []
+        moved = Tunnel("mip4-wan", "10.3.0.7", "10.1.0.1")  # ipip still, a new care-of: the kernel's to change in place
+        await plane.tunnel_up(moved, "wan")
+        assert kernel.calls == [("ipip up", "mip4-wan", "wan")]
+        kernel.calls.clear()
+        await plane.tunnel_up(ipip, "wan")
+        kernel.calls.clear()
         # the same device name, now RFC 3519: the ipip device goes, a TUN device of the uplink's MTU less
         # IP, UDP and the tunnel data header (RFC 3519 3.3) takes its place
         await plane.tunnel_up(nat, "wan")

@@ -79,7 +79,9 @@ class Tunnel:
 class SetPath:
     """The MN's data path for one uplink: the mode and its tunnel stack, outermost first.
 
-    mode None tears the path of `iface` down (RFC 5265 5.6: layers are assembled per interface).
+    mode None: `iface` has no path (RFC 5265 5.6: layers are assembled per interface). Nothing is routed
+    into its layers any more; those listed in `tunnels` stay parked for the next path, which changes
+    them in place (a move changes the x-MIP layer's care-of, never the VPN layer); the rest go.
     """
 
     iface: str

@@ -9,6 +9,8 @@ from .client import PORT, RegistrationClient
 from .config import MobileNodeConfig
 from .uplink import EXTERNAL, INSIDE, Uplink
 
+PARKED_S = 30.0  # how long a closed path's layers wait for the next path (a move: DHCP, the x-HA's reply)
+
 
 def mode(up: Uplink, i_hoa: str) -> str | None:
     """RFC 5265 2: c and f inside, cvc and fvc outside (tentatively too, EXTERNAL: only ESP goes there); "home"
@@ -44,10 +46,10 @@ def tunnels(up: Uplink, config: MobileNodeConfig, inner: Tunnel | None) -> tuple
 
 
 def assemble(up: Uplink, config: MobileNodeConfig, path: str | None, outside: bool,
-             inner: Tunnel | None) -> list:
+             inner: Tunnel | None, now: float) -> list:
     """Announce the gate ("plain", "vpn" or None) and the path of `up` where they changed. R-2.3-c:
     outside, the x-MIP layer is assembled before IKE, which runs through it; user data still waits
-    for the gate."""
+    for the gate. A new path takes the parked layers of the last one (close()) by their names."""
     gate: list = []
     m = mode(up, config.i_hoa)
     if path != up.gate:
@@ -56,16 +58,34 @@ def assemble(up: Uplink, config: MobileNodeConfig, path: str | None, outside: bo
     wanted = (m, up.care_of, tunnels(up, config, inner)) if path or outside else None
     if wanted == up.path:
         return gate
-    up.path = wanted
-    set_path = SetPath(up.iface, *wanted) if wanted else SetPath(up.iface, None)
-    if path is None:  # R-3.2.2-a: the gate closes before its path changes
-        return gate + [set_path]
-    return [set_path] + gate  # the path is in place before the gate opens on it
+    if wanted is None:  # R-3.2.2-a: the gate closes before its path changes
+        return gate + [close(up, now)]
+    up.path, up.parked, up.parked_until = wanted, (), None
+    return [SetPath(up.iface, *wanted)] + gate  # the path is in place before the gate opens on it
 
 
-def block(up: Uplink, reason: str) -> list:
-    """Close the gate and tear the path down at once (RFC 5265 3.2.2, R-3.2.2-a)."""
+def close(up: Uplink, now: float | None) -> SetPath:
+    """No path on `up` any more: nothing is routed into its layers (R-3.2.2-a). They stay parked for
+    PARKED_S (`now` None: they go at once), so that the path after a move changes them in place: the
+    x-MIP layer's care-of only, the VPN layer not at all (RFC 5265 5.6: its VPN-TIA and i-HA do not
+    change with the uplink's network)."""
+    kept: tuple = () if now is None else up.path[2] if up.path is not None else up.parked
+    up.path = None
+    up.parked, up.parked_until = kept, (now + PARKED_S if kept and now is not None else None)
+    return SetPath(up.iface, None, None, kept)
+
+
+def release(up: Uplink, now: float) -> list:
+    """The parked layers of `up` go when no path took them in PARKED_S (the uplink stayed away)."""
+    if up.parked_until is None or now < up.parked_until:
+        return []
+    up.parked, up.parked_until = (), None
+    return [SetPath(up.iface, None)]
+
+
+def block(up: Uplink, reason: str, now: float | None) -> list:
+    """Close the gate and the path at once (RFC 5265 3.2.2, R-3.2.2-a); its layers stay parked (close())."""
     if up.gate is None and up.path is None:
         return []
-    up.gate, up.path = None, None
-    return [Gate(up.iface, None, reason), SetPath(up.iface, None)]
+    up.gate = None
+    return [Gate(up.iface, None, reason), close(up, now)]

@@ -59,7 +59,7 @@ class Detection:
         ha = self.node.selection.held_back(up, has, now) if up.care_of is not None else None
         if ha is not None:  # RFC 5944 3.4: a request of ours with S would take the binding that carries
             return self.hold(up, ha, now) + self.node.reconcile(now)
-        actions = block(up, "status change: %s" % why)
+        actions = block(up, "status change: %s" % why, now)
         up.forget_attachment()
         if up.care_of is None:
             return actions + self.transition(up, "care-of-lost", now) + self.node.reconcile(now)
@@ -78,7 +78,7 @@ class Detection:
         return actions + self.node.reconcile(now)
 
     def leave(self, up: Uplink, event: str, why: str, now: float) -> list:
-        actions = block(up, why)
+        actions = block(up, why, now)
         up.forget_attachment()
         up.hints.clear()
         return actions + self.transition(up, event, now) + self.node.reconcile(now)
@@ -184,10 +184,10 @@ class Detection:
         """R-3.2.4-b: more than T_MONITOR since the last good registration: no user data."""
         if self.config.idle_mode and not up.i_client.pending and up.monitor_at is None:
             up.stale = True  # R-3.2.4-f: hold traffic until a fresh registration succeeds
-            return block(up, "idle: T_MONITOR passed, next packet waits for a registration")
+            return block(up, "idle: T_MONITOR passed, next packet waits for a registration", now)
         actions = [log("warning", "monitor-failed", "%s: no good i-HA registration for %g s (T_MONITOR)"
                        % (up.iface, self.config.t_monitor))]
-        actions += block(up, "T_MONITOR expired")
+        actions += block(up, "T_MONITOR expired", now)
         actions += self.transition(up, "monitor-failed", now)
         return actions + self.status_change(up, "T_MONITOR expired", now)
 
@@ -328,7 +328,7 @@ class Detection:
         the only binding away from the uplink that carries (RFC 5944 3.4)."""
         if up.state == HELD:
             return []
-        actions = block(up, "held: %s keeps no binding for a standby" % ha)
+        actions = block(up, "held: %s keeps no binding for a standby" % ha, now)
         up.forget_attachment()
         up.held = ha
         self.node.events.count("held")

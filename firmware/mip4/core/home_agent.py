@@ -21,7 +21,7 @@ from ..wire import codec, codes
 from ..wire.errors import CodecError
 from ..wire.extensions import UDP_TUNNEL_ACCEPTED, UDP_TUNNEL_DECLINED, UdpTunnelReply
 from ..wire.registration import FLAG_D, FLAG_S, FLAG_T, RegistrationRequest, request_extensions, request_header
-from .actions import Datagram, ForgetBinding, Log, StoreBinding, log
+from .actions import Datagram, ForgetBinding, Log, StoreBinding, TunnelDown, log
 from .bindings import Binding, BindingLimit, BindingTable
 from .config import TRUSTED, HomeAgentConfig
 from .events import Events
@@ -337,6 +337,12 @@ class HomeAgent:
             code = codes.ACCEPTED_NO_SIMULTANEOUS if flags & FLAG_S else codes.ACCEPTED
             _, plane = self.plane.change(rq.home_address, lambda: self.bindings.replace(binding))
         moved = bool(plane)  # False: a refresh, the same tunnels as before
+        # the tunnel to a care-of left behind carries nothing once the routes moved: it goes after the
+        # reply, which then waits only for the new tunnel and its routes (RFC 5944 3.8.3, issue 24)
+        going: list = []
+        if moved:  # a refresh (most of an HA's requests) has no plane actions to sort
+            going = [a for a in plane if isinstance(a, TunnelDown)]
+            plane = [a for a in plane if not isinstance(a, TunnelDown)]
         if self.store:  # a refresh too (its lease starts again); before the reply, as ForgetBinding
             plane = plane + [StoreBinding(binding, replace)]
         extensions = [udp_reply] if udp_reply is not None else []
@@ -347,7 +353,8 @@ class HomeAgent:
         # a refresh that changes nothing (most of an HA's traffic: every MR every T_MONITOR - N) at debug level
         return plane + [reply, Log("info" if moved else "debug", "registered", "%s -> %s from %s: %s, lifetime %d%s" % (
             rq.home_address, rq.care_of, d.src, codes.describe(code), granted, ", UDP tunnel" if udp else ""),
-            {"hoa": rq.home_address, "coa": rq.care_of, "src": d.src, "code": code, "refresh": not moved, "udp": udp})]
+            {"hoa": rq.home_address, "coa": rq.care_of, "src": d.src, "code": code, "refresh": not moved,
+             "udp": udp})] + going
 
     def _grant(self, rq: Incoming) -> int:
         """RFC 5944 3.8.2.2: at most what was asked and what we allow; 0xffff (infinite) is capped too."""

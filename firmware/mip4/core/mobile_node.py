@@ -16,10 +16,10 @@ from ..wire import codec
 from ..wire.errors import CodecError
 from ..wire.icmp import AgentAdvertisement, AgentSolicitation
 from ..wire.registration import RegistrationReply
-from .actions import VPN, Datagram, Icmp, SendIcmp, SendUdp, log
+from .actions import VPN, Datagram, Icmp, SendIcmp, SendUdp, SetPath, log
 from .client import RegistrationClient, due_timers
 from .config import MobileNodeConfig
-from .datapath import assemble, block
+from .datapath import assemble, block, release
 from .detection import Detection
 from .events import Events
 from .identification import Identifications
@@ -84,7 +84,7 @@ class MobileNode:
         solicit = SendIcmp(Icmp(iface, "0.0.0.0", ALL_ROUTERS, AgentSolicitation().encode()))
         if up.state != DOWN:
             return [solicit] + self.detection.status_change(up, "carrier returned", now)
-        actions = self.detection.transition(up, "link-up", now) + block(up, "link up, no care-of address yet")
+        actions = self.detection.transition(up, "link-up", now) + block(up, "link up, no care-of address yet", now)
         return actions + [solicit] + self.reconcile(now)
 
     def link_down(self, iface: str, now: float) -> list:
@@ -146,7 +146,10 @@ class MobileNode:
         self.stopped = True
         actions = [log("info", "shutdown", "deregistering and closing all gates")]
         for up in self.uplinks.values():
-            actions += block(up, "shutting down")
+            actions += block(up, "shutting down", None)
+            if up.parked:  # what an earlier close parked goes too
+                up.parked, up.parked_until = (), None
+                actions.append(SetPath(up.iface, None))
             for client in (up.i_client, up.x_client):
                 actions += self._take_back(client, now)
         actions += self._take_back(self.vpn.client, now)
@@ -265,7 +268,8 @@ class MobileNode:
         times = [self.vpn.get_timer(), self.selection.drain_until]
         for up in self.uplinks.values():
             times += [up.i_client.get_timer(), up.x_client.get_timer(), up.detection_deadline,
-                      up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None, up.settle_at]
+                      up.x_start_at, up.monitor_at, up.fa.expires_at if up.fa else None, up.settle_at,
+                      up.parked_until]
             if up.state == INSIDE and not up.stale:
                 times.append(up.monitor_deadline(self.config.t_monitor))
             times.append(up.redetect_at)
@@ -277,7 +281,7 @@ class MobileNode:
             return due_timers(self.clients(), now)
         self.vpn.retry_due(now)
         for up in list(self.uplinks.values()):
-            actions += self.detection.uplink_timers(up, now)
+            actions += self.detection.uplink_timers(up, now) + release(up, now)
         actions += self.vpn.handle_timer(now)
         return actions + self.reconcile(now)
 
@@ -308,7 +312,7 @@ class MobileNode:
         elif outside and self.vpn.ready(now) and up.iface == self.selection.primary:
             path = "vpn"
         carrying = up.iface in (self.selection.primary, self.selection.draining)  # one IKE SA
-        return assemble(up, self.config, path, outside, self.vpn.tunnel() if carrying else None)
+        return assemble(up, self.config, path, outside, self.vpn.tunnel() if carrying else None, now)
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -101,11 +101,14 @@ def fa_route_goes(old: SetPath, new: SetPath) -> bool:
     return old.mode in FA_MODES and (new.mode not in FA_MODES or new.care_of != old.care_of)
 
 
-def tunnels_going(old: SetPath, new: SetPath, elsewhere: set[Tunnel]) -> list[Tunnel]:
-    """The layers of `old` that `new` does not keep. The VPN tunnel moves between uplinks with the
-    primary: one another path holds already stays."""
-    keep = {t.name for t in new.tunnels} if new.mode else set()
-    return [t for t in old.tunnels if (t.name not in keep or t not in new.tunnels) and t not in elsewhere]
+def tunnels_going(old: SetPath, new: SetPath, elsewhere: set[str]) -> list[Tunnel]:
+    """The layers of `old` that `new` does not keep. A layer `new` has by the same name stays: the
+    backend changes its endpoints in place (a move changes the x-MIP layer's care-of, never the VPN
+    layer's VPN-TIA and i-HA). `new` without a mode keeps the layers it lists, parked: no route into
+    them until a path takes them again. The VPN tunnel moves between uplinks with the primary: one
+    another path holds already (by name, `elsewhere`) stays."""
+    keep = {t.name for t in new.tunnels}
+    return [t for t in old.tunnels if t.name not in keep and t.name not in elsewhere]
 
 
 def tunnel_steps(p: SetPath, vpn_tia: str | None) -> list[TunnelStep]:

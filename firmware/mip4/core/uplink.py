@@ -134,6 +134,8 @@ class Uplink:
     waited: float | None = None  # how long it had been usable when it last became the primary
     gate: str | None = None  # last Gate path announced
     path: tuple | None = None  # last SetPath announced
+    parked: tuple = ()  # the layers of the last path, kept unrouted for the next one (datapath.close)
+    parked_until: float | None = None  # when they go if no path took them
     held: str | None = None  # why it is HELD: the home agent that keeps no binding for it
     tag: str = ""  # stands for iface in tunnel names (tunnel_tag); set once, when the uplink is first seen
     fa_alternative: ForeignAgentInfo | None = None  # another FA heard on this link while ours still is

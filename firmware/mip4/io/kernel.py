@@ -44,6 +44,8 @@ class KernelDataPlane:
     def __init__(self, ipr: AsyncIPRoute) -> None:
         self.ipr = ipr
         self.tunnels: dict[str, Tunnel] = {}
+        self.links: dict[str, str | None] = {}  # tunnel -> the link its outer packets leave by
+        self.mtus: dict[str, int] = {}  # tunnel -> the MTU set_mtu gave it
         self.routes: dict[tuple[int, str], dict] = {}  # (table, prefix) -> the route as installed
         self.rules: dict[tuple, dict] = {}  # key -> rule kwargs
         self.visitors_only_on: set[str] = set()  # FA tunnels whose inner packets only reach host routes
@@ -53,29 +55,45 @@ class KernelDataPlane:
     # -- tunnels ---------------------------------------------------------------------------------
 
     async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
-        """An ipip device `t.name` from t.local to t.remote (outer packets leave by `link` if given)."""
-        if t.name in self.tunnels and self.tunnels[t.name] == t:
+        """An ipip device `t.name` from t.local to t.remote (outer packets leave by `link` if given).
+        An ipip device of ours by that name and link with other endpoints is changed in place (one
+        RTM_NEWLINK: the device, its MTU and the routes into it stay), not deleted and made again."""
+        old = self.tunnels.get(t.name)
+        if old == t and self.links.get(t.name) == link:
             return
-        await self.tunnel_down(t.name)
         if t.udp_port:  # fail closed: never an ipip device where the HA expects RFC 3519 UDP
+            await self.tunnel_down(t.name)
             raise LookupError("tunnel %s: UDP tunnelling needs the userspace backend" % t.name)
-        spec = dict(ifname=t.name, kind="ipip", ipip_local=t.local, ipip_remote=t.remote, ipip_ttl=64)
+        spec = dict(kind="ipip", ipip_local=t.local, ipip_remote=t.remote, ipip_ttl=64)
         if link:
             spec["ipip_link"] = await self.index(link)
-        await self.ipr.link("add", **spec)
-        await self.ipr.link("set", index=await self.index(t.name), state="up")
-        self.tunnels[t.name] = t
+        if old is not None and not old.udp_port and self.links.get(t.name) == link:
+            try:
+                mtu = {"mtu": self.mtus[t.name]} if t.name in self.mtus else {}  # kept as set_mtu gave it
+                await self.ipr.link("set", index=await self.index(t.name), **spec, **mtu)
+            except (NetlinkError, LookupError) as e:  # gone meanwhile, or refused: made anew below
+                log.warning("tunnel %s not changed in place (%s): making it again", t.name, e)
+            else:
+                self.tunnels[t.name] = t
+                log.info("tunnel %s changed: %s -> %s%s (was %s -> %s)", t.name, t.local, t.remote,
+                         " via %s" % link if link else "", old.local, old.remote)
+                return
+        await self.tunnel_down(t.name)
+        await self.ipr.link("add", ifname=t.name, state="up", **spec)  # up as made: one request, not two
+        self.tunnels[t.name], self.links[t.name] = t, link
         log.info("tunnel %s up: %s -> %s%s", t.name, t.local, t.remote, " via %s" % link if link else "")
 
     async def adopt(self, t: Tunnel, mtu: int) -> None:
         """A device another backend made for `t` (a TUN device): up with `mtu`, journalled as a tunnel."""
         await self.ipr.link("set", index=await self.index(t.name), state="up", mtu=mtu)
-        self.tunnels[t.name] = t
+        self.tunnels[t.name], self.mtus[t.name] = t, mtu
 
     def forget(self, name: str) -> Tunnel | None:
         """The device `name` is gone or going: so are the routes into it (the kernel removes them)."""
         for key in [k for k, r in self.routes.items() if r.get("device") == name]:
             self.routes.pop(key)
+        self.links.pop(name, None)
+        self.mtus.pop(name, None)
         return self.tunnels.pop(name, None)
 
     async def mtu(self, iface: str) -> int:
@@ -86,7 +104,12 @@ class KernelDataPlane:
         return struct.unpack_from("16si", got)[1]
 
     async def set_mtu(self, iface: str, mtu: int) -> None:
+        """A tunnel of ours keeps the MTU it was given (a tunnel changed in place too): asked again, nothing."""
+        if iface in self.tunnels and self.mtus.get(iface) == mtu:
+            return
         await self.ipr.link("set", index=await self.index(iface), mtu=mtu)
+        if iface in self.tunnels:
+            self.mtus[iface] = mtu
         log.info("%s: mtu %d", iface, mtu)
 
     async def tunnel_down(self, name: str) -> None:

@@ -31,6 +31,7 @@ class RouterPaths:
         self.tables = self.layout.uplink
         self.fa_tables = self.layout.fa
         self.paths: dict[str, SetPath] = {}
+        self.parked: dict[str, SetPath] = {}  # uplink -> its closed path's layers, unrouted, for the next one
         self.gates: dict[str, str | None] = {}
         self.lan: tuple | None = None  # what the LAN table's default route is now
         self.ike: tuple | None = None  # what the IKE table's default route is now
@@ -95,10 +96,14 @@ class RouterPaths:
         log.info("gate %s: %s (%s)", g.iface, g.path or "blocked", g.reason)
 
     async def set_path(self, p: SetPath) -> None:
-        old = self.paths.pop(p.iface, None)
+        """The uplink's path: layers the new one has by name are changed in place (tunnel_up), the
+        others go; without a mode, nothing is routed into the old layers, and those `p` lists stay
+        parked for the next path."""
+        old = self.paths.pop(p.iface, None) or self.parked.pop(p.iface, None)
         k, known = self.kernel, p.iface in self.tables
+        used = {t.name for q in self.paths.values() for t in q.tunnels}  # another path routes into them
         if old is not None:
-            elsewhere = {t for q in self.paths.values() for t in q.tunnels}
+            elsewhere = used | {t.name for i, q in self.parked.items() if i != p.iface for t in q.tunnels}
             for t in rules.tunnels_going(old, p, elsewhere):
                 await self._unroute(t.name)
                 await k.tunnel_down(t.name)
@@ -108,6 +113,13 @@ class RouterPaths:
                 await self._rule(self.layout.fa_rule(p.iface), up=False)
                 await k.route_down("0.0.0.0/0", table=self.fa_tables[p.iface])
         if p.mode is None:
+            kept = tuple(t for t in p.tunnels if t.name in k.tunnels)
+            for t in kept:
+                if t.name not in used:  # fail closed: the tables stop using it (R-3.2.2-a)
+                    await self._unroute(t.name)
+            if kept:
+                self.parked[p.iface] = SetPath(p.iface, None, None, kept)
+                log.info("path %s: none; %s parked for the next path", p.iface, ", ".join(t.name for t in kept))
             return
         if known and rules.uses_fa(p):  # RFC 5944 4.2.2: the FA is our router
             await k.route("0.0.0.0/0", table=self.fa_tables[p.iface], device=p.iface, gateway=p.care_of,

@@ -145,7 +145,11 @@ class UdpTunnelPlane:
         return self.kernel.tunnels
 
     async def tunnel_up(self, t: Tunnel, link: str | None = None) -> None:
-        if self.kernel.tunnels.get(t.name) == t:
+        old = self.kernel.tunnels.get(t.name)
+        if old == t:
+            return
+        if old is not None and not old.udp_port and not t.udp_port:  # ipip to ipip: the kernel changes it in place
+            await self.kernel.tunnel_up(t, link)
             return
         await self.tunnel_down(t.name)  # the same name may change kind
         if not t.udp_port:

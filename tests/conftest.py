@@ -26,6 +26,7 @@ NETNS = (
     "tests/io/test_ha_one_host.py",
     "tests/io/test_host_kernel.py",
     "tests/io/test_rtnl_dumps.py",
+    "tests/io/test_udp_tunnel_pmtu.py",
     "tests/io/test_dnav4.py::test_a_real_lease_is_bound_and_remembered_with_its_routers_mac",
     "tests/io/test_dnav4.py::test_back_on_a_known_network_the_remembered_lease_is_used_at_once_without_dhcp",
     "tests/io/test_dnav4.py::test_dhcp_confirms_the_remembered_lease",

@@ -7,6 +7,7 @@ answers a visitor's home address and how an MN reaches an FA before it has an ad
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import socket
@@ -54,6 +55,7 @@ def bypass_ipsec(sock: socket.socket) -> None:
 
 
 IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # linux/in.h
+IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2  # linux/in.h
 
 
 class UdpEndpoint:
@@ -79,6 +81,10 @@ class UdpEndpoint:
             bypass_ipsec(self.sock)
         if freebind:
             self.sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        # DF on everything we send, never fragmented here: a datagram over the path MTU fails with EMSGSIZE
+        # (send() says so), and the UDP tunnels lower their device's MTU as the kernel's ipip does
+        # (RFC 2003 5.1); fragments of MIP tunnel data would leave the VPN gateway as ESP fragments
+        self.sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
         self.sock.bind((address, port))
         self.sock.setblocking(False)
         # per datagram, what is the same for most (issue 25): the receiving interface and address by the
@@ -123,15 +129,20 @@ class UdpEndpoint:
         known = self._arrivals[pktinfo] = (_if_name(index), socket.inet_ntoa(addr))
         return known
 
-    def send(self, d: Datagram) -> None:
-        """From `d.src` (when not 0.0.0.0) to d.dst:d.dport; our port is the bound one."""
+    def send(self, d: Datagram) -> int:
+        """From `d.src` (when not 0.0.0.0) to d.dst:d.dport; our port is the bound one. 0, or the errno
+        of a failed send (EMSGSIZE: over the path MTU the kernel knows, not logged here)."""
         ancillary = self._pktinfo.get(d.src)
         if ancillary is None:
             ancillary = self._source(d.src)
         try:
             self.sock.sendmsg([d.payload], ancillary, 0, (d.dst, d.dport))
         except OSError as e:
-            log.warning("udp send %s -> %s:%d on %s failed: %s", d.src or "0.0.0.0", d.dst, d.dport, d.iface or "*", e)
+            if e.errno != errno.EMSGSIZE:
+                log.warning("udp send %s -> %s:%d on %s failed: %s", d.src or "0.0.0.0", d.dst, d.dport,
+                            d.iface or "*", e)
+            return e.errno or -1
+        return 0
 
     def _source(self, source: str) -> list:
         """sendmsg's ancillary data to send from `source` (remembered: an agent sends from one or two)."""

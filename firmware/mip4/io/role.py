@@ -8,6 +8,7 @@ and the status file is deleted.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -198,13 +199,13 @@ class Role:
     async def after_batch(self) -> None:
         """A batch is done (the MN re-points the LAN route)."""
 
-    def _send(self, d: Datagram) -> None:
-        """From our port 434 on the datagram's interface, else on the role's default socket."""
+    def _send(self, d: Datagram) -> int:
+        """From our port 434 on the datagram's interface, else on the role's default socket: 0, or the
+        errno of a failed send."""
         ep = self.udp.get(d.iface)
         if ep is None:
             ep = self.udp.get(self.default_iface())
-        if ep:
-            ep.send(d)
+        return ep.send(d) if ep else errno.ENODEV
 
     def default_iface(self) -> str:
         return ""

@@ -13,9 +13,11 @@ our own address is answered here, back through the tunnel it came by (RFC 3519 4
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import logging
 import os
+import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ from .kernel import KernelDataPlane
 log = logging.getLogger("mip4.udp")
 
 TUNSETIFF = 0x400454CA
+SIOCGIFMTU, SIOCSIFMTU = 0x8921, 0x8922
+IP_MTU = 14  # linux/in.h: a connected socket's path MTU
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 HEADER = TunnelData(b"").encode()  # RFC 3519 3.3: type 4, next header IPv4; the packet follows
 MAX_PACKET = 65535
@@ -44,11 +48,11 @@ class _Device:
 class UdpTunnels:
     """TUN devices for UDP tunnels; `send` puts a datagram on the wire from our port 434."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[Datagram], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[Datagram], int]) -> None:
         self.loop, self.send = loop, send
         self.devices: dict[str, _Device] = {}
         self.peers: dict[tuple[str, str, int], str] = {}  # (our address, peer, peer port) -> device
-        self.counters = {"sent": 0, "received": 0, "dropped": 0, "keepalives_answered": 0}
+        self.counters = {"sent": 0, "received": 0, "dropped": 0, "keepalives_answered": 0, "too_big": 0}
 
     def open(self, t: Tunnel, link: str | None) -> None:
         """Create TUN device `t.name` (non-persistent: it goes when we close it or die)."""
@@ -101,8 +105,35 @@ class UdpTunnels:
                 return
             if not packet or packet[0] >> 4 != 4:
                 continue  # RFC 3519 3.3: next header 4, so IPv4 only
+            if self.send(Datagram(dev.link, t.local, PORT, t.remote, t.udp_port, HEADER + packet)) == errno.EMSGSIZE:
+                self.counters["too_big"] += 1
+                self._path_mtu(dev)
+                continue
             self.counters["sent"] += 1
-            self.send(Datagram(dev.link, t.local, PORT, t.remote, t.udp_port, HEADER + packet))
+
+    def _path_mtu(self, dev: _Device) -> None:
+        """A packet did not fit the path MTU to the peer (DF on every datagram of ours): the device's MTU
+        comes down to that path MTU less the tunnel's layer, so the kernel answers the next too-big
+        packet routed into it with ICMP "fragmentation needed" to its sender (or fragments it before it
+        enters, without DF), as it does for an ipip device (RFC 2003 5.1). Never fragments of MIP
+        tunnel data: behind a VPN gateway they would leave it as ESP fragments."""
+        t = dev.tunnel
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind((t.local, 0))
+            probe.connect((t.remote, t.udp_port))
+            path = probe.getsockopt(socket.IPPROTO_IP, IP_MTU)
+            ifreq = fcntl.ioctl(probe, SIOCGIFMTU, struct.pack("16si", t.name.encode(), 0))
+            now = struct.unpack("16si", ifreq)[1]
+            mtu = path - t.overhead
+            if mtu >= 68 and mtu < now:
+                fcntl.ioctl(probe, SIOCSIFMTU, struct.pack("16si", t.name.encode(), mtu))
+                log.info("udp tunnel %s: path MTU to %s is %d: device MTU %d -> %d (RFC 2003 5.1)", t.name, t.remote,
+                         path, now, mtu)
+        except OSError as e:
+            log.warning("udp tunnel %s: path MTU to %s not applied: %s", t.name, t.remote, e)
+        finally:
+            probe.close()
 
     def receive(self, d: Datagram) -> str | None:
         """MIP tunnel data on port 434: the device it went to, or None (not ours: dropped)."""

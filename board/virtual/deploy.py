@@ -4,7 +4,9 @@ nodes merged into one namespace) while the LAN host's stream runs.
 
 Kinds (topology.json "deploy", a step's `deploy` key):
 - `commands`: run iptables (or any) commands in nodes, then go on (a NAT or a firewall hole that the
-  following moves then meet); its result is what was run, and the firewall's drop counters.
+  following moves then meet); `flush` names nodes whose conntrack table is emptied after them (a new NAT
+  rule applies only to connections tracked from then on); its result is what was run, and the
+  firewall's drop counters.
 - `closed`: the MR moves onto a path where IPsec cannot work (a transparent proxy passes nothing but
   TCP; or the x-HA is missing) and must fail closed for `watch_s`: no mode, the gate shut, the LAN
   route `prohibit`, no stream data; afterwards the set-up is undone.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 
 from labkit import batch, emit, merged, sh, wait_for
@@ -49,8 +52,13 @@ def _ha_counters(lab, name: str) -> dict:  # noqa: ANN001
     return lab.status(name).get("status", {}).get("counters", {})
 
 
+def flush_conntrack(node: str) -> str:
+    sh("ip netns exec %s %s -c 'from pyroute2 import Conntrack; Conntrack().flush()'" % (node, sys.executable))
+    return "%s: conntrack flushed" % node
+
+
 def run_commands(lab, index: int, step: dict) -> dict:  # noqa: ANN001
-    done = commands(step["commands"])
+    done = commands(step["commands"]) + [flush_conntrack(node) for node in step.get("flush", [])]
     snap = lab.snapshot()
     result = dict(step=index, deploy="commands", network=None, expect=snap["mode"], mode=snap["mode"], ok=True,
                   flap=False, ran=done, fw_drops=drops("fw"), iha_counters=_ha_counters(lab, "iha"),

@@ -26,7 +26,7 @@ import pytest
 from board.virtual.audit import audit
 from board.virtual.boot import topology
 
-from .conftest import CN, I_HA, LAN_HOST, NETEM_MS, VPN_GW, X_HA, X_HOA, _boot, _event, steps, tshark
+from .conftest import CN, I_HA, I_HOA, LAN_HOST, NETEM_MS, VPN_GW, X_HA, X_HOA, _boot, _event, steps, tshark
 
 NAT_OUTSIDE, X_HA_INET = "192.0.2.6", "192.0.2.2"  # the NAT box's and the x-HA's Internet addresses
 PROXY_BOUND = 25.0  # s: the fail-closed watches (20 s) plus the move
@@ -213,7 +213,7 @@ def test_i_ha_list_wrong_but_firewall_right_the_mr_stays_outside(deploy):
     """R-3.6.1-b, the other way: the i-HA trusts the external networks by mistake, the firewall drops the
     MR's clear request (its drop counter rises; the i-HA's link never shows it), and the MR ends in cvc."""
     lab, events = deploy
-    (restart,) = _deploy(events, "restart")
+    restart = _deploy(events, "restart")[0]  # the second puts the list right, for the gateway's SNAT
     assert "192.168.100.0/24" in restart["config"]["ha"]["trusted_networks"]
     flap = _after(events, restart)
     after = _after(events, flap)
@@ -279,3 +279,79 @@ def test_the_leak_auditor_saw_nothing_in_clear_in_any_deployment(deploy):
     print("leak audit: %d packets: %s" % (result["packets"], result["kinds"]))
     assert not result["leaks"], "\n".join(result["leaks"][:30])
     assert result["per_capture"]["srv-inet.pcapng"] > 0 and result["kinds"].get("udp-tunnel-ike", 0) > 50
+
+
+def _nat_step(events: list, node: str) -> dict:
+    """The commands step that put a NAT into `node`, and the move after it."""
+    (put,) = [s for s in _deploy(events, "commands") if any(c.startswith(node + ": iptables-legacy -t nat -A")
+                                                              for c in s["ran"])]
+    return put
+
+
+def _mip_udp(lab, events: list, start: dict, nated: str, window_end: dict) -> dict:  # noqa: ANN001
+    """On the i-HA's core link, from `start` to `window_end`: i-MIP requests from the NAT's address
+    `nated` asking for a UDP tunnel, the i-HA's replies accepting it (RFC 3519 3.2, ext 44 code 0), MIP
+    tunnel data (type 4) on UDP 434 both ways, and IP-in-IP from or to `nated` after the first acceptance."""
+    cap = lab.path("captures", "iha-core.pcapng")
+    window = (start["wall"], window_end["wall"])
+    asked = _in(tshark(cap, "mip.type == 1 && ip.src == %s && ip.dst == %s && mip.ext.utrq.encaptype == 4"
+                       % (nated, I_HA), "frame.time_epoch"), window)
+    accepted = _in(tshark(cap, "mip.type == 3 && mip.code == 0 && ip.src == %s && ip.dst == %s && "
+                          "mip.ext.utrp.code == 0" % (I_HA, nated), "frame.time_epoch"), window)
+    up = _in(tshark(cap, "mip.type == 4 && ip.src == %s && ip.dst == %s && udp.dstport == 434" % (nated, I_HA),
+                    "frame.time_epoch"), window)
+    down = _in(tshark(cap, "mip.type == 4 && ip.src == %s && ip.dst == %s && udp.srcport == 434" % (I_HA, nated),
+                      "frame.time_epoch"), window)
+    first = min((float(r[0]) for r in accepted), default=window[1])
+    ipip = _in(tshark(cap, "ip.proto == 4 && ip.addr == %s" % nated, "frame.time_epoch"), (first, window[1]))
+    found = dict(asked=len(asked), accepted=len(accepted), up=len(up), down=len(down), ipip_after=len(ipip))
+    print("i-HA's core link, NAT at %s: %s" % (nated, found))
+    return found
+
+
+def test_a_gateway_that_snats_vpn_tias_gets_i_mip_over_rfc_3519_udp(deploy):
+    """R-2.5-b, R-2.5-e, R-2.5-d (NAT inside the gateway): the VPN gateway masquerades the VPN-TIAs towards
+    the intranet, so the i-HA sees the MR's i-MIP request from the gateway's address, not the VPN-TIA in
+    the care-of field. It accepts RFC 3519 UDP tunnelling (reply ext 44, code 0) for that binding with no
+    NAT box anywhere; the MR reaches cvc, the stream flows with nothing lost, and the gateway-to-intranet
+    side (the i-HA's core link) carries the MR's i-MIP data as MIP tunnel data on UDP 434, no IP-in-IP;
+    outside, the x-MIP layer, which no NAT affects, stays IP-in-IP (only the affected layer in UDP)."""
+    lab, events = deploy
+    put = _nat_step(events, "vpngw")
+    move = _after(events, put)
+    print("gateway SNAT: ext1 mode %s, data %s s, care-of %s" % (move["mode"], move["data_after_s"], move["care_of"]))
+    assert move["network"] == "ext1" and move["ok"] and move["mode"] == "cvc", move
+    s = move["stream"]
+    assert (s["reconnects"], s["gaps"], s["duplicates"]) == (0, 0, 0)
+    found = _mip_udp(lab, events, put, VPN_GW, _after(events, move))
+    assert found["asked"] and found["accepted"] and found["up"] > 50 and found["down"] > 50, found
+    assert found["ipip_after"] == 0, found
+    assert re.search(r"%s -> 10\.5\.0\.\d+ from %s: .*UDP tunnel" % (re.escape(I_HOA), re.escape(VPN_GW)),
+                     lab.log("mip4d-iha"))
+    ext1 = lab.path("captures", "isp-ext1.pcapng")
+    window = _window(events, move)
+    x_ipip = _in(tshark(ext1, "ip.proto == 4 && ip.dst == %s && esp" % X_HA, "frame.time_epoch"), window)
+    x_udp = _in(tshark(ext1, "mip.type == 4", "frame.time_epoch"), window)
+    print("ext1: %d IP-in-IP with ESP to the x-HA, %d MIP tunnel data" % (len(x_ipip), len(x_udp)))
+    assert len(x_ipip) > 50 and x_udp == []
+
+
+def test_a_nat_between_the_mn_and_the_i_ha_inside_gets_mode_c_over_rfc_3519_udp(deploy):
+    """R-2.5-d (NAT between MN and i-HA inside): the intranet router masquerades subnet 2 towards the core;
+    the MR there reaches mode c, the i-HA accepting RFC 3519 UDP tunnelling for its co-located care-of
+    (it sees the router's address as the source), the stream flows with nothing lost, and the i-HA's link
+    carries the MR's data only as MIP tunnel data on UDP 434, never IP-in-IP."""
+    lab, events = deploy
+    put = _nat_step(events, "rtr")
+    move = _after(events, put)
+    print("inside NAT: net2 mode %s, data %s s, care-of %s" % (move["mode"], move["data_after_s"], move["care_of"]))
+    assert move["network"] == "net2" and move["ok"] and move["mode"] == "c", move
+    assert move["care_of"].startswith("10.3.0."), move
+    s = move["stream"]
+    assert (s["reconnects"], s["gaps"], s["duplicates"]) == (0, 0, 0)
+    rtr = "10.0.0.1"  # the intranet router's core address, the NAT's outside
+    found = _mip_udp(lab, events, put, rtr, _after(events, move))
+    assert found["asked"] and found["accepted"] and found["up"] > 50 and found["down"] > 50, found
+    assert found["ipip_after"] == 0, found
+    assert re.search(r"%s -> %s from %s: .*UDP tunnel" % (re.escape(I_HOA), re.escape(move["care_of"]),
+                                                         re.escape(rtr)), lab.log("mip4d-iha"))

@@ -102,3 +102,17 @@ def test_a_path_that_is_no_fifo_is_refused(tmp_path):
         VrrpFifo(asyncio.get_running_loop(), str(path), None, apply)
     with pytest.raises(ValueError, match="is not a FIFO"):
         asyncio.run(main())
+
+
+def test_lines_written_while_no_mip4d_read_supersede_the_record(tmp_path):
+    """The active's mip4d dies; keepalived (holding the FIFO open) writes FAULT meanwhile: the respawned
+    mip4d must never go active from its record first (proxy ARP and tunnels on the machine that gave up
+    the address)."""
+    path = str(tmp_path / "vrrp.fifo")
+    assert asyncio.run(follow(path, ['INSTANCE "ha" MASTER 150'])) == ["active"]
+    keepalived = os.open(path, os.O_RDWR | os.O_NONBLOCK)  # as keepalived opens it
+    try:
+        os.write(keepalived, b'INSTANCE "ha" FAULT 150\n')
+        assert asyncio.run(follow(path, [])) == ["standby"]
+    finally:
+        os.close(keepalived)

@@ -76,26 +76,28 @@ class VrrpFifo:
                 recorded = f.read().strip()
         except FileNotFoundError:
             recorded = ""
-        loop.add_reader(self.fd, self._readable)
         log.info("following keepalived's states in %s (%s)%s", path,
                  "instance %s" % instance if instance else "every INSTANCE line",
                  ", last said: %s" % recorded if recorded else "")
-        if recorded in ("active", "standby"):
+        # the lines keepalived wrote while no mip4d read them are newer than the record: read them first
+        if self._readable() is None and recorded in ("active", "standby"):
             self._want(recorded)
+        loop.add_reader(self.fd, self._readable)
 
     def _want(self, state: str) -> None:
         self.wanted = state
         if self.worker is None or self.worker.done():
             self.worker = self.loop.create_task(self._follow())
 
-    def _readable(self) -> None:
+    def _readable(self) -> str | None:
+        """Reads what the FIFO holds; returns the last state it wanted, if any."""
         try:
             data = os.read(self.fd, 65536)
         except BlockingIOError:
-            return
+            return None
         except OSError as e:
             if e.errno == errno.EINTR:
-                return
+                return None
             raise
         self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
@@ -117,6 +119,7 @@ class VrrpFifo:
                 f.write(last + "\n")
             os.replace(self.record + ".tmp", self.record)
             self._want(last)
+        return last
 
     async def _follow(self) -> None:
         while self.wanted is not None:

@@ -104,7 +104,8 @@ def _keepalived(lab, member: str, pair: dict, priority: int, vrrp: dict) -> None
     link (the Internet link is audited, and the pair's heartbeat is no business of it) while the addresses
     move on the links the home agent serves (track_interface: one down, the machine is FAULT); and the
     track script checks mip4d's process, not `mip4 ha state` (a Python interpreter a second per machine is
-    more than UML's CPU gives; the host tests run `mip4 ha state --record`)."""
+    more than UML's CPU gives; the host tests run `mip4 ha state`). keepalived tells mip4d its states
+    through notify_fifo (mip4d's vrrp_fifo), as there: no interpreter started per transition."""
     etc = os.path.normpath(os.path.join(lab.run_dir, "..", "etc"))
     alive = os.path.join(etc, "alive-%s.sh" % member)
     with open(alive, "w") as f:

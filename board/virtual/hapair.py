@@ -13,6 +13,7 @@ without taking the addresses back.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,7 +67,13 @@ def start_store(lab) -> EtcdCluster:  # noqa: ANN001  (labctl.Lab)
         for member in pair["members"]:
             over = lab.overrides.setdefault(member, {}).setdefault("ha", {})
             over["store_endpoints"] = list(cluster.endpoints)
+            over["vrrp_fifo"], over["vrrp_instance"] = fifo(member), "ha"  # keepalived's notify_fifo
     return cluster
+
+
+def fifo(member: str) -> str:
+    """keepalived's notify_fifo for this member: on UML's own tmpfs (a FIFO on hostfs would be the host's)."""
+    return "/run/mip4-vrrp-%s.fifo" % member
 
 
 def pid_file(lab, name: str) -> str:  # noqa: ANN001
@@ -97,30 +104,20 @@ def _keepalived(lab, member: str, pair: dict, priority: int, vrrp: dict) -> None
     link (the Internet link is audited, and the pair's heartbeat is no business of it) while the addresses
     move on the links the home agent serves (track_interface: one down, the machine is FAULT); and the
     track script checks mip4d's process, not `mip4 ha state` (a Python interpreter a second per machine is
-    more than UML's CPU gives; the host tests run `mip4 ha state --record`)."""
+    more than UML's CPU gives; the host tests run `mip4 ha state`). keepalived tells mip4d its states
+    through notify_fifo (mip4d's vrrp_fifo), as there: no interpreter started per transition."""
     etc = os.path.normpath(os.path.join(lab.run_dir, "..", "etc"))
-    sock = os.path.join(lab.run_dir, member + ".control.sock")
-    notify_log = os.path.join(lab.log_dir, "notify-%s.log" % member)
-    notify = os.path.join(etc, "notify-%s.sh" % member)
-    record = os.path.join(lab.run_dir, member + ".vrrp")
-    with open(notify, "w") as f:  # keepalived runs notify scripts at once, each on its own: under UML's load a
-        # `standby` that followed an `active` could reach mip4d first. One at a time, each telling the latest
-        # state keepalived gave (the shell records it; `mip4 ha --record` would write its own, older one)
-        f.write("#!/bin/sh\necho \"$(date +%%s.%%N) $1\" >> %s\necho $1 > %s\nexec flock %s.lock sh -c 'PYTHONPATH=%s "
-                "exec %s -m mip4 ha \"$(cat %s)\" --socket %s' >> %s 2>&1\n"
-                % (notify_log, record, record, os.path.join(REPO, "firmware"), sys.executable, record, sock,
-                   notify_log))
     alive = os.path.join(etc, "alive-%s.sh" % member)
     with open(alive, "w") as f:
         f.write("#!/bin/sh\nexec kill -0 \"$(cat %s)\" 2>/dev/null\n" % pid_file(lab, member))
-    for path in (notify, alive):
-        os.chmod(path, 0o755)
+    os.chmod(alive, 0o755)
     conf = os.path.join(etc, "keepalived-%s.conf" % member)
     with open(conf, "w") as f:
         f.write("""global_defs {
     router_id %(member)s
     script_user root
     vrrp_version 3
+    notify_fifo %(fifo)s
 }
 vrrp_script mip4d {
     script "%(alive)s"
@@ -145,12 +142,9 @@ vrrp_instance ha {
     track_script {
         mip4d
     }
-    notify_master "%(notify)s active"
-    notify_backup "%(notify)s standby"
-    notify_fault "%(notify)s standby"
 }
 """ % dict(member=member, alive=alive, interface=vrrp["interface"], vrid=pair["virtual_router_id"],
-           priority=priority, advert=vrrp["advert_int"], notify=notify,
+           priority=priority, advert=vrrp["advert_int"], fifo=fifo(member),
            addresses="\n".join("        " + a for a in pair["addresses"]),
            track="\n".join("        " + t for t in pair["track"])))
     log = open(os.path.join(lab.log_dir, "keepalived-%s.log" % member), "a")  # noqa: SIM115
@@ -174,10 +168,11 @@ def state(lab, member: str) -> dict:  # noqa: ANN001
 
 
 def notified(lab, member: str) -> list[str]:  # noqa: ANN001
-    """The states keepalived gave this member, in order (its notify script's log)."""
+    """The states keepalived gave this member, in order, as its mip4d applied them (its log, which a
+    respawned mip4d appends to)."""
     try:
-        with open(os.path.join(lab.log_dir, "notify-%s.log" % member)) as f:
-            return [line.split()[1] for line in f if line[:1].isdigit() and len(line.split()) > 1]
+        with open(os.path.join(lab.log_dir, "mip4d-%s.log" % member)) as f:
+            return re.findall(r"ha: \w+ -> (active|standby)", f.read())
     except OSError:
         return []
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,27 +52,39 @@ class Node:
         self.log = tmp / ("%s.log" % name)
         self.notify_log = tmp / ("%s.notify" % name)
         self.config = tmp / ("%s.json" % name)
-        self.config.write_text(json.dumps({"role": "ha", "control_socket": str(self.socket), "ha": {
-            "address": VIP, "role": "i-ha", "home_iface": "home", "trusted_networks": ["10.0.0.0/8"],
-            "mobile_nodes": {HOA: {"spi": SPI, "key": KEY}}, "store_endpoints": list(etcd.endpoints),
-            "start_standby": True}}))
         self.config_standalone = tmp / ("%s-alone.json" % name)  # a single home agent with a store: no keepalived
-        raw = json.loads(self.config.read_text())
-        raw["ha"]["start_standby"] = False
-        self.config_standalone.write_text(json.dumps(raw))
+        self.fifo = tmp / ("%s.fifo" % name)
+        self.etcd, self.priority = etcd, priority
+        self.configure("fifo")
+
+    def configure(self, via: str) -> None:
+        """keepalived tells mip4d its state through its notify_fifo (via "fifo": mip4d reads the lines) or
+        its notify scripts (via "script": each transition starts `mip4 ha active|standby`)."""
+        name, tmp, self.via = self.name, self.tmp, via
+        ha = {"address": VIP, "role": "i-ha", "home_iface": "home", "trusted_networks": ["10.0.0.0/8"],
+              "mobile_nodes": {HOA: {"spi": SPI, "key": KEY}}, "store_endpoints": list(self.etcd.endpoints),
+              "start_standby": True}
+        if via == "fifo":
+            ha.update(vrrp_fifo=str(self.fifo), vrrp_instance="ha")
+        self.config.write_text(json.dumps({"role": "ha", "control_socket": str(self.socket), "ha": ha}))
+        self.config_standalone.write_text(json.dumps({"role": "ha", "control_socket": str(self.socket), "ha": dict(
+            ha, start_standby=False, vrrp_fifo=None, vrrp_instance=None)}))
         notify = tmp / ("%s-notify.sh" % name)
         notify.write_text("#!/bin/sh\necho \"$(date +%%s.%%N) $1\" >> %s\nPYTHONPATH=%s exec %s -m mip4 ha $1 "
                           "--socket %s --record %s >> %s 2>&1\n" % (
                               self.notify_log, ENV["PYTHONPATH"], sys.executable, self.socket,
                               tmp / ("%s.want" % name), self.notify_log))
         notify.chmod(0o755)
+        scripts = ('    notify_master "%(notify)s active"\n    notify_backup "%(notify)s standby"\n'
+                   '    notify_fault "%(notify)s standby"\n' if via == "script" else "")
+        fifo = "    notify_fifo %s\n" % self.fifo if via == "fifo" else ""
         self.keepalived_conf = tmp / ("%s-keepalived.conf" % name)
-        self.keepalived_conf.write_text("""
+        self.keepalived_conf.write_text(("""
 global_defs {
     router_id %(name)s
     script_user root
     vrrp_version 3
-}
+""" + fifo + """}
 vrrp_script mip4d {
     script "%(notify)s state"
     interval 1
@@ -91,11 +104,8 @@ vrrp_instance ha {
     track_script {
         mip4d
     }
-    notify_master "%(notify)s active"
-    notify_backup "%(notify)s standby"
-    notify_fault "%(notify)s standby"
-}
-""" % dict(name=name, notify=notify, priority=priority, advert=ADVERT, vip=VIP))
+""" + scripts + """}
+""") % dict(name=name, notify=notify, priority=self.priority, advert=ADVERT, vip=VIP))
         self.mip4d: subprocess.Popen | None = None
         self.keepalived: subprocess.Popen | None = None
 
@@ -116,7 +126,10 @@ vrrp_instance ha {
                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
 
     def states(self) -> list[str]:
+        """The states keepalived gave mip4d: the notify script's log, or mip4d's own for the FIFO's lines."""
         try:
+            if self.via == "fifo":
+                return re.findall(r"ha: \w+ -> (active|standby)", self.log.read_text())  # once applied
             return [line.split()[1] for line in self.notify_log.read_text().splitlines()
                     if line[:1].isdigit() and line.split()[1] in ("active", "standby")]
         except FileNotFoundError:
@@ -236,8 +249,10 @@ def test_a_single_home_agent_with_a_store_restarted_after_sigkill_serves_its_bin
         mn.wait()
 
 
-@pytest.mark.parametrize("death", ["machine", "mip4d", "respawn"])
-def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_without_a_registration(pair, death):
+@pytest.mark.parametrize(("death", "via"), [("machine", "fifo"), ("mip4d", "fifo"), ("respawn", "fifo"),
+                                           ("machine", "script")])
+def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_without_a_registration(pair, death,
+                                                                                                    via):
     """death "machine": mip4d and keepalived SIGKILLed, the link down; "mip4d": mip4d alone SIGKILLed (its
     keepalived sees it by the track script, once a second), then started again as procd would: it comes
     back as the standby and leaves the address where it is (nopreempt), the stream going on; "respawn":
@@ -246,6 +261,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
     state keepalived last gave it. Either way the stream resumes without a registration."""
     names, (ha1, ha2), tmp, etcd = pair
     for node in (ha1, ha2):
+        node.configure(via)
         node.start_mip4d()
         assert node.ha()["state"] == "standby"
     ha1.start_keepalived()
@@ -284,7 +300,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
         after = read_until(resumed)
         failover = after["at"] - killed
         if death == "respawn":
-            print("respawn: %.3f s from the kill to the stream's next datagram" % (after["at"] - killed))
+            print("respawn (%s): %.3f s from the kill to the stream's next datagram" % (via, after["at"] - killed))
             assert after["at"] - killed < 4.0 and ha1.has_vip() != ha2.has_vip()
             active = ha1 if ha1.has_vip() else ha2
             wait_for("the address holder active", lambda: active.ha()["state"] == "active")
@@ -292,7 +308,7 @@ def test_the_standby_takes_the_address_and_the_binding_and_the_stream_resumes_wi
             assert not [x for x in lines if "registered" in x]
             return
         wait_for("ha2 active", lambda: ha2.states()[-1:] == ["active"])
-        print("failover (%s): %.3f s from the kill to the stream's next datagram at the node" % (death, failover))
+        print("failover (%s, %s): %.3f s from the kill to the stream's next datagram" % (death, via, failover))
         # machine: 3.6 advertisement intervals, the read from etcd, ARP; mip4d: the track script's second too
         assert ha2.has_vip() and failover < (3.0 if death == "machine" else 4.0)  # ha1's dead machine keeps its copy
         if death == "mip4d":

@@ -97,6 +97,11 @@ def test_bad_values_are_refused_with_the_option_named(changes, message):
     # keepalived's `mip4 ha active` could not reach it: it would stay standby for ever
     ({"start_standby": True, "store_endpoints": ["http://10.0.0.5:2379"]},
      "ha.start_standby: a standby waits for `mip4 ha active` (keepalived), which reaches mip4d by its control_socket"),
+    ({"vrrp_fifo": "/run/mip4-vrrp.fifo"}, "ha.vrrp_fifo, vrrp_instance: keepalived's states make sense with "
+     "store_endpoints only"),
+    ({"vrrp_fifo": "run/vrrp", "store_endpoints": ["http://10.0.0.5:2379"]}, "ha.vrrp_fifo: 'run/vrrp' is not an "
+     "absolute path"),
+    ({"vrrp_instance": "ha", "store_endpoints": ["http://10.0.0.5:2379"]}, "ha.vrrp_instance: 'ha' needs vrrp_fifo"),
 ])
 def test_bad_home_agent_values_are_refused_with_the_option_named(changes, message):
     raw = json.loads(json.dumps(topology()["daemons"]["iha"]))
@@ -263,3 +268,12 @@ def test_interface_names_are_checked_before_the_adapter_opens_them(role, changes
     with pytest.raises(ConfigError) as e:
         parse(raw)
     assert message in str(e.value)
+
+
+def test_a_standby_that_follows_keepalived_through_its_fifo_needs_no_control_socket():
+    """Issue 27: with vrrp_fifo keepalived's states reach mip4d without `mip4 ha`."""
+    raw = json.loads(json.dumps(topology()["daemons"]["iha"]))
+    raw["ha"].update(start_standby=True, store_endpoints=["http://10.0.0.5:2379"], vrrp_fifo="/run/mip4-vrrp.fifo",
+                     vrrp_instance="ha")
+    settings = parse(raw)
+    assert settings.control_socket is None and settings.machine.vrrp_fifo == "/run/mip4-vrrp.fifo"

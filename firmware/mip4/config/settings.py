@@ -180,9 +180,10 @@ def parse(raw: Any) -> Settings:
     control = raw.get("control_socket")
     if control is not None and not isinstance(control, str):
         raise ConfigError("control_socket: %r is not a path" % (control,))
-    if isinstance(machine, HomeAgentConfig) and machine.start_standby and control is None:
+    if isinstance(machine, HomeAgentConfig) and machine.start_standby and control is None \
+            and machine.vrrp_fifo is None:
         raise ConfigError("ha.start_standby: a standby waits for `mip4 ha active` (keepalived), which reaches "
-                          "mip4d by its control_socket: set one")
+                          "mip4d by its control_socket: set one (or vrrp_fifo, keepalived's notify_fifo)")
     return Settings(role, machine, router, vpn, status_file, seed, control)
 
 

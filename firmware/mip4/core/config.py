@@ -153,6 +153,10 @@ class HomeAgentConfig:
     store_endpoints: tuple[str, ...] = ()
     # with a store: start as the standby of the pair (keepalived's notify makes it active, `mip4 ha active`)
     start_standby: bool = False
+    # keepalived's notify_fifo (global_defs): mip4d reads its state lines there (io/vrrp.py), in order, with
+    # no process started per transition; vrrp_instance: whose lines count (None: every INSTANCE line)
+    vrrp_fifo: str | None = None
+    vrrp_instance: str | None = None
 
     def __post_init__(self) -> None:
         check_address("address", self.address)
@@ -162,6 +166,14 @@ class HomeAgentConfig:
                 raise ConfigError("store_endpoints: %r is not an etcd client URL (http://host:port)" % (url,))
         if self.start_standby and not self.store_endpoints:
             raise ConfigError("start_standby: a standby needs store_endpoints to take the bindings from")
+        if self.vrrp_fifo is not None and not (isinstance(self.vrrp_fifo, str) and self.vrrp_fifo.startswith("/")):
+            raise ConfigError("vrrp_fifo: %r is not an absolute path" % (self.vrrp_fifo,))
+        if (self.vrrp_fifo is not None or self.vrrp_instance is not None) and not self.store_endpoints:
+            raise ConfigError("vrrp_fifo, vrrp_instance: keepalived's states make sense with store_endpoints only")
+        if self.vrrp_instance is not None and (self.vrrp_fifo is None or not isinstance(self.vrrp_instance, str)
+                                               or not re.fullmatch(r"[^\s\"]+", self.vrrp_instance)):
+            raise ConfigError("vrrp_instance: %r needs vrrp_fifo and is a keepalived instance name"
+                              % (self.vrrp_instance,))
         check_ifname("home_iface", self.home_iface)
         if self.role not in ("i-ha", "x-ha"):
             raise ConfigError("role: %r is not i-ha or x-ha" % (self.role,))

@@ -17,6 +17,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # imported only with a store configured: urllib pulls in ssl and hashlib (issue 25)
     from .store import BindingStore
+    from .vrrp import VrrpFifo
 
 ALL_ROUTERS = "224.0.0.2"
 log = logging.getLogger("mip4d")
@@ -48,6 +49,7 @@ class HomeAgentRole(AgentRole):
         self.driver.early_timer = True  # HomeAgent.handle_timer expires only what is due
         self.machine.set_wall_clock(self.wall_clock.offset + self.now(), self.now())
         self.store: BindingStore | None = None
+        self.vrrp: VrrpFifo | None = None
         if m.store_endpoints:  # issue 27: one of a redundant pair
             from .store import BindingStore
 
@@ -69,17 +71,31 @@ class HomeAgentRole(AgentRole):
         self.udp[""] = self.endpoint(None, address=self.machine.config.address, freebind=True)
         if self.store is not None and self.machine.active:  # a restarted home agent: its bindings back
             self.feed(self.machine.activate(await self.store.load(), self.now()))
+        if self.machine.config.vrrp_fifo is not None:  # keepalived's notify_fifo: no process per transition
+            from .vrrp import VrrpFifo
 
-    async def ha(self, args: dict) -> dict:
-        """The control socket's `ha` method (keepalived's notify script: `mip4 ha active|standby`)."""
-        state = args.get("state")
+            self.vrrp = VrrpFifo(self.loop, self.machine.config.vrrp_fifo, self.machine.config.vrrp_instance,
+                                 self.go)
+
+    async def go(self, state: str) -> None:
+        """Become the pair's active home agent (the bindings read from the store) or its standby."""
+        was = "active" if self.machine.active else "standby"
         if state == "active":
             self.feed(self.machine.activate(await self.store.load(), self.now()))  # type: ignore[union-attr]
         elif state == "standby":
             self.feed(self.machine.standby(self.now()))
-        elif state is not None:
+        else:
             raise ValueError("state: %r is not active or standby" % (state,))
         await self.driver.join()
+        log.info("ha: %s -> %s, %d binding(s)", was, state, len(self.machine.bindings))
+
+    async def ha(self, args: dict) -> dict:
+        """The control socket's `ha` method (keepalived's notify script: `mip4 ha active|standby`)."""
+        state = args.get("state")
+        if state is not None:
+            await self.go(state)
+        else:
+            await self.driver.join()
         return {"state": "active" if self.machine.active else "standby", "bindings": len(self.machine.bindings)}
 
     def _memory(self) -> tuple[list, dict[str, int], float] | None:
@@ -95,6 +111,8 @@ class HomeAgentRole(AgentRole):
         return {"store": self.store.status()} if self.store is not None else {}
 
     async def close_role(self) -> None:
+        if self.vrrp is not None:
+            self.vrrp.close()
         if self.store is not None:
             self.store.close()
 

@@ -213,6 +213,10 @@ HOME_AGENT = {
                              "etcd client URLs holding the bindings; none: bindings in memory only"),
     "start_standby": Option("ha.start_standby", boolean, help="with a store: start as the pair's standby until "
                             "keepalived makes this one active (`mip4 ha active`)"),
+    "vrrp_fifo": Option("ha.vrrp_fifo", path, help="keepalived's notify_fifo: mip4d follows its MASTER, BACKUP, "
+                        "FAULT, STOP lines (no process per transition); created 0600 if missing"),
+    "vrrp_instance": Option("ha.vrrp_instance", text, help="with vrrp_fifo: the vrrp_instance (or "
+                            "vrrp_sync_group, its GROUP lines) whose states count; default: every INSTANCE line"),
 }
 
 BINDING = {  # one mobile node the home agent serves

@@ -178,7 +178,11 @@ def test_home_agent_listener_survives_bad_input_and_keeps_the_real_binding(tmp_p
     # rest is rate limited, and no more is answered than that
     assert got["reply_codes"].get("134", 0) == c["poorly-formed-request"] > 0
     assert got["replies"] <= 200 + 100 * (fed.end - fed.start + 1) and c["rate-limited"] > 0
-    assert c["accepted"] == len(registered["accepted"]) and not registered["denied"]
+    # every acceptance the client saw was the HA's; the HA may have accepted one more: a request the client
+    # retransmitted during the flood answers twice (the client takes the reply to its latest only), and one
+    # renewal may fall between the status read above and the client's stop
+    assert len(registered["accepted"]) - 1 <= c["accepted"] <= registered["sent"], (c, registered)
+    assert registered["accepted"] and not registered["denied"]
     renewed = fed.during(registered["accepted"])
     assert renewed >= 1  # due every 2 s
     b = s["status"]["bindings"][0]

@@ -247,6 +247,13 @@ return view.extend({
 		o.validate = clientUrl;
 		option(s, null, form.Flag, 'start_standby', _('Start as standby'),
 			_('With a binding store: serve nobody until keepalived makes this home agent active (mip4 ha active)'));
+		o = option(s, null, form.Value, 'vrrp_fifo', _('keepalived FIFO'),
+			_('keepalived\'s notify_fifo: this home agent follows its MASTER, BACKUP and FAULT lines'));
+		o.placeholder = '/var/run/mip4/vrrp.fifo';
+		o.validate = absolutePath;
+		o = option(s, null, form.Value, 'vrrp_instance', _('VRRP instance'),
+			_('With the FIFO: the vrrp_instance (or sync group) whose states count; empty: every instance'),
+			'and(string,minlength(1))');
 	},
 
 	bindings: function(m) {

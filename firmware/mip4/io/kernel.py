@@ -37,6 +37,13 @@ def _net(prefix: str) -> tuple[str, int]:
     return str(n.network_address), n.prefixlen
 
 
+def device_mtu(iface: str) -> int:
+    """The device's MTU by SIOCGIFMTU (OSError if there is none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        got = fcntl.ioctl(s, SIOCGIFMTU, struct.pack("16si", iface.encode(), 0))
+    return struct.unpack_from("16si", got)[1]
+
+
 class KernelDataPlane:
     """One network namespace's forwarding state as mip4 wants it (backend.DataPlane): IP-in-IP
     tunnels in the kernel; RFC 3519 UDP tunnels are udp_tunnels.UdpTunnelPlane's, composed over this."""
@@ -99,9 +106,7 @@ class KernelDataPlane:
     async def mtu(self, iface: str) -> int:
         """The device's MTU (SIOCGIFMTU: no netlink request, see index())."""
         await self.index(iface)  # LookupError for a missing device, as before
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            got = fcntl.ioctl(s, SIOCGIFMTU, struct.pack("16si", iface.encode(), 0))
-        return struct.unpack_from("16si", got)[1]
+        return device_mtu(iface)
 
     async def set_mtu(self, iface: str, mtu: int) -> None:
         """A tunnel of ours keeps the MTU it was given (a tunnel changed in place too): asked again, nothing."""

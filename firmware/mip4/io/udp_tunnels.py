@@ -26,12 +26,12 @@ from ..core.actions import Datagram, Tunnel
 from ..wire.registration import PORT
 from ..wire.tunnel import NEXT_IP, TunnelData, echo_reply
 from .backend import MAIN
-from .kernel import KernelDataPlane
+from .kernel import KernelDataPlane, device_mtu
 
 log = logging.getLogger("mip4.udp")
 
 TUNSETIFF = 0x400454CA
-SIOCGIFMTU, SIOCSIFMTU = 0x8921, 0x8922
+SIOCSIFMTU = 0x8922  # linux/sockios.h
 IP_MTU = 14  # linux/in.h: a connected socket's path MTU
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 HEADER = TunnelData(b"").encode()  # RFC 3519 3.3: type 4, next header IPv4; the packet follows
@@ -123,8 +123,7 @@ class UdpTunnels:
             probe.bind((t.local, 0))
             probe.connect((t.remote, t.udp_port))
             path = probe.getsockopt(socket.IPPROTO_IP, IP_MTU)
-            ifreq = fcntl.ioctl(probe, SIOCGIFMTU, struct.pack("16si", t.name.encode(), 0))
-            now = struct.unpack("16si", ifreq)[1]
+            now = device_mtu(t.name)
             mtu = path - t.overhead
             if mtu >= 68 and mtu < now:
                 fcntl.ioctl(probe, SIOCSIFMTU, struct.pack("16si", t.name.encode(), mtu))
